@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Numeric targets compile in Swift 5 language mode: their kernels hand raw buffer pointers to
+/// worker threads, which Swift 6's strict sendability checking rejects without adding safety.
+let numericSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v5),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "sbcl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sbcl-run", targets: ["sbcl-run"]),
+        .executable(name: "sbcl-bench", targets: ["sbcl-bench"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "PipelineDSL", targets: ["PipelineDSL"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // Tensors, backends, autodiff, layers, optimisers, models, tensor file formats.
+        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        // Recipes, validation, planning, hashing, the cache and the executor. No tensors.
+        .target(
+            name: "PipelineDSL",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // Data set readers, the long-tail selection, augmentations and the batch loader.
+        .target(name: "Datasets", dependencies: ["Engine", "CJPEG", "CZlib"], swiftSettings: numericSettings),
+        // The stage kinds: joins the pipeline to the engine and the data.
+        .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
+        .executableTarget(
+            name: "sbcl-run",
+            dependencies: ["Stages", "PipelineDSL", "Engine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "sbcl-bench",
+            dependencies: ["Stages", "Engine", "Datasets",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: numericSettings),
+
+        // Shared test helpers: allClose, finite-difference gradient checks, temporary folders.
+        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport",
+                swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"],
+                    resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "PipelineDSLTests", dependencies: ["PipelineDSL"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "TestSupport"],
+                    resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "TestSupport"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
+    ]
+)

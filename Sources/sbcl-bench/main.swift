@@ -1,0 +1,2 @@
+import Engine
+print("sbcl-bench: not yet wired")

@@ -1,0 +1,2 @@
+import Engine
+print("sbcl-run: not yet wired")

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs what the build needs, then runs every test in a release build
+# (tests that train anything are far too slow in a debug build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release -Xswiftc -enable-testing --build-tests
+swift test -c release -Xswiftc -enable-testing --skip-build "$@"
