@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+import CBLAS
+
+/// The CPU backend: OpenBLAS for matrix products, Swift kernels over both cores for the rest.
+///
+/// Freed memory is kept in size-keyed free lists and handed out again, so a training loop that
+/// allocates the same shapes every step reaches a steady state with no calls to `malloc`.
+public final class CPUBackend: Backend {
+    /// The process-wide CPU backend.
+    public static let shared = CPUBackend()
+
+    private struct Pool {
+        var free: [Int: [UnsafeMutableRawPointer]] = [:]
+        var pooledBytes = 0
+    }
+    private let pool = Mutex(Pool())
+    /// The most bytes kept for reuse; memory released beyond it goes back to the system.
+    private let poolLimit = 8 << 30
+
+    public var name: String { "cpu (OpenBLAS, \(CPUThreads.count) threads)" }
+    public var device: DeviceKind { .cpu }
+
+    public func allocate(byteCount: Int) -> TensorStorage {
+        let size = Self.rounded(byteCount)
+        let reused: UnsafeMutableRawPointer? = pool.withLock { p in
+            guard var list = p.free[size], let raw = list.popLast() else { return nil }
+            p.free[size] = list
+            p.pooledBytes -= size
+            return raw
+        }
+        let raw = reused ?? UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
+        return TensorStorage(raw: raw, byteCount: byteCount, backend: self)
+    }
+
+    public func release(_ raw: UnsafeMutableRawPointer, byteCount: Int) {
+        let size = Self.rounded(byteCount)
+        let kept = pool.withLock { p -> Bool in
+            guard p.pooledBytes + size <= poolLimit else { return false }
+            p.free[size, default: []].append(raw)
+            p.pooledBytes += size
+            return true
+        }
+        if !kept { raw.deallocate() }
+    }
+
+    public func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
+        destination.raw.copyMemory(from: source.raw, byteCount: byteCount)
+    }
+
+    /// The CPU runs every primitive op.
+    public func supports(_ op: PrimitiveOp) -> Bool { true }
+
+    private static func rounded(_ n: Int) -> Int { (n + 63) & ~63 }
+}
+
+/// The number of threads CPU kernels (and OpenBLAS) use.
+public enum CPUThreads {
+    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+
+    /// The thread count in force.
+    public static var count: Int { current }
+
+    /// Sets the thread count for the engine's kernels and for OpenBLAS.
+    public static func set(_ n: Int) {
+        precondition(n >= 1, "CPUThreads.set: thread count must be at least 1, got \(n)")
+        current = n
+        openblas_set_num_threads(Int32(n))
+    }
+}
