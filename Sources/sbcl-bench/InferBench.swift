@@ -1,0 +1,18 @@
+import Engine
+
+/// `sbcl-bench infer`: encoder inference (eval mode, no graph) on a batch of images.
+func runInferBench(_ arguments: [String]) throws {
+    let o = try ModelBenchOptions(arguments, defaultBatch: 512)
+    CPUThreads.set(o.threads)
+    let model = SupConResNet(depth: 32, inputChannels: o.channels, seed: 0)
+    var rng = MT19937(seed: 2)
+    let x = Tensor((0..<o.batch * o.size * o.size * o.channels).map { _ in Initialization.standardNormal(&rng) },
+                   shape: [o.batch, o.size, o.size, o.channels])
+    func run() { withoutGradients { _ = model.features(x, training: false) } }
+    for _ in 0..<o.warmup { run() }
+    let seconds = timed { for _ in 0..<o.steps { run() } } / Double(o.steps)
+    let gflop = Double(o.batch) * resnetForwardGFLOP(size: o.size, channels: o.channels)
+    report([("bench", "infer"), ("batch", o.batch), ("size", o.size), ("channels", o.channels), ("threads", o.threads),
+            ("ms_per_batch", seconds * 1000), ("images_per_s", Double(o.batch) / seconds), ("gflops", gflop / seconds)],
+           json: o.json)
+}
