@@ -1,0 +1,184 @@
+import CBLAS
+import Foundation
+
+/// Value and gradient of a first-stage contrastive loss on L2-normalised projections, computed on
+/// raw `Float` arrays with OpenBLAS: the 2B × 2B similarity matrix by one sgemm, a row-parallel
+/// pass for the softmaxes, and one more sgemm for the gradient.
+///
+/// Layout: `features` is 2B × D row-major; rows 0..<B are the first view of the B images and rows
+/// B..<2B the second view, in the same image order (the reference's
+/// `torch.cat(torch.unbind(features, dim=1))`). Labels and subclasses are per image (B each);
+/// subclass ids must be unique across classes. The loss is the mean over the 2B anchors.
+///
+/// The object keeps its buffers between calls (no allocation in steady state for a fixed batch);
+/// it is not thread-safe — give each training loop its own.
+public final class ContrastiveLoss {
+    /// The loss computed.
+    public let kind: ContrastiveLossKind
+    /// Upper bound on worker threads for the row pass.
+    public var maxThreads: Int
+
+    private var similarity: [Float] = []
+    private var coefficients: [Float] = []
+    private var rowLoss: [Double] = []
+    private var anchorLabel: [Int32] = []
+    private var anchorSubclass: [Int32] = []
+    private var anchorTemperature: [Float] = []
+
+    /// Creates a loss of `kind`; `maxThreads` defaults to the machine's active cores.
+    public init(_ kind: ContrastiveLossKind, maxThreads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.kind = kind
+        self.maxThreads = max(1, maxThreads)
+    }
+
+    /// The loss value only.
+    /// - Parameters:
+    ///   - features: 2B × D, row-major, view-major (see the type's documentation).
+    ///   - labels: the B class labels in 0..<C.
+    ///   - subclasses: the B subclass ids (ignored by `.supCon`; pass `[]`).
+    ///   - classTemperatures: τ_c for each class (read by `.sbclRank` only; pass `[]` otherwise).
+    public func value(features: [Float], labels: [Int32], subclasses: [Int32] = [], classTemperatures: [Float] = []) -> Float {
+        var unused: [Float] = []
+        return run(features: features, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures,
+                   gradient: &unused, wantGradient: false)
+    }
+
+    /// The loss value and d loss / d features (2B × D, same layout as `features`).
+    public func valueAndGradient(features: [Float], labels: [Int32], subclasses: [Int32] = [],
+                                 classTemperatures: [Float] = []) -> (loss: Float, gradient: [Float]) {
+        var gradient: [Float] = []
+        let loss = valueAndGradient(features: features, labels: labels, subclasses: subclasses,
+                                    classTemperatures: classTemperatures, gradient: &gradient)
+        return (loss, gradient)
+    }
+
+    /// The loss value; writes d loss / d features into `gradient`, resized to `features.count`
+    /// (reusing its storage, so a training loop allocates nothing per step).
+    public func valueAndGradient(features: [Float], labels: [Int32], subclasses: [Int32] = [],
+                                 classTemperatures: [Float] = [], gradient: inout [Float]) -> Float {
+        run(features: features, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures,
+            gradient: &gradient, wantGradient: true)
+    }
+
+    /// Reorders features from the reference's sample-major layout [B, 2, D] to the view-major
+    /// 2B × D layout used here (and back with `sampleMajor`).
+    public static func viewMajor(fromSampleMajor x: [Float], batchSize: Int, dimension: Int) -> [Float] {
+        precondition(x.count == 2 * batchSize * dimension, "ContrastiveLoss.viewMajor: \(x.count) values for [\(batchSize), 2, \(dimension)]")
+        var out = [Float](repeating: 0, count: x.count)
+        for b in 0..<batchSize {
+            for v in 0..<2 {
+                for d in 0..<dimension { out[(v * batchSize + b) * dimension + d] = x[(b * 2 + v) * dimension + d] }
+            }
+        }
+        return out
+    }
+
+    /// Reorders view-major 2B × D values to the reference's sample-major layout [B, 2, D].
+    public static func sampleMajor(fromViewMajor x: [Float], batchSize: Int, dimension: Int) -> [Float] {
+        precondition(x.count == 2 * batchSize * dimension, "ContrastiveLoss.sampleMajor: \(x.count) values for [2·\(batchSize), \(dimension)]")
+        var out = [Float](repeating: 0, count: x.count)
+        for b in 0..<batchSize {
+            for v in 0..<2 {
+                for d in 0..<dimension { out[(b * 2 + v) * dimension + d] = x[(v * batchSize + b) * dimension + d] }
+            }
+        }
+        return out
+    }
+
+    private func run(features: [Float], labels: [Int32], subclasses: [Int32], classTemperatures: [Float],
+                     gradient: inout [Float], wantGradient: Bool) -> Float {
+        let batch = labels.count
+        let n = 2 * batch
+        precondition(batch > 0, "ContrastiveLoss: empty batch")
+        precondition(features.count % n == 0 && features.count > 0,
+                     "ContrastiveLoss: features has \(features.count) values, not a multiple of 2B = \(n)")
+        let dimension = features.count / n
+        if kind.usesSubclasses {
+            precondition(subclasses.count == batch, "ContrastiveLoss(\(kind)): \(subclasses.count) subclasses for \(batch) labels")
+        }
+        prepareAnchors(labels: labels, subclasses: subclasses, classTemperatures: classTemperatures)
+        if similarity.count != n * n { similarity = [Float](repeating: 0, count: n * n) }
+        if wantGradient, coefficients.count != n * n { coefficients = [Float](repeating: 0, count: n * n) }
+        if rowLoss.count != n { rowLoss = [Double](repeating: 0, count: n) }
+
+        features.withUnsafeBufferPointer { f in
+            similarity.withUnsafeMutableBufferPointer { s in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(dimension),
+                            1, f.baseAddress, Int32(dimension), f.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
+            }
+        }
+        let terms = kind.terms
+        let scale = 1 / Float(n)
+        similarity.withUnsafeBufferPointer { s in
+            coefficients.withUnsafeMutableBufferPointer { g in
+                rowLoss.withUnsafeMutableBufferPointer { losses in
+                    anchorLabel.withUnsafeBufferPointer { lab in
+                        anchorSubclass.withUnsafeBufferPointer { sub in
+                            anchorTemperature.withUnsafeBufferPointer { temp in
+                                let rows = ContrastiveRows(n: n, batch: batch, similarity: s, labels: lab, subclasses: sub,
+                                                           classTemperature: temp, coefficients: wantGradient ? g : nil, scale: scale)
+                                let chunks = min(maxThreads, max(1, n / 64))
+                                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                                    for i in stride(from: c * n / chunks, to: (c + 1) * n / chunks, by: 1) {
+                                        losses[i] = rows.anchorLoss(i, terms: terms)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var total = 0.0
+        for l in rowLoss { total += l }
+        guard wantGradient else { return Float(total / Double(n)) }
+
+        // d loss / d F = (G + Gᵀ) F, since s_ij = f_i · f_j.
+        coefficients.withUnsafeMutableBufferPointer { g in
+            for i in 0..<n {
+                for j in (i + 1)..<max(i + 1, n) {
+                    let sum = g[i * n + j] + g[j * n + i]
+                    g[i * n + j] = sum
+                    g[j * n + i] = sum
+                }
+                g[i * n + i] *= 2
+            }
+        }
+        if gradient.count != features.count { gradient = [Float](repeating: 0, count: features.count) }
+        features.withUnsafeBufferPointer { f in
+            coefficients.withUnsafeBufferPointer { g in
+                gradient.withUnsafeMutableBufferPointer { out in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dimension), Int32(n),
+                                1, g.baseAddress, Int32(n), f.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(dimension))
+                }
+            }
+        }
+        return Float(total / Double(n))
+    }
+
+    private func prepareAnchors(labels: [Int32], subclasses: [Int32], classTemperatures: [Float]) {
+        let batch = labels.count
+        if anchorLabel.count != 2 * batch {
+            anchorLabel = [Int32](repeating: 0, count: 2 * batch)
+            anchorSubclass = [Int32](repeating: 0, count: 2 * batch)
+            anchorTemperature = [Float](repeating: 0, count: 2 * batch)
+        }
+        for b in 0..<batch {
+            anchorLabel[b] = labels[b]
+            anchorLabel[b + batch] = labels[b]
+            let sub = kind.usesSubclasses ? subclasses[b] : 0
+            anchorSubclass[b] = sub
+            anchorSubclass[b + batch] = sub
+            var t: Float = 1
+            if kind.usesClassTemperatures {
+                let c = Int(labels[b])
+                precondition(c >= 0 && c < classTemperatures.count,
+                             "ContrastiveLoss(\(kind)): label \(c) has no class temperature (\(classTemperatures.count) given)")
+                t = classTemperatures[c]
+                precondition(t > 0, "ContrastiveLoss(\(kind)): class temperature \(t) of class \(c) is not positive")
+            }
+            anchorTemperature[b] = t
+            anchorTemperature[b + batch] = t
+        }
+    }
+}

@@ -1,0 +1,84 @@
+/// The contrastive losses of the first stage (SPEC §1), as the authors' `SimCLR/loss.py` computes
+/// them for 2B anchors (two views of B images).
+public enum ContrastiveLossKind: Equatable, Sendable {
+    /// Plain supervised contrastive loss (`SupConLoss`): positives are the other anchors of the
+    /// anchor's class, the denominator all other anchors, scaled by τ/τ_base. The warm-up loss.
+    case supCon(temperature: Float, baseTemperature: Float)
+    /// SBCL's bi-granularity loss (`SupConLoss_rank`, the default): (τ/τ_base)·L_sub with subclass
+    /// positives over all other anchors at τ, plus γ·L_cls with class positives P(i) over N(i) at
+    /// the anchor's class temperature τ_{y_i}.
+    case sbclRank(temperature: Float, baseTemperature: Float, gamma: Float)
+    /// The `ccl` variant (`SupConLoss_ccl`): (τ/τ_base)·L_sub plus γ times the plain SupCon class
+    /// term (class positives, every other anchor in the denominator, temperature τ).
+    case sbclCCL(temperature: Float, baseTemperature: Float, gamma: Float)
+
+    /// The reference's defaults: SupCon at τ = τ_base = 0.1 (main.py's warm-up).
+    public static let supConDefault = ContrastiveLossKind.supCon(temperature: 0.1, baseTemperature: 0.1)
+    /// The reference's defaults: τ = 0.1, τ_base = 0.07, γ = 0.25.
+    public static let sbclRankDefault = ContrastiveLossKind.sbclRank(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25)
+    /// The reference's defaults: τ = 0.1, τ_base = 0.07, γ = 0.25.
+    public static let sbclCCLDefault = ContrastiveLossKind.sbclCCL(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25)
+
+    /// Whether the loss reads subclass labels.
+    public var usesSubclasses: Bool {
+        switch self {
+        case .supCon: return false
+        case .sbclRank, .sbclCCL: return true
+        }
+    }
+
+    /// Whether the loss reads per-class temperatures.
+    public var usesClassTemperatures: Bool {
+        switch self {
+        case .sbclRank: return true
+        case .supCon, .sbclCCL: return false
+        }
+    }
+
+    /// The terms summed per anchor: each a softmax cross-entropy over a set of anchors.
+    var terms: [ContrastiveTerm] {
+        switch self {
+        case let .supCon(t, base):
+            return [ContrastiveTerm(weight: t / base, temperature: .global(t), positives: .sameClass, denominator: .allOthers)]
+        case let .sbclRank(t, base, gamma):
+            return [ContrastiveTerm(weight: t / base, temperature: .global(t), positives: .sameSubclass, denominator: .allOthers),
+                    ContrastiveTerm(weight: gamma, temperature: .anchorClass, positives: .otherViewOrSameClassOtherSubclass,
+                                    denominator: .otherViewOrOtherSubclass)]
+        case let .sbclCCL(t, base, gamma):
+            return [ContrastiveTerm(weight: t / base, temperature: .global(t), positives: .sameSubclass, denominator: .allOthers),
+                    ContrastiveTerm(weight: gamma, temperature: .global(t), positives: .sameClass, denominator: .allOthers)]
+        }
+    }
+}
+
+/// One term −w · mean_{p∈P(i)} [ s_ip/t − log Σ_{a∈D(i)} exp(s_ia/t) ] of an anchor's loss.
+struct ContrastiveTerm: Equatable {
+    enum Temperature: Equatable {
+        case global(Float)
+        /// τ_{y_i}: the anchor's class temperature.
+        case anchorClass
+    }
+
+    /// Which anchors j are positives P(i) of anchor i (never i itself).
+    enum Positives: Equatable {
+        /// y_j = y_i.
+        case sameClass
+        /// sub(j) = sub(i): S(i).
+        case sameSubclass
+        /// j = v(i), or y_j = y_i with sub(j) ≠ sub(i): the rank loss's P(i).
+        case otherViewOrSameClassOtherSubclass
+    }
+
+    /// Which anchors form the softmax denominator D(i).
+    enum Denominator: Equatable {
+        /// A(i): every anchor but i.
+        case allOthers
+        /// N(i): v(i) and every anchor of another subclass.
+        case otherViewOrOtherSubclass
+    }
+
+    var weight: Float
+    var temperature: Temperature
+    var positives: Positives
+    var denominator: Denominator
+}
