@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import Engine
 
 /// Cosine and balanced k-means and the re-clustering step against the authors' code

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import Engine
 
 /// The contrastive losses against golden values from the authors' `SimCLR/loss.py`

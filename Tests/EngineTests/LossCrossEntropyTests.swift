@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import Engine
 
 /// LDAM and (weighted) cross-entropy against the authors' `LDAMLoss` and PyTorch's

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 import Engine
 
 /// Comparison helpers for the loss and k-means tests.
@@ -51,24 +52,6 @@ struct CaseDescription {
 struct GoldenCaseError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
-}
-
-/// A small deterministic generator for test data (not for anything that must match numpy).
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
-    mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return state
-    }
-    /// Uniform in [0, 1).
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    /// Standard normal (Box–Muller).
-    mutating func normal() -> Float {
-        let u = max(uniform(), 1e-7), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-    mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 
 /// Rows of `x` (rows × dimension) scaled to unit L2 norm.

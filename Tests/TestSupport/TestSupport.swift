@@ -33,6 +33,10 @@ public struct TestRandom {
     public mutating func tensor(_ shape: [Int], _ low: Float = -1, _ high: Float = 1) -> Tensor {
         Tensor(uniform(shape.reduce(1, *), low, high), shape: shape)
     }
+    /// One uniform value in [0, 1).
+    public mutating func uniform() -> Float { Float(generator.nextDouble()) }
+    /// One standard normal value.
+    public mutating func normal() -> Float { Initialization.standardNormal(&generator) }
     /// An integer in 0..<n.
     public mutating func int(_ n: Int) -> Int { Int(generator.nextUInt32() % UInt32(n)) }
 }

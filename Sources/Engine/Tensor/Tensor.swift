@@ -25,6 +25,7 @@ public struct Tensor: @unchecked Sendable {
     /// Wraps existing storage (no copy).
     public init(shape: [Int], dtype: DType = .float32, storage: TensorStorage, node: GradNode? = nil) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        precondition(dtype == .float32 || dtype == .int32, "Tensor: element type \(dtype) is not supported; tensors hold float32 or int32")
         precondition(storage.byteCount >= shape.reduce(1, *) * dtype.byteSize,
                      "Tensor: storage of \(storage.byteCount) bytes is too small for shape \(shape)")
         self.shape = shape

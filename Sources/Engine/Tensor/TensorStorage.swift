@@ -1,12 +1,3 @@
-/// The element types a tensor can hold: Float32 values, Int32 labels and indices.
-public enum DType: String, Sendable, Equatable {
-    case float32
-    case int32
-
-    /// Bytes per element.
-    public var byteSize: Int { 4 }
-}
-
 /// Memory owned by a backend, shared by the tensors that view it.
 ///
 /// Storage is a final class so that tensors (structs) can share it without copying. It is
