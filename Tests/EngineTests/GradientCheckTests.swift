@@ -108,6 +108,15 @@ final class GradientCheckTests: XCTestCase {
             checkGradients(name, inputs: [r.tensor([2, 5, 4, 2])]) { $0[0].shortcutA(padChannels: 1) }
         case .globalAvgPool:
             checkGradients(name, inputs: [r.tensor([2, 3, 2, 4])]) { $0[0].globalAveragePooled() }
+        case .contrastiveLoss:
+            let kinds: [ContrastiveLossKind] = [.supCon(temperature: 0.5, baseTemperature: 0.5),
+                                                .sbclRank(temperature: 0.5, baseTemperature: 0.35, gamma: 0.25),
+                                                .sbclCCL(temperature: 0.5, baseTemperature: 0.35, gamma: 0.25)]
+            let targets = ContrastiveTargets(labels: [0, 1, 0, 2], subclasses: [0, 2, 1, 3], classTemperatures: [0.4, 0.6, 0.5])
+            for kind in kinds {
+                let loss = ContrastiveLoss(kind)
+                checkGradients("\(name) \(kind)", inputs: [r.tensor([8, 5])]) { Tensor.contrastiveLoss($0[0].l2Normalized(), loss, targets) }
+            }
         case .nchwToNHWC:
             checkGradients(name, inputs: [r.tensor([2, 3, 2, 4])]) { $0[0].nchwToNHWC() }
         }

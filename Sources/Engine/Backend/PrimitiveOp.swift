@@ -12,4 +12,5 @@ public enum PrimitiveOp: String, Sendable, CaseIterable {
     case maskedFill
     case conv2d, batchNorm2d, batchNormReLU2d, shortcutA, globalAvgPool
     case nchwToNHWC
+    case contrastiveLoss
 }
