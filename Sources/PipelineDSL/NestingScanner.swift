@@ -26,6 +26,7 @@ enum NestingScanner {
             // Sequence and complex-key indicators nest on one line: `- - - x`.
             while index + 1 < scalars.count, scalars[index] == "-" || scalars[index] == "?", scalars[index + 1] == " " {
                 depth += 1
+                if depth > limit { return (lineNumber, index + 1) }
                 index += 2
                 while index < scalars.count, scalars[index] == " " { index += 1 }
             }

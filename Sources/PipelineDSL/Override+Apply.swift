@@ -3,6 +3,14 @@ import Foundation
 extension Override {
     /// Applies overrides in order to a recipe tree; every problem is collected into one `RecipeError`.
     public static func apply(_ overrides: [Override], to root: SourceNode, registry: StageRegistry) throws -> SourceNode {
+        let (tree, diagnostics) = applyCollecting(overrides, to: root, registry: registry)
+        if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
+        return tree
+    }
+
+    /// Applies every override that can be applied and returns the problems of the others, so a
+    /// recipe's own errors can be reported alongside.
+    static func applyCollecting(_ overrides: [Override], to root: SourceNode, registry: StageRegistry) -> (SourceNode, [Diagnostic]) {
         var tree = root
         var diagnostics: [Diagnostic] = []
         for override in overrides {
@@ -11,10 +19,12 @@ extension Override {
                 try override.apply(value, to: &tree, registry: registry)
             } catch let error as RecipeError {
                 diagnostics += error.diagnostics
+            } catch {
+                diagnostics.append(Diagnostic(location: SourceLocation(file: "<command line: \(override.argument)>", line: 0, column: 0),
+                                              keyPath: override.key, message: "\(error)"))
             }
         }
-        if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
-        return tree
+        return (tree, diagnostics)
     }
 
     private func fail(_ message: String, suggestion: String? = nil) -> RecipeError {

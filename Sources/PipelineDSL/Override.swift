@@ -56,7 +56,16 @@ public struct Override: Sendable, Equatable {
         if valueText.trimmingCharacters(in: .whitespaces).isEmpty {
             return .scalar("", isPlain: true, SourceLocation(file: file, line: 0, column: 0))
         }
-        return try YAMLLoader.load(text: valueText, file: file).withoutLines()
+        do {
+            return try YAMLLoader.load(text: valueText, file: file).withoutLines()
+        } catch let error as RecipeError {
+            throw RecipeError(error.diagnostics.map { diagnostic in
+                var diagnostic = diagnostic
+                diagnostic.location = SourceLocation(file: file, line: 0, column: 0)
+                diagnostic.keyPath = key
+                return diagnostic
+            })
+        }
     }
 }
 

@@ -44,18 +44,15 @@ public enum Planner {
 
     static func recipe(root: SourceNode, overrides: [Override], registry: StageRegistry) throws -> Recipe {
         // Override errors and recipe errors are reported together when both exist.
-        var diagnostics: [Diagnostic] = []
-        var tree = root
-        do { tree = try Override.apply(overrides, to: root, registry: registry) } catch let error as RecipeError {
-            diagnostics = error.diagnostics
-        }
+        let (tree, overrideDiagnostics) = Override.applyCollecting(overrides, to: root, registry: registry)
+        let recipe: Recipe
         do {
-            let recipe = try RecipeValidator.validate(tree, registry: registry)
-            if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
-            return recipe
+            recipe = try RecipeValidator.validate(tree, registry: registry)
         } catch let error as RecipeError {
-            throw RecipeError(diagnostics + error.diagnostics)
+            throw RecipeError(overrideDiagnostics + error.diagnostics)
         }
+        if !overrideDiagnostics.isEmpty { throw RecipeError(overrideDiagnostics) }
+        return recipe
     }
 
     /// Orders a valid recipe's stages and hashes them; extra hash material errors become diagnostics.

@@ -51,7 +51,8 @@ public struct RecipeValidator {
             return nil
         }
         guard let stageEntries = stagesNode.entries, !stageEntries.isEmpty else {
-            report(stagesNode.location, "stages", "expected a non-empty mapping from stage names to stages, found \(stagesNode.found)")
+            report(stagesNode.location, "stages", "expected a non-empty mapping from stage names to stages, found "
+                   + (stagesNode.entries == nil ? stagesNode.found : "an empty mapping"))
             return nil
         }
         var stages: [StageSpec] = []
