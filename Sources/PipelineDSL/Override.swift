@@ -21,6 +21,14 @@ public struct Override: Sendable, Equatable {
     /// The argument as the user wrote it, for messages.
     public var argument: String
 
+    /// Creates an override from its parts.
+    public init(operation: Operation, path: [String], valueText: String?, argument: String) {
+        self.operation = operation
+        self.path = path
+        self.valueText = valueText
+        self.argument = argument
+    }
+
     /// The dotted key.
     public var key: String { path.joined(separator: ".") }
 
