@@ -111,7 +111,8 @@ public enum Suggestion {
         }
         guard let (candidate, distance) = best else { return nil }
         let limit = max(1, max(name.count, candidate.count) / 3)
-        if distance <= limit { return candidate }
+        // Replacing every character of a short name is not a typo ('c' is not a misspelt 'a').
+        if distance <= limit && distance < max(name.count, candidate.count) { return candidate }
         if normalised.count >= 3, candidate.lowercased().hasPrefix(normalised) { return candidate }
         return nil
     }

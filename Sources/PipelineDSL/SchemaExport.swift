@@ -13,7 +13,8 @@ public enum SchemaExport {
         var stage: [String: ParamValue] = [
             "type": .string("object"),
             "required": .list([.string("kind")]),
-            "properties": .map(["kind": .map(["enum": .list(registry.names.map(ParamValue.string))])]),
+            "properties": .map(["kind": registry.names.isEmpty ? .map(["type": .string("string")])
+                                    : .map(["enum": .list(registry.names.map(ParamValue.string))])]),
         ]
         if !stageSchemas.isEmpty { stage["allOf"] = .list(stageSchemas) }
         return .map([
