@@ -158,7 +158,7 @@ public struct Executor: Sendable {
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.dateFormat = "yyyyMMdd-HHmmss"
-            let base = "\(recipe.name.isEmpty ? "run" : RecipeWriter.key(recipe.name).filter { $0 != "\"" })-\(formatter.string(from: Date()))"
+            let base = "\(Executor.folderName(recipe.name))-\(formatter.string(from: Date()))"
             var candidate = options.runsDirectory.appendingPathComponent(base)
             var suffix = 2
             while FileManager.default.fileExists(atPath: candidate.path) {
@@ -173,6 +173,13 @@ public struct Executor: Sendable {
             throw RunError("cannot create the run folder \(directory!.path): \(error.localizedDescription)")
         }
         return directory!
+    }
+
+    /// A recipe name made safe as one folder name: characters other than letters, digits, `.`, `_`
+    /// and `-` become `_`; an empty name becomes `run`.
+    public static func folderName(_ name: String) -> String {
+        let safe = String(name.prefix(80).map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+        return safe.isEmpty || safe.allSatisfy({ $0 == "." }) ? "run" : safe
     }
 
     func write(_ text: String, to url: URL) throws {

@@ -14,6 +14,16 @@ public struct StageInput: Sendable {
     public var parameters: ResolvedParameters
     /// The folder holding its artifact files (for a light stage, `params.json`).
     public var artifactDirectory: URL
+
+    /// Creates an input description (the executor makes these; tests of a stage kind may too).
+    public init(name: String, kind: String, slot: String, hash: String, parameters: ResolvedParameters, artifactDirectory: URL) {
+        self.name = name
+        self.kind = kind
+        self.slot = slot
+        self.hash = hash
+        self.parameters = parameters
+        self.artifactDirectory = artifactDirectory
+    }
 }
 
 /// What a stage's `run` is given: parameters, inputs, folders, progress, log and run settings.
@@ -47,7 +57,9 @@ public final class RunContext: @unchecked Sendable {
     private let lock = NSLock()
     private var metrics: [String: ParamValue] = [:]
 
-    init(stageName: String, kind: String, hash: String, parameters: ResolvedParameters, inputs: [StageInput],
+    /// Creates a context; the executor makes one per stage run. Public so a stage kind can be
+    /// unit-tested without a cache: point the folders at a temporary directory.
+    public init(stageName: String, kind: String, hash: String, parameters: ResolvedParameters, inputs: [StageInput],
          outputDirectory: URL, checkpointDirectory: URL, isResuming: Bool, log: RunLog,
          device: String, threads: Int, seed: Int) {
         self.stageName = stageName

@@ -67,6 +67,7 @@ public enum TestStageKinds {
 
     /// Counts `steps` steps, sleeping `step_seconds` each, checkpointing the count after every
     /// step; writes `value.txt` (the step count) and `resume.txt` (the step it resumed from).
+    /// With `SBCL_TEST_HANG_AT_STEP=N` it stops after checkpointing step N and waits to be killed.
     public static let counter = StageKind(
         name: "test_counter", version: 1, summary: "test: a long, checkpointed stage",
         parameters: [
@@ -83,11 +84,16 @@ public enum TestStageKinds {
         }
         let resumedFrom = step
         let steps = context.int("steps")
+        let hangStep = ProcessInfo.processInfo.environment["SBCL_TEST_HANG_AT_STEP"].flatMap { Int($0) }
         while step < steps {
             Thread.sleep(forTimeInterval: context.double("step_seconds"))
             step += 1
             try write("\(step)", state)  // atomic: a kill leaves the old or the new count
             context.progress.update(step: step, total: steps)
+            if step == hangStep {
+                context.log("hanging at step \(step) until killed (SBCL_TEST_HANG_AT_STEP)")
+                while true { Thread.sleep(forTimeInterval: 1) }
+            }
         }
         try write("\(step)", context.outputDirectory.appendingPathComponent("value.txt"))
         try write("\(resumedFrom)", context.outputDirectory.appendingPathComponent("resume.txt"))

@@ -59,7 +59,7 @@ enum RunCommand {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let sweepDirectory = runsDirectory.appendingPathComponent("\(plans[0].recipe.name)-multirun-\(formatter.string(from: Date()))-\(getpid())")
+        let sweepDirectory = runsDirectory.appendingPathComponent("\(Executor.folderName(plans[0].recipe.name))-multirun-\(formatter.string(from: Date()))-\(getpid())")
         var rows: [SweepReport.Row] = []
         for (index, (plan, point)) in zip(plans, points).enumerated() {
             let label = point.assignments.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

@@ -43,7 +43,8 @@ final class CLIHarness {
     }
 
     /// Starts `sbcl-run` with the test kinds enabled, the cache in the working folder, and output to files.
-    func start(_ arguments: [String], testStages: Bool = true, tag: String = UUID().uuidString) throws -> (Process, URL, URL) {
+    func start(_ arguments: [String], testStages: Bool = true, tag: String = UUID().uuidString,
+               environment extra: [String: String] = [:]) throws -> (Process, URL, URL) {
         let process = Process()
         process.executableURL = try Self.binary()
         process.arguments = arguments
@@ -52,6 +53,8 @@ final class CLIHarness {
         environment["SBCL_TEST_STAGES"] = testStages ? "1" : nil
         environment["SBCL_CACHE_DIR"] = cacheDirectory.path
         environment["SBCL_TEST_RUN_LOG"] = runLog.path
+        environment["SBCL_TEST_HANG_AT_STEP"] = nil
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = folder.appendingPathComponent("stdout-\(tag).txt"), err = folder.appendingPathComponent("stderr-\(tag).txt")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)

@@ -119,6 +119,13 @@ final class ExecutorTests: XCTestCase {
         XCTAssertEqual(manifest.metrics, ["top1": .float(14)])
     }
 
+    func testRunFolderNamesAreSafe() {
+        XCTAssertEqual(Executor.folderName("cifar100_lt"), "cifar100_lt")
+        XCTAssertEqual(Executor.folderName("../a b/é"), ".._a_b__")
+        XCTAssertEqual(Executor.folderName(""), "run")
+        XCTAssertEqual(Executor.folderName(".."), "run")
+    }
+
     func testLockExcludesConcurrentHolders() throws {
         let hash = String(repeating: "ab", count: 32)
         let order = LockedLog()
