@@ -141,7 +141,12 @@ public enum YAMLLoader {
             case .mapping(let mapping):
                 var entries: [SourceEntry] = []
                 var seen: [String: SourceLocation] = [:]
+                var merged: [SourceEntry] = []
                 for (key, value) in mapping where !exhausted {
+                    if case .scalar(let keyScalar) = key, keyScalar.string == "<<", keyScalar.style == .plain {
+                        merged += mergeEntries(value, depth: depth)
+                        continue
+                    }
                     guard case .scalar(let keyScalar) = key else {
                         diagnostics.append(Diagnostic(location: location(key.mark), keyPath: "",
                                                       message: "expected a string key, found \(key.mapping != nil ? "a mapping" : "a list")"))
@@ -156,8 +161,36 @@ public enum YAMLLoader {
                     seen[keyScalar.string] = keyLocation
                     entries.append(SourceEntry(key: keyScalar.string, keyLocation: keyLocation, value: convert(value, depth: depth + 1)))
                 }
+                // Merge keys (`<<: *base`) supply keys the mapping does not set itself; the first merged wins.
+                for entry in merged where seen[entry.key] == nil {
+                    seen[entry.key] = entry.keyLocation
+                    entries.append(entry)
+                }
                 return .mapping(entries, location(mapping.mark))
             }
+        }
+
+        /// The entries a `<<` value contributes: a mapping, or a list of mappings.
+        mutating func mergeEntries(_ value: Node, depth: Int) -> [SourceEntry] {
+            let sources: [Node]
+            switch value {
+            case .mapping: sources = [value]
+            case .sequence(let items): sources = Array(items)
+            case .scalar:
+                diagnostics.append(Diagnostic(location: location(value.mark), keyPath: "<<", message: "expected a mapping or a list of mappings to merge, found a scalar"))
+                return []
+            }
+            var entries: [SourceEntry] = []
+            for source in sources {
+                guard source.mapping != nil else {
+                    diagnostics.append(Diagnostic(location: location(source.mark), keyPath: "<<", message: "expected a mapping to merge, found \(source.sequence != nil ? "a list" : "a scalar")"))
+                    continue
+                }
+                if case .mapping(let converted, _) = convert(source, depth: depth + 1) {
+                    entries += converted.filter { new in !entries.contains { $0.key == new.key } }
+                }
+            }
+            return entries
         }
     }
 }

@@ -89,6 +89,32 @@ final class HashStabilityTests: XCTestCase {
         XCTAssertNotEqual(first.stages[0].hash, second.stages[0].hash)
     }
 
+    func testMergeKeysShareSettings() throws {
+        let text = """
+            name: merged
+            seed: 7
+            defaults: &common {kind: test_source, value: 5}
+            stages:
+              a: {<<: *common, value: 2}
+              b: {<<: *common}
+            """
+        // `defaults` is not a recipe key, so share through a stage instead.
+        XCTAssertTrue(diagnostics(text).first?.contains("defaults: unknown key") == true)
+        let shared = """
+            name: merged
+            seed: 7
+            stages:
+              b: &common {kind: test_source, value: 5}
+              a: {<<: *common, value: 2}
+            """
+        let mergedPlan = try plan(shared)
+        let base = try hashes(plan(sampleRecipe))
+        XCTAssertEqual(mergedPlan.stage(named: "a")?.hash, base["a"])
+        XCTAssertEqual(mergedPlan.stage(named: "b")?.hash, base["b"])
+        XCTAssertEqual(diagnostics("name: x\nstages:\n  a: {<<: 3, kind: test_source}\n"),
+                       ["recipe.yaml:3:11: error: <<: expected a mapping or a list of mappings to merge, found a scalar"])
+    }
+
     func testTopologicalOrder() throws {
         let text = """
             name: order
