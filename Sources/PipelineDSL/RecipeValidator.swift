@@ -15,6 +15,11 @@ public struct RecipeValidator {
         return recipe!
     }
 
+    /// "one of a, b, c", or a note that this build registers no kinds.
+    var knownKinds: String {
+        registry.names.isEmpty ? "a registered kind, but this build registers none" : "one of \(registry.names.joined(separator: ", "))"
+    }
+
     mutating func report(_ location: SourceLocation, _ keyPath: String, _ message: String, suggestion: String? = nil) {
         diagnostics.append(Diagnostic(location: location, keyPath: keyPath, message: message, suggestion: suggestion))
     }
@@ -80,13 +85,13 @@ public struct RecipeValidator {
             return nil
         }
         guard let kindEntry = fields.first(where: { $0.key == "kind" }) else {
-            report(entry.value.location, "\(path).kind", "missing required key: expected one of \(registry.names.joined(separator: ", "))")
+            report(entry.value.location, "\(path).kind", "missing required key: expected \(knownKinds)")
             return nil
         }
         guard let kindName = convert(kindEntry.value, as: .string, range: nil, keyPath: "\(path).kind")?.stringValue else { return nil }
         guard let kind = registry.kind(named: kindName) else {
             report(kindEntry.value.location, "\(path).kind",
-                   "unknown stage kind '\(kindName)'; expected one of \(registry.names.joined(separator: ", "))",
+                   "unknown stage kind '\(kindName)'; expected \(knownKinds)",
                    suggestion: Suggestion.closest(to: kindName, among: registry.names))
             return nil
         }

@@ -94,13 +94,20 @@ public final class ProgressReporter: @unchecked Sendable {
         if let total, rate > 0 { text += "  ETA \(Self.duration(Double(total - step) / rate))" }
         if !message.isEmpty { text += "  \(message)" }
         let fraction = total.map { Double(step) / Double(max($0, 1)) } ?? 0
-        let due = now.timeIntervalSince(lastPrinted) >= plainInterval || fraction >= lastFraction + 0.1 || step == total
-        if due && !log.isTerminal {
+        let due: Bool
+        if log.isTerminal {
+            // Redraw at most ten times a second: fast loops must not flood the terminal.
+            due = now.timeIntervalSince(lastPrinted) >= 0.1 || step == total
+        } else {
+            due = now.timeIntervalSince(lastPrinted) >= plainInterval || fraction >= lastFraction + 0.1 || step == total
+        }
+        if due {
             lastPrinted = now
             lastFraction = fraction
         }
         lock.unlock()
-        if log.isTerminal { log.showLive(text) } else if due { log.write(text) }
+        guard due else { return }
+        if log.isTerminal { log.showLive(text) } else { log.write(text) }
     }
 
     /// Clears the progress line.
