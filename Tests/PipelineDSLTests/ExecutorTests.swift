@@ -119,6 +119,26 @@ final class ExecutorTests: XCTestCase {
         XCTAssertEqual(manifest.metrics, ["top1": .float(14)])
     }
 
+    func testNestedAndEmptyArtifactsVerify() throws {
+        var registry = testRegistry()
+        registry.register(StageKind(name: "nested", version: 1, summary: "writes a sub-folder", parameters: []) { context in
+            let sub = context.outputDirectory.appendingPathComponent("weights/layer1")
+            try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+            try Data([1, 2, 3]).write(to: sub.appendingPathComponent("w.bin"))
+        })
+        registry.register(StageKind(name: "empty", version: 1, summary: "writes nothing", parameters: []) { _ in })
+        let recipe = try Planner.recipe(text: "name: n\nstages:\n  n: {kind: nested}\n  e: {kind: empty}\n", file: "n.yaml", registry: registry)
+        let plan = try Planner.plan(recipe, registry: registry)
+        _ = try executor(registry).run(plan)
+        guard case .valid(let manifest) = cache.state(of: plan.stages[0].hash) else { return XCTFail("nested entry invalid") }
+        XCTAssertEqual(manifest.files.map(\.path), ["weights/layer1/w.bin"])
+        guard case .valid(let empty) = cache.state(of: plan.stages[1].hash) else { return XCTFail("empty entry invalid") }
+        XCTAssertEqual(empty.files.count, 0)
+        try FileManager.default.removeItem(at: cache.filesDirectory(plan.stages[0].hash).appendingPathComponent("weights/layer1/w.bin"))
+        guard case .damaged(let reason) = cache.state(of: plan.stages[0].hash) else { return XCTFail("missing file not detected") }
+        XCTAssertEqual(reason, "file weights/layer1/w.bin is missing")
+    }
+
     func testRunFolderNamesAreSafe() {
         XCTAssertEqual(Executor.folderName("cifar100_lt"), "cifar100_lt")
         XCTAssertEqual(Executor.folderName("../a b/é"), ".._a_b__")
