@@ -11,9 +11,11 @@ public final class ArtifactCache: Sendable {
     /// The cache folder.
     public let root: URL
 
-    /// Opens (creating if needed) a cache at `root`.
-    public init(root: URL) throws {
+    /// Opens a cache at `root`, creating its folders unless `create` is false (read-only uses
+    /// such as `plan` leave a missing cache missing: every entry then reads as absent).
+    public init(root: URL, create: Bool = true) throws {
         self.root = root.standardizedFileURL
+        guard create else { return }
         do {
             for folder in ["objects", "tmp", "locks", "checkpoints"] {
                 try FileManager.default.createDirectory(at: self.root.appendingPathComponent(folder), withIntermediateDirectories: true)

@@ -6,7 +6,7 @@ enum CacheCommand {
     static func run(_ arguments: [String]) throws -> Int32 {
         let options = try Options.parse(Array(arguments.dropFirst()))
         guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])' after cache \(arguments.first ?? "")") }
-        let cache = try options.cache()
+        let cache = try options.cache(create: false)
         switch arguments.first {
         case "ls":
             let listings = cache.list()

@@ -71,10 +71,10 @@ struct Options {
         return options
     }
 
-    /// The cache the options select.
-    func cache() throws -> ArtifactCache {
+    /// The cache the options select; `create: false` for commands that only read it.
+    func cache(create: Bool = true) throws -> ArtifactCache {
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         return try ArtifactCache(root: ArtifactCache.location(option: cacheDirectory, environment: ProcessInfo.processInfo.environment,
-                                                              workingDirectory: cwd))
+                                                              workingDirectory: cwd), create: create)
     }
 }

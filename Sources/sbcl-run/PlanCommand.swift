@@ -9,7 +9,7 @@ enum PlanCommand {
         let source = try CLI.recipeSource(options.positional)
         let overrides = try source.overrides.map(Override.parse)
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: overrides, registry: registry)
-        let cache = try options.cache()
+        let cache = try options.cache(create: false)
         CLI.output(options.json ? PlanReport.json(plan, cache: cache).prettyJSON() + "\n" : PlanReport.text(plan, cache: cache))
         return ExitStatus.success
     }

@@ -111,6 +111,21 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try cli.run(["r.yaml", "-m", "stages.a.value=1,oops"]).status, 2, "every point is validated before any runs")
     }
 
+    func testSweepWithFailingPointsExitsOne() throws {
+        try cli.write("f.yaml", "name: f\nstages:\n  x: {kind: test_fail}\n")
+        let sweep = try cli.run(["f.yaml", "-m", "stages.x.message=first,second", "-q"])
+        XCTAssertEqual(sweep.status, 1)
+        let rows = sweep.stdout.split(separator: "\n").dropFirst(2).map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        XCTAssertEqual(rows, ["first FAILED: stage 'x' (test_fail) failed: first", "second FAILED: stage 'x' (test_fail) failed: second"])
+    }
+
+    func testPlanLeavesNoCacheBehind() throws {
+        try cli.write("r.yaml", recipe)
+        XCTAssertEqual(try cli.run(["plan", "r.yaml"]).status, 0)
+        XCTAssertEqual(try cli.run(["cache", "ls"]).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cli.cacheDirectory.path), "plan and cache ls only read")
+    }
+
     func testCacheCommands() throws {
         try cli.write("r.yaml", recipe)
         XCTAssertEqual(try cli.run(["r.yaml", "-q"]).status, 0)
