@@ -139,6 +139,35 @@ final class ExecutorTests: XCTestCase {
         XCTAssertEqual(reason, "file weights/layer1/w.bin is missing")
     }
 
+    func testContextCarriesRunSettings() throws {
+        var registry = testRegistry()
+        let seen = LockedLog()
+        registry.register(StageKind(name: "probe", version: 1, summary: "records its context", parameters: [],
+                                    inputs: [.optional("config", of: "test_config")]) { context in
+            seen.append("\(context.device) \(context.threads) \(context.seed) \(context.isResuming) \(context.inputs.map(\.slot))")
+            let config = context.input("config")
+            seen.append("\(config.name) \(config.kind) \(config.parameters.double("scale"))")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: config.artifactDirectory.appendingPathComponent("params.json").path))
+        })
+        let text = "name: p\nseed: 11\ndevice: cuda\nstages:\n  c: {kind: test_config, scale: 3}\n  p: {kind: probe, inputs: [c]}\n"
+        let plan = try Planner.plan(Planner.recipe(text: text, file: "p.yaml", registry: registry), registry: registry)
+        let options = ExecutorOptions(runsDirectory: folder.url.appendingPathComponent("runs"), device: "cpu", threads: 3, echo: false)
+        _ = try Executor(registry: registry, cache: cache, options: options).run(plan)
+        XCTAssertEqual(seen.lines, ["cpu 3 11 false [\"config\"]", "c test_config 3.0"])
+    }
+
+    func testHashMaterialErrorsBecomeDiagnostics() throws {
+        var registry = testRegistry()
+        var data = TestStageKinds.source
+        data.name = "files"
+        data.hashMaterial = { _ in throw RunError("cannot read /data/train.bin: no such file") }
+        registry.register(data)
+        let recipe = try Planner.recipe(text: "name: d\nstages:\n  d: {kind: files}\n", file: "d.yaml", registry: registry)
+        XCTAssertThrowsError(try Planner.plan(recipe, registry: registry)) { error in
+            XCTAssertEqual((error as? RecipeError)?.description, "d.yaml:3:3: error: stages.d: cannot read /data/train.bin: no such file")
+        }
+    }
+
     func testRunFolderNamesAreSafe() {
         XCTAssertEqual(Executor.folderName("cifar100_lt"), "cifar100_lt")
         XCTAssertEqual(Executor.folderName("../a b/é"), ".._a_b__")
