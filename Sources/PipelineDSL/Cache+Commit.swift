@@ -4,6 +4,11 @@ extension ArtifactCache {
     /// A fresh temporary folder for writing the entry of `hash`; its `files/` subfolder is the
     /// stage's output directory. Call only while holding the entry's lock.
     public func makeStaging(_ hash: String) throws -> URL {
+        // Holding the lock, any other temporary folder of this hash belongs to a dead writer.
+        let tmp = root.appendingPathComponent("tmp")
+        for leftover in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] where leftover.hasPrefix("\(hash).") {
+            try? FileManager.default.removeItem(at: tmp.appendingPathComponent(leftover))
+        }
         let name = "\(hash).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString.prefix(8))"
         let staging = root.appendingPathComponent("tmp/\(name)")
         do {

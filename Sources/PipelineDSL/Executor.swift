@@ -70,7 +70,15 @@ public struct Executor: Sendable {
         let runDirectory = try makeRunDirectory(for: plan.recipe)
         let log = RunLog(fileURL: runDirectory.appendingPathComponent("log.txt"), echo: options.echo)
         try write(RecipeWriter.yaml(plan.recipe, registry: registry), to: runDirectory.appendingPathComponent("recipe.yaml"))
-        try write(PlanReport.json(plan, cache: cache).prettyJSON() + "\n", to: runDirectory.appendingPathComponent("plan.json"))
+        // Verify each entry once (digesting large artifacts is not free); the lock re-checks the rest.
+        var initial: [String: ArtifactCache.EntryState] = [:]
+        for stage in plan.stages where initial[stage.hash] == nil { initial[stage.hash] = cache.state(of: stage.hash) }
+        let statuses = plan.stages.map { stage -> StageStatus in
+            if case .valid = initial[stage.hash]! { return .cached }
+            return cache.hasCheckpoint(stage.hash) ? .partial : .pending
+        }
+        let statusByName = Dictionary(uniqueKeysWithValues: zip(plan.stages.map(\.name), statuses))
+        try write(PlanReport.json(plan) { statusByName[$0.name]! }.prettyJSON() + "\n", to: runDirectory.appendingPathComponent("plan.json"))
         let device = options.device ?? plan.recipe.device
         log.write("run \(plan.recipe.name): \(plan.stages.count) stages, device \(device), \(options.threads) threads, cache \(cache.root.path)")
         var metrics: [String: ParamValue] = [:]
@@ -82,7 +90,8 @@ public struct Executor: Sendable {
                 input.slot = slot
                 return input
             }
-            let (manifest, outcome) = try obtain(stage, inputs: inputs, plan: plan, device: device, log: log)
+            let (manifest, outcome) = try obtain(stage, initial: initial[stage.hash]!, inputs: inputs, plan: plan, device: device, log: log)
+            initial[stage.hash] = .valid(manifest)  // a second stage with the same hash reuses it
             metrics.merge(manifest.metrics) { _, new in new }
             outcomes.append((stage.name, outcome))
             artifacts[stage.name] = StageInput(name: stage.name, kind: stage.kind.name, slot: "", hash: stage.hash,
@@ -94,8 +103,9 @@ public struct Executor: Sendable {
     }
 
     /// Returns the stage's cached manifest, computing (under the entry lock) when needed.
-    func obtain(_ stage: PlannedStage, inputs: [StageInput], plan: Plan, device: String, log: RunLog) throws -> (Manifest, StageOutcome) {
-        if case .valid(let manifest) = cache.state(of: stage.hash) {
+    func obtain(_ stage: PlannedStage, initial: ArtifactCache.EntryState, inputs: [StageInput], plan: Plan, device: String,
+                log: RunLog) throws -> (Manifest, StageOutcome) {
+        if case .valid(let manifest) = initial {
             log.write("[\(stage.name)] cached (\(stage.hash.prefix(12)))")
             return (manifest, .cached)
         }

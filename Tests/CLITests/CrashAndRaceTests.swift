@@ -42,6 +42,8 @@ final class CrashAndRaceTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: files.appendingPathComponent("value.txt"), encoding: .utf8), "40")
         XCTAssertTrue(try cli.run(["plan", "long.yaml"]).stdout.contains("cached"))
         XCTAssertEqual(cli.ranLines().count, 2, "one killed run and one resumed run")
+        let temporaries = try FileManager.default.contentsOfDirectory(atPath: cli.cacheDirectory.appendingPathComponent("tmp").path)
+        XCTAssertEqual(temporaries, [], "the killed run's staging folder is cleared by the next writer of that entry")
     }
 
     func testTwoProcessesRacingOnOneCache() throws {
