@@ -1,2 +1,14 @@
+import PipelineDSL
+
 /// The stage kinds that join the pipeline to the engine and the data (issue 5).
-public enum Stages {}
+public enum Stages {
+    /// Registers every real stage kind; `sbcl-run` builds its registry through this hook.
+    ///
+    /// Each kind lives in its own file and adds one `registry.register(...)` line here.
+    public static func registerAll(in registry: inout StageRegistry) {
+    }
+
+    /// The recipe `sbcl-run` runs when given no recipe file: a name for messages and the YAML
+    /// text; nil until the real stages exist (then running without a recipe is a usage error).
+    public static let defaultRecipe: (name: String, yaml: String)? = nil
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A stage's state in the cache, as `plan` prints it.
+public enum StageStatus: String, Sendable {
+    /// A complete, verified entry exists.
+    case cached
+    /// No entry, but checkpoints of an interrupted run exist: a run resumes from them.
+    case partial
+    /// Nothing yet: a run computes it.
+    case pending
+}
+
+/// The `plan` command's output: text and the JSON of SPEC §3.
+public enum PlanReport {
+    /// The status of one stage.
+    public static func status(of stage: PlannedStage, cache: ArtifactCache) -> StageStatus {
+        if case .valid = cache.state(of: stage.hash) { return .cached }
+        return cache.hasCheckpoint(stage.hash) ? .partial : .pending
+    }
+
+    /// `{"recipe": name, "stages": [{"name", "kind", "hash", "status", "inputs"}]}` in run order.
+    public static func json(_ plan: Plan, cache: ArtifactCache) -> ParamValue {
+        json(plan) { status(of: $0, cache: cache) }
+    }
+
+    /// The same JSON with statuses from `status` (the executor passes the states it already verified).
+    public static func json(_ plan: Plan, status: (PlannedStage) -> StageStatus) -> ParamValue {
+        .map([
+            "recipe": .string(plan.recipe.name),
+            "stages": .list(plan.stages.map { stage in
+                .map([
+                    "name": .string(stage.name), "kind": .string(stage.kind.name), "hash": .string(stage.hash),
+                    "status": .string(status(stage).rawValue),
+                    "inputs": .list(stage.spec.inputs.map(ParamValue.string)),
+                ])
+            }),
+        ])
+    }
+
+    /// A table: one line per stage with status, short hash, kind and inputs.
+    public static func text(_ plan: Plan, cache: ArtifactCache) -> String {
+        let rows = plan.stages.map { stage -> [String] in
+            [stage.name, stage.kind.name, status(of: stage, cache: cache).rawValue, String(stage.hash.prefix(12)),
+             stage.spec.inputs.isEmpty ? "-" : stage.spec.inputs.joined(separator: ", ")]
+        }
+        return "recipe \(plan.recipe.name) (\(plan.stages.count) stages, seed \(plan.recipe.seed))\n"
+            + Table.render(header: ["stage", "kind", "status", "hash", "inputs"], rows: rows)
+    }
+}
+
+/// Plain-text tables with aligned columns.
+public enum Table {
+    /// Renders rows under a header, columns padded to their widest cell.
+    public static func render(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,105 @@
+import Crypto
+import Foundation
+
+/// One stage of a plan: its spec, kind, hash and the material the hash was computed over.
+public struct PlannedStage: Sendable {
+    /// The stage as validated.
+    public var spec: StageSpec
+    /// Its kind.
+    public var kind: StageKind
+    /// Lowercase hex SHA-256 of `hashInput`.
+    public var hash: String
+    /// The canonical JSON hashed: kind, version, parameters, input hashes, seed, extra material.
+    public var hashInput: String
+    /// The hashes of its inputs, parallel to `spec.inputs`.
+    public var inputHashes: [String]
+
+    /// The stage's name.
+    public var name: String { spec.name }
+}
+
+/// A validated recipe in topological order with a hash per stage.
+public struct Plan: Sendable {
+    /// The recipe.
+    public var recipe: Recipe
+    /// Stages in dependency order (ties broken by file order).
+    public var stages: [PlannedStage]
+
+    /// The planned stage called `name`.
+    public func stage(named name: String) -> PlannedStage? { stages.first { $0.name == name } }
+}
+
+/// Parse → overrides → defaults → validation → topological order → hashes.
+public enum Planner {
+    /// Loads a recipe file's bytes, applies overrides and validates it.
+    public static func recipe(data: Data, file: String, overrides: [Override], registry: StageRegistry) throws -> Recipe {
+        let root = try YAMLLoader.load(data: data, file: file)
+        return try recipe(root: root, overrides: overrides, registry: registry)
+    }
+
+    /// Loads recipe text, applies overrides and validates it.
+    public static func recipe(text: String, file: String, overrides: [Override] = [], registry: StageRegistry) throws -> Recipe {
+        try recipe(root: YAMLLoader.load(text: text, file: file), overrides: overrides, registry: registry)
+    }
+
+    static func recipe(root: SourceNode, overrides: [Override], registry: StageRegistry) throws -> Recipe {
+        // Override errors and recipe errors are reported together when both exist.
+        let (tree, overrideDiagnostics) = Override.applyCollecting(overrides, to: root, registry: registry)
+        let recipe: Recipe
+        do {
+            recipe = try RecipeValidator.validate(tree, registry: registry)
+        } catch let error as RecipeError {
+            throw RecipeError(overrideDiagnostics + error.diagnostics)
+        }
+        if !overrideDiagnostics.isEmpty { throw RecipeError(overrideDiagnostics) }
+        return recipe
+    }
+
+    /// Orders a valid recipe's stages and hashes them; extra hash material errors become diagnostics.
+    public static func plan(_ recipe: Recipe, registry: StageRegistry) throws -> Plan {
+        var ordered: [PlannedStage] = []
+        var hashes: [String: String] = [:]
+        var remaining = recipe.stages
+        var diagnostics: [Diagnostic] = []
+        while !remaining.isEmpty {
+            guard let index = remaining.firstIndex(where: { $0.inputs.allSatisfy { hashes[$0] != nil } }) else {
+                preconditionFailure("Planner.plan: cycle in a validated recipe: \(remaining.map(\.name))")
+            }
+            let spec = remaining.remove(at: index)
+            let kind = registry.kind(named: spec.kind)!
+            let inputHashes = spec.inputs.map { hashes[$0]! }
+            var material: [String: ParamValue] = [
+                "kind": .string(kind.name),
+                "version": .int(kind.version),
+                "params": spec.parameters.asValue,
+                "inputs": .list(zip(spec.inputSlots, inputHashes).map { .list([.string($0), .string($1)]) }),
+            ]
+            if kind.usesSeed { material["seed"] = .int(recipe.seed) }
+            if let hashMaterial = kind.hashMaterial {
+                do {
+                    material["extra"] = .string(try hashMaterial(spec.parameters))
+                } catch let error as RecipeError {
+                    diagnostics += error.diagnostics
+                } catch {
+                    diagnostics.append(Diagnostic(location: spec.location, keyPath: "stages.\(spec.name)", message: "\(error)"))
+                }
+            }
+            let input = ParamValue.map(material).canonicalJSON
+            let hash = sha256Hex(input)
+            hashes[spec.name] = hash
+            ordered.append(PlannedStage(spec: spec, kind: kind, hash: hash, hashInput: input, inputHashes: inputHashes))
+        }
+        if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
+        return Plan(recipe: recipe, stages: ordered)
+    }
+
+    /// Lowercase hex SHA-256 of the UTF-8 text.
+    public static func sha256Hex(_ text: String) -> String {
+        sha256Hex(Data(text.utf8))
+    }
+
+    /// Lowercase hex SHA-256 of bytes.
+    public static func sha256Hex(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}

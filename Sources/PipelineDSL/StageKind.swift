@@ -1,0 +1,106 @@
+/// A slot of inputs a stage kind accepts: which kinds may fill it and how many.
+///
+/// A stage lists its inputs by name in the recipe (`inputs: [data, aug, clusters, loss]`); each
+/// named stage is assigned to the first slot that accepts its kind and still has room.
+public struct InputSlot: Sendable {
+    /// A role name for messages and for `RunContext.input(_:)`, e.g. `data`.
+    public var name: String
+    /// The stage kinds that may fill it, e.g. `["dataset", "imbalance"]`.
+    public var kinds: [String]
+    /// The fewest stages the slot needs.
+    public var minCount: Int
+    /// The most stages the slot takes.
+    public var maxCount: Int
+
+    /// Creates a slot.
+    public init(name: String, kinds: [String], minCount: Int = 1, maxCount: Int = 1) {
+        precondition(minCount >= 0 && maxCount >= max(1, minCount), "InputSlot(\(name)): bad counts \(minCount)...\(maxCount)")
+        self.name = name
+        self.kinds = kinds
+        self.minCount = minCount
+        self.maxCount = maxCount
+    }
+
+    /// Exactly one stage of one of `kinds`.
+    public static func one(_ name: String, of kinds: String...) -> InputSlot {
+        InputSlot(name: name, kinds: kinds)
+    }
+
+    /// At most one stage of one of `kinds`.
+    public static func optional(_ name: String, of kinds: String...) -> InputSlot {
+        InputSlot(name: name, kinds: kinds, minCount: 0, maxCount: 1)
+    }
+}
+
+/// A kind of stage: its name, version, parameters, inputs and the work it does.
+///
+/// Kinds are registered in a `StageRegistry`; the real ones live in module `Stages`, one file each.
+/// Raising `version` invalidates every cached artifact of the kind (it is part of the hash).
+public struct StageKind: Sendable {
+    /// The name used as `kind:` in recipes, e.g. `contrastive_loss`.
+    public var name: String
+    /// The implementation's version; bump it when the artifact a stage writes changes.
+    public var version: Int
+    /// One line describing the kind, for `plan` and the JSON schema.
+    public var summary: String
+    /// The parameters the kind accepts.
+    public var parameters: [Parameter]
+    /// The input slots; an input the slots cannot place is an error.
+    public var inputs: [InputSlot]
+    /// A light stage only carries configuration: its artifact is its resolved parameters
+    /// (`params.json`); `run` is never called for it, but it is hashed and cached like the others.
+    public var isLight: Bool
+    /// Whether the recipe's `seed` enters this kind's hash (true for anything random).
+    public var usesSeed: Bool
+    /// Extra hash material computed at plan time from the resolved parameters, e.g. the digests
+    /// of a data set's source files. A thrown error becomes a recipe diagnostic on the stage.
+    public var hashMaterial: (@Sendable (ResolvedParameters) throws -> String)?
+    /// The work: reads inputs, writes artifact files into `context.outputDirectory`.
+    public var run: @Sendable (RunContext) throws -> Void
+
+    /// Creates a stage kind.
+    public init(name: String, version: Int, summary: String, parameters: [Parameter], inputs: [InputSlot] = [],
+                isLight: Bool = false, usesSeed: Bool = true,
+                hashMaterial: (@Sendable (ResolvedParameters) throws -> String)? = nil,
+                run: @escaping @Sendable (RunContext) throws -> Void) {
+        self.name = name
+        self.version = version
+        self.summary = summary
+        self.parameters = parameters
+        self.inputs = inputs
+        self.isLight = isLight
+        self.usesSeed = usesSeed
+        self.hashMaterial = hashMaterial
+        self.run = run
+    }
+
+    /// Creates a light kind: configuration only, nothing to run.
+    public static func light(name: String, version: Int, summary: String, parameters: [Parameter],
+                             inputs: [InputSlot] = [], usesSeed: Bool = false) -> StageKind {
+        StageKind(name: name, version: version, summary: summary, parameters: parameters, inputs: inputs,
+                  isLight: true, usesSeed: usesSeed, run: { _ in })
+    }
+}
+
+/// The stage kinds a recipe may use, by name.
+public struct StageRegistry: Sendable {
+    /// Registered kinds by name.
+    public private(set) var kinds: [String: StageKind] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// Adds a kind; registering one name twice is a programmer error.
+    public mutating func register(_ kind: StageKind) {
+        precondition(kinds[kind.name] == nil, "StageRegistry.register: kind '\(kind.name)' registered twice")
+        precondition(!kind.name.isEmpty && kind.name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" },
+                     "StageRegistry.register: kind name '\(kind.name)' must be snake_case")
+        kinds[kind.name] = kind
+    }
+
+    /// The kind called `name`, if registered.
+    public func kind(named name: String) -> StageKind? { kinds[name] }
+
+    /// All kind names, sorted.
+    public var names: [String] { kinds.keys.sorted() }
+}

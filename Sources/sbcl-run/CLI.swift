@@ -1,0 +1,96 @@
+import Foundation
+import PipelineDSL
+import Stages
+
+/// `sbcl-run`: dispatches the first word to a command and maps errors to exit statuses.
+enum CLI {
+    static let usage = """
+        usage: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ++KEY=VALUE | ~KEY ...] [options]
+               sbcl-run RECIPE -m KEY=A,B [KEY2=C,D ...]    run the grid of all combinations
+               sbcl-run plan RECIPE [KEY=VALUE ...] [--json] validate and show stages, hashes, status
+               sbcl-run cache ls|verify|gc [--json] [--older-than DAYS]
+               sbcl-run schema [--output FILE]               write the recipe JSON schema
+               sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
+
+        options:
+          --cache-dir DIR   artifact cache (default $SBCL_CACHE_DIR, else .sbcl/cache)
+          --runs-dir DIR    where run folders go (default runs)
+          --device D        auto, cpu or cuda (overrides the recipe's device)
+          --threads N       worker threads (default: the number of cores)
+          --json            machine-readable output
+          -q, --quiet       no log lines on standard error
+        Without RECIPE the built-in default recipe runs.
+        """
+
+    static let usageHint = "run 'sbcl-run --help' for usage"
+
+    /// Runs the command line and returns the exit status; never traps on user input.
+    static func main(_ arguments: [String]) -> Int32 {
+        do {
+            switch arguments.first {
+            case "-h", "--help", "help":
+                print(usage)
+                return ExitStatus.success
+            case "plan":
+                return try PlanCommand.run(Options.parse(Array(arguments.dropFirst())))
+            case "cache":
+                return try CacheCommand.run(Array(arguments.dropFirst()))
+            case "schema":
+                return try SchemaCommand.run(Options.parse(Array(arguments.dropFirst())))
+            case "embed":
+                // Enabled by one line once Sources/sbcl-run/Embed.swift (issue: embed) lands:
+                // try runEmbed(Array(arguments.dropFirst())); return ExitStatus.success
+                throw UsageError("the embed command is not available in this build yet")
+            default:
+                return try RunCommand.run(Options.parse(arguments))
+            }
+        } catch {
+            return ExitStatus.report(error)
+        }
+    }
+
+    /// The registry: the real kinds, plus the test kinds when `SBCL_TEST_STAGES=1`.
+    static func registry() -> StageRegistry {
+        var registry = StageRegistry()
+        Stages.registerAll(in: &registry)
+        if ProcessInfo.processInfo.environment["SBCL_TEST_STAGES"] == "1" {
+            TestStageKinds.register(in: &registry)
+        }
+        return registry
+    }
+
+    /// The recipe source (file or embedded default) and the override arguments.
+    static func recipeSource(_ positional: [String]) throws -> (data: Data, file: String, overrides: [String]) {
+        let isOverride = { (word: String) in word.contains("=") || word.hasPrefix("~") }
+        guard let first = positional.first, !isOverride(first) else {
+            guard let embedded = Stages.defaultRecipe else {
+                throw UsageError("no recipe given and this build has no default recipe; expected sbcl-run RECIPE.yaml")
+            }
+            return (Data(embedded.yaml.utf8), "<embedded \(embedded.name)>", positional)
+        }
+        let rest = Array(positional.dropFirst())
+        if let stray = rest.first(where: { !isOverride($0) }) {
+            throw UsageError("unexpected argument '\(stray)': expected KEY=VALUE overrides after the recipe")
+        }
+        let url = URL(fileURLWithPath: first)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw UsageError("recipe file \(first) does not exist")
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw UsageError("cannot read recipe file \(first)")
+        }
+        return (data, first, rest)
+    }
+
+    /// Parses, overrides and validates, then plans.
+    static func plan(data: Data, file: String, overrides: [Override], registry: StageRegistry) throws -> Plan {
+        let recipe = try Planner.recipe(data: data, file: file, overrides: overrides, registry: registry)
+        return try Planner.plan(recipe, registry: registry)
+    }
+
+    /// Writes text to standard output.
+    static func output(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
