@@ -38,9 +38,8 @@ enum CLI {
             case "schema":
                 return try SchemaCommand.run(Options.parse(Array(arguments.dropFirst())))
             case "embed":
-                // Enabled by one line once Sources/sbcl-run/Embed.swift (issue: embed) lands:
-                // try runEmbed(Array(arguments.dropFirst())); return ExitStatus.success
-                throw UsageError("the embed command is not available in this build yet")
+                try runEmbed(Array(arguments.dropFirst()))
+                return ExitStatus.success
             default:
                 return try RunCommand.run(Options.parse(arguments))
             }

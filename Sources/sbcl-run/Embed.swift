@@ -1,10 +1,6 @@
 import Foundation
 import Engine
-
-/// A usage error of `sbcl-run embed`.
-struct EmbedUsageError: Error, CustomStringConvertible {
-    let description: String
-}
+import PipelineDSL
 
 /// `sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
 /// [--batch N] [--threads N]`: X is float32 N×C×H×W, already normalised; F is N×64 encoder
@@ -14,7 +10,7 @@ func runEmbed(_ arguments: [String]) throws {
     var i = 0
     func value() throws -> String {
         i += 1
-        guard i < arguments.count else { throw EmbedUsageError(description: "embed: \(arguments[i - 1]) needs a value") }
+        guard i < arguments.count else { throw UsageError("embed: \(arguments[i - 1]) needs a value") }
         return arguments[i]
     }
     while i < arguments.count {
@@ -24,18 +20,18 @@ func runEmbed(_ arguments: [String]) throws {
         case "--output": output = try value()
         case "--projection": projection = true
         case "--batch":
-            guard let b = Int(try value()), b > 0 else { throw EmbedUsageError(description: "embed: --batch needs a positive integer") }
+            guard let b = Int(try value()), b > 0 else { throw UsageError("embed: --batch needs a positive integer") }
             batch = b
         case "--threads":
-            guard let t = Int(try value()), t > 0 else { throw EmbedUsageError(description: "embed: --threads needs a positive integer") }
+            guard let t = Int(try value()), t > 0 else { throw UsageError("embed: --threads needs a positive integer") }
             CPUThreads.set(t)
         default:
-            throw EmbedUsageError(description: "embed: unknown option '\(arguments[i])'; usage: sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]")
+            throw UsageError("embed: unknown option '\(arguments[i])'; usage: sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]")
         }
         i += 1
     }
     guard let weights, let input, let output else {
-        throw EmbedUsageError(description: "embed: --weights, --input and --output are required; usage: sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]")
+        throw UsageError("embed: --weights, --input and --output are required; usage: sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]")
     }
     let model = try SupConResNet(checkpoint: SafeTensors.read(contentsOf: URL(fileURLWithPath: weights)))
     let x = try NPY.read(contentsOf: URL(fileURLWithPath: input))

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineDSL
+import Engine
 
 /// `sbcl-run [RECIPE] [overrides]` and its multirun form `-m`.
 enum RunCommand {
@@ -22,6 +23,7 @@ enum RunCommand {
                                threads: threads, options: options)
         }
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: sweep.fixed, registry: registry)
+        try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: options.quiet)
         let executor = Executor(registry: registry, cache: cache,
                                 options: ExecutorOptions(runsDirectory: runsDirectory, device: options.device, threads: threads,
                                                          engineVersion: engineVersion, echo: !options.quiet))
@@ -55,6 +57,9 @@ enum RunCommand {
             }
         }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
+        for device in Set(plans.map { options.device ?? $0.recipe.device }) {
+            try prepareDevice(device, threads: threads, quiet: options.quiet)
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -83,5 +88,13 @@ enum RunCommand {
         try? Data(json.utf8).write(to: sweepDirectory.appendingPathComponent("comparison.json"))
         CLI.output(options.json ? json : table)
         return rows.contains { $0.error != nil } ? ExitStatus.failure : ExitStatus.success
+    }
+
+    /// Checks the device before any work (a missing GPU fails at once, in one sentence), says
+    /// when `auto` falls back to the CPU, and sets the engine's thread count.
+    static func prepareDevice(_ device: String, threads: Int, quiet: Bool) throws {
+        let choice = try DeviceSelection.select(device)
+        if let note = choice.note, !quiet { ExitStatus.printError(note) }
+        CPUThreads.set(threads)
     }
 }
