@@ -73,6 +73,7 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(sampler.order(epoch: 0).sorted(), Array(0..<100))
         XCTAssertNotEqual(sampler.order(epoch: 0), sampler.order(epoch: 1))
         XCTAssertEqual(sampler.order(epoch: 3), sampler.order(epoch: 3))
+        XCTAssertEqual(Sampler(kind: .sequential, labels: labels, classCount: 3, seed: 2).order(epoch: 5), Array(0..<100))
     }
 
     func testClassAwareSamplerBalancesClasses() {

@@ -76,3 +76,35 @@ final class LongTailTests: XCTestCase {
         }
     }
 }
+
+/// The long-tailed subset of real data, and `normalize: auto` statistics on it.
+final class LongTailSubsetTests: XCTestCase {
+    func testFashionMNISTLongTailSubsetAndStatistics() throws {
+        guard FileManager.default.fileExists(atPath: IDXReader.defaultFashionMNISTRoot) else {
+            throw XCTSkip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+        }
+        guard case let .memory(train) = try DatasetCatalog.load(DatasetSpec(kind: .fashionMNIST), train: true) else {
+            return XCTFail("expected an in-memory set")
+        }
+        let selection = try LongTail.select(labels: train.labels, classCount: 10, profile: .exp, factor: 0.01, seed: 0)
+        let subset = LoadedImages.memory(train).subset(selection.indices)
+        guard case let .memory(lt) = subset else { return XCTFail("expected an in-memory set") }
+        XCTAssertEqual(lt.classCounts, selection.classCounts)
+        XCTAssertEqual(selection.classCounts, [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60])
+        XCTAssertEqual(Array(lt.pixels[0..<784]), Array(train.pixels[(selection.indices[0] * 784)..<((selection.indices[0] + 1) * 784)]))
+        let stats = lt.channelStatistics()
+        XCTAssertEqual(stats.mean.count, 1)
+        XCTAssert(stats.mean[0] > 0.2 && stats.mean[0] < 0.4, "mean \(stats.mean[0])")
+        XCTAssert(stats.std[0] > 0.25 && stats.std[0] < 0.45, "std \(stats.std[0])")
+    }
+
+    func testChannelStatisticsByHand() {
+        // Two RGB pixels: R 0 and 255, G 51 and 51, B 255 and 255.
+        let set = ImageSet(height: 1, width: 2, channels: 3, pixels: [0, 51, 255, 255, 51, 255], labels: [0], classNames: ["a"])
+        let stats = set.channelStatistics()
+        XCTAssertEqual(stats.mean[0], 0.5, accuracy: 1e-12)
+        XCTAssertEqual(stats.mean[1], 0.2, accuracy: 1e-12)
+        XCTAssertEqual(stats.std[0], 0.5, accuracy: 1e-12)
+        XCTAssertEqual(stats.std[2], 0, accuracy: 1e-6)
+    }
+}

@@ -2,6 +2,14 @@
 ///
 /// Geometric steps change the image size; photometric ones work on values in [0, 1] (torchvision's
 /// tensor path after `ToTensor`); `normalize` must be last.
+///
+/// Which torchvision we follow: the image is scaled to Float [0, 1] first and stays Float, so the
+/// colour formulas are those of torchvision's tensor functions (`_blend` clamps to [0, 1]; hue
+/// through `_rgb2hsv`/`_hsv2rgb`), without PIL's rounding to 8 bits after each step. Resizing is
+/// PIL's bilinear filter (a triangle filter widened by the scale when shrinking), which is also
+/// torchvision's tensor bilinear with `antialias=True`; when enlarging — always the case for
+/// CIFAR/MNIST crops — it is plain bilinear interpolation between pixel centres. The random draws
+/// follow torchvision's order per transform, from this package's generator (not torch's).
 public enum AugmentationStep: Sendable, Equatable, Codable {
     /// `RandomResizedCrop(size, scale, ratio)`: 10 attempts at an area fraction uniform in `scale`
     /// and an aspect ratio log-uniform in `ratio`, else the centre crop clamped to `ratio`; then a

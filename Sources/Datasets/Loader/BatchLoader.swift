@@ -55,7 +55,7 @@ public final class BatchLoader: @unchecked Sendable {
     /// The number of images one epoch draws (N, or max_c n_c · C for the class-aware sampler).
     public var samplesPerEpoch: Int {
         switch sampler.kind {
-        case .instance, .effectiveNumber: return source.count
+        case .sequential, .instance, .effectiveNumber: return source.count
         case .classAware: return epochOrder(0).count
         }
     }

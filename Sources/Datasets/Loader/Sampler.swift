@@ -2,6 +2,9 @@ import Engine
 
 /// The order in which an epoch visits the training images (SPEC §1 second stage).
 public enum SamplerKind: String, Sendable, Codable, CaseIterable {
+    /// Every image once, in index order (evaluation, and the re-clustering pass over the
+    /// training set).
+    case sequential
     /// Every image once per epoch in a shuffled order (`DataLoader(shuffle=True)`).
     case instance
     /// Classes in a shuffled round robin, `perVisit` images of a class per visit, max_c n_c · C
@@ -49,6 +52,8 @@ public struct Sampler: Sendable {
     public func order(epoch: Int) -> [Int] {
         var rng = generator(epoch: epoch)
         switch kind {
+        case .sequential:
+            return Array(0..<labels.count)
         case .instance:
             var order = Array(0..<labels.count)
             rng.shuffle(&order)
