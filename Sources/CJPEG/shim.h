@@ -2,3 +2,4 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <jpeglib.h>
+#include "sbcl_jpeg_decode.h"

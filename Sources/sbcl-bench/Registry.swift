@@ -1,4 +1,8 @@
 /// The benchmarks `sbcl-bench` knows, by subcommand name. Add a line per benchmark file.
 func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
-    ["step": runStepBench, "infer": runInferBench]
+    [
+        "step": runStepBench,
+        "infer": runInferBench,
+        "loader": runLoaderBench,
+    ]
 }

@@ -1,0 +1,124 @@
+/// One transform of torchvision's vocabulary, with torchvision's parameters and semantics.
+///
+/// Geometric steps change the image size; photometric ones work on values in [0, 1] (torchvision's
+/// tensor path after `ToTensor`); `normalize` must be last.
+///
+/// Which torchvision we follow: the image is scaled to Float [0, 1] first and stays Float, so the
+/// colour formulas are those of torchvision's tensor functions (`_blend` clamps to [0, 1]; hue
+/// through `_rgb2hsv`/`_hsv2rgb`), without PIL's rounding to 8 bits after each step. Resizing is
+/// PIL's bilinear filter (a triangle filter widened by the scale when shrinking), which is also
+/// torchvision's tensor bilinear with `antialias=True`; when enlarging — always the case for
+/// CIFAR/MNIST crops — it is plain bilinear interpolation between pixel centres. The random draws
+/// follow torchvision's order per transform, from this package's generator (not torch's).
+public enum AugmentationStep: Sendable, Equatable, Codable {
+    /// `RandomResizedCrop(size, scale, ratio)`: 10 attempts at an area fraction uniform in `scale`
+    /// and an aspect ratio log-uniform in `ratio`, else the centre crop clamped to `ratio`; then a
+    /// bilinear resize to size × size.
+    case randomResizedCrop(size: Int, scaleMin: Double, scaleMax: Double, ratioMin: Double, ratioMax: Double)
+    /// `RandomCrop(size, padding)`: zero padding on every side, then a uniform size × size window.
+    case randomCrop(size: Int, padding: Int)
+    /// `Resize(size)`: the shorter side becomes `size`, the longer one `int(size · long / short)`;
+    /// bilinear.
+    case resize(size: Int)
+    /// `CenterCrop(size)`: the centred size × size window (offsets `int(round((H − size) / 2))`).
+    case centerCrop(size: Int)
+    /// `RandomHorizontalFlip(p)`.
+    case horizontalFlip(probability: Double)
+    /// `RandomApply([ColorJitter(b, c, s, h)], p)`: with probability `probability`, draw factors
+    /// in [max(0, 1 − b), 1 + b] (likewise c and s) and a hue shift in [−h, h], and apply the four
+    /// adjustments in a random order. Saturation and hue leave 1-channel images unchanged, as
+    /// torchvision does.
+    case colorJitter(brightness: Double, contrast: Double, saturation: Double, hue: Double, probability: Double)
+    /// `RandomGrayscale(p)`: ITU-R 601-2 luma (0.2989, 0.587, 0.114) written to all 3 channels;
+    /// a no-op on 1-channel images.
+    case grayscale(probability: Double)
+    /// `Normalize(mean, std)`: (x − mean_c) / std_c per channel.
+    case normalize(mean: [Double], std: [Double])
+
+    /// The SBCL first-stage view of the reference (`SimCLR/main.py`): crop (scale 0.2–1), flip,
+    /// jitter (0.4, 0.4, 0.4, 0.1) with p 0.8, grayscale p 0.2, normalise.
+    public static func contrastiveViews(size: Int, mean: [Double], std: [Double]) -> [AugmentationStep] {
+        [.randomResizedCrop(size: size, scaleMin: 0.2, scaleMax: 1, ratioMin: 3.0 / 4, ratioMax: 4.0 / 3),
+         .horizontalFlip(probability: 0.5),
+         .colorJitter(brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.8),
+         .grayscale(probability: 0.2),
+         .normalize(mean: mean, std: std)]
+    }
+
+    /// The second-stage view of the reference (`linear_classify.py`): pad-4 crop, flip, normalise.
+    public static func classifierViews(size: Int, mean: [Double], std: [Double]) -> [AugmentationStep] {
+        [.randomCrop(size: size, padding: 4), .horizontalFlip(probability: 0.5), .normalize(mean: mean, std: std)]
+    }
+
+    /// CIFAR's per-channel mean of the reference.
+    public static let cifarMean = [0.4914, 0.4822, 0.4465]
+    /// CIFAR's per-channel standard deviation of the reference.
+    public static let cifarStd = [0.2023, 0.1994, 0.2010]
+}
+
+/// An ordered list of steps and the number of views drawn per image.
+public struct AugmentationPipeline: Sendable, Equatable, Codable {
+    /// The transforms, applied in order.
+    public var steps: [AugmentationStep]
+    /// Independent views per image: 1, or 2 for contrastive training.
+    public var views: Int
+
+    /// Checks the parameters; `DatasetError.badParameter` says which one is out of range.
+    public init(steps: [AugmentationStep], views: Int = 1) throws {
+        guard views == 1 || views == 2 else {
+            throw DatasetError(.badParameter, path: "", "views must be 1 or 2, got \(views)")
+        }
+        for (k, step) in steps.enumerated() {
+            try AugmentationPipeline.validate(step, isLast: k == steps.count - 1)
+        }
+        self.steps = steps
+        self.views = views
+    }
+
+    private static func validate(_ step: AugmentationStep, isLast: Bool) throws {
+        func check(_ ok: Bool, _ message: String) throws {
+            if !ok { throw DatasetError(.badParameter, path: "", message) }
+        }
+        func probability(_ p: Double, _ name: String) throws {
+            try check((0...1).contains(p), "\(name) probability must be in [0, 1], got \(p)")
+        }
+        switch step {
+        case let .randomResizedCrop(size, scaleMin, scaleMax, ratioMin, ratioMax):
+            try check(size > 0, "random_resized_crop size must be positive, got \(size)")
+            try check(scaleMin > 0 && scaleMin <= scaleMax && scaleMax <= 1, "random_resized_crop scale must satisfy 0 < min ≤ max ≤ 1, got \(scaleMin)–\(scaleMax)")
+            try check(ratioMin > 0 && ratioMin <= ratioMax, "random_resized_crop ratio must satisfy 0 < min ≤ max, got \(ratioMin)–\(ratioMax)")
+        case let .randomCrop(size, padding):
+            try check(size > 0 && padding >= 0, "random_crop needs size > 0 and padding ≥ 0, got \(size), \(padding)")
+        case let .resize(size), let .centerCrop(size):
+            try check(size > 0, "resize/center_crop size must be positive, got \(size)")
+        case let .horizontalFlip(p):
+            try probability(p, "horizontal_flip")
+        case let .colorJitter(b, c, s, h, p):
+            try check(b >= 0 && c >= 0 && s >= 0, "color_jitter brightness, contrast and saturation must be ≥ 0")
+            try check((0...0.5).contains(h), "color_jitter hue must be in [0, 0.5], got \(h)")
+            try probability(p, "color_jitter")
+        case let .grayscale(p):
+            try probability(p, "grayscale")
+        case let .normalize(mean, std):
+            try check(!mean.isEmpty && mean.count == std.count, "normalize needs as many means as stds")
+            try check(std.allSatisfy { $0 > 0 }, "normalize std must be positive, got \(std)")
+            try check(isLast, "normalize must be the last augmentation step")
+        }
+    }
+
+    /// The size of a view made from an input of `height` × `width`, after every geometric step.
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        var h = height, w = width
+        for step in steps {
+            switch step {
+            case let .randomResizedCrop(size, _, _, _, _), let .randomCrop(size, _), let .centerCrop(size):
+                h = size; w = size
+            case let .resize(size):
+                (h, w) = ResizeGeometry.resizedShorterSide(height: h, width: w, size: size)
+            case .horizontalFlip, .colorJitter, .grayscale, .normalize:
+                break
+            }
+        }
+        return (h, w)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+
+/// The data sets a recipe's `dataset` stage can name (SPEC §2).
+public enum DatasetKind: String, Sendable, Codable, CaseIterable {
+    /// CIFAR-10, binary or python layout.
+    case cifar10
+    /// CIFAR-100 (fine labels), binary or python layout.
+    case cifar100
+    /// Fashion-MNIST IDX files.
+    case fashionMNIST = "fashion_mnist"
+    /// MNIST IDX files.
+    case mnist
+    /// ImageNet-LT: split files over a JPEG tree.
+    case imagenetLT = "imagenet_lt"
+    /// `root/<class>/*.jpg|png`.
+    case imageFolder = "image_folder"
+}
+
+/// Where a data set is and how to get it: the `dataset` stage's parameters.
+public struct DatasetSpec: Sendable, Equatable, Codable {
+    /// Which data set.
+    public var kind: DatasetKind
+    /// Its folder; nil for the default (`/usr/share/datasets/fashion-mnist` for Fashion-MNIST,
+    /// `data` under the working directory otherwise).
+    public var root: String?
+    /// Whether to fetch the official archive when the files are missing (CIFAR only).
+    public var download: Bool
+    /// ImageNet-LT: the training split file (default `root/ImageNet_LT_train.txt`).
+    public var trainSplit: String?
+    /// ImageNet-LT: the test split file (default `root/ImageNet_LT_test.txt`).
+    public var testSplit: String?
+
+    /// A spec with defaults.
+    public init(kind: DatasetKind, root: String? = nil, download: Bool = false, trainSplit: String? = nil, testSplit: String? = nil) {
+        self.kind = kind
+        self.root = root
+        self.download = download
+        self.trainSplit = trainSplit
+        self.testSplit = testSplit
+    }
+
+    /// The folder actually used.
+    public var resolvedRoot: String {
+        if let root { return root }
+        return kind == .fashionMNIST ? IDXReader.defaultFashionMNISTRoot : FileManager.default.currentDirectoryPath + "/data"
+    }
+}
+
+/// Images in memory or as files, as a reader produced them.
+public enum LoadedImages: Sendable {
+    /// Decoded, equally sized images (CIFAR, MNIST).
+    case memory(ImageSet)
+    /// Files decoded on demand (ImageNet-LT, image folders).
+    case files(ImageFileList)
+
+    /// The images as the loader's source.
+    public var source: any ImageSource {
+        switch self {
+        case let .memory(set): return set
+        case let .files(list): return list
+        }
+    }
+    /// One label per image.
+    public var labels: [Int32] { source.labels }
+    /// The class names.
+    public var classNames: [String] {
+        switch self {
+        case let .memory(set): return set.classNames
+        case let .files(list): return list.classNames
+        }
+    }
+
+    /// The images at `indices` (the long-tailed subset).
+    public func subset(_ indices: [Int]) -> LoadedImages {
+        switch self {
+        case let .memory(set): return .memory(set.subset(indices))
+        case let .files(list):
+            return .files(ImageFileList(paths: indices.map { list.paths[$0] }, labels: indices.map { list.labels[$0] },
+                                        classNames: list.classNames, origins: indices.map { list.origins[$0] }))
+        }
+    }
+}
+
+/// Reading, downloading and fingerprinting the data sets of `DatasetKind`.
+public enum DatasetCatalog {
+    /// Makes sure the files are there: downloads and unpacks CIFAR's official archive when it is
+    /// missing and `spec.download` is set.
+    ///
+    /// - Parameter archiveURL: overrides the official URL (tests serve a small archive on loopback).
+    /// - Parameter archiveMD5: the MD5 the override must have.
+    public static func prepare(_ spec: DatasetSpec, archiveURL: String? = nil, archiveMD5: String? = nil) throws {
+        guard let variant = cifarVariant(spec.kind) else { return }
+        let root = spec.resolvedRoot
+        if CIFARReader.layout(root: root, variant: variant) != nil { return }
+        let url = archiveURL ?? variant.archive.url
+        let archive = root + "/" + (variant.archive.url as NSString).lastPathComponent
+        let hasArchive = FileManager.default.fileExists(atPath: archive)
+        guard spec.download || hasArchive else {
+            _ = try CIFARReader.read(root: root, variant: variant, train: true) // throws the "put it here" error
+            return
+        }
+        try ArchiveDownload.fetch(url: url, md5: archiveMD5 ?? variant.archive.md5, to: archive)
+        try ArchiveDownload.unpack(archive: archive, folder: variant.pythonFolder, into: root)
+    }
+
+    private static func cifarVariant(_ kind: DatasetKind) -> CIFARReader.Variant? {
+        switch kind {
+        case .cifar10: return .cifar10
+        case .cifar100: return .cifar100
+        default: return nil
+        }
+    }
+
+    /// Reads the training (`train: true`) or test split.
+    public static func load(_ spec: DatasetSpec, train: Bool) throws -> LoadedImages {
+        let root = spec.resolvedRoot
+        switch spec.kind {
+        case .cifar10, .cifar100:
+            return .memory(try CIFARReader.read(root: root, variant: cifarVariant(spec.kind)!, train: train))
+        case .fashionMNIST:
+            return .memory(try IDXReader.readSplit(root: root, train: train, classNames: IDXReader.fashionMNISTClasses))
+        case .mnist:
+            return .memory(try IDXReader.readSplit(root: root, train: train, classNames: IDXReader.mnistClasses))
+        case .imagenetLT:
+            return .files(try ImageFileList.imageNetLT(root: root, splitFile: splitFile(spec, train: train)))
+        case .imageFolder:
+            return .files(try ImageFileList.imageFolder(root: try folderSplit(root: root, train: train)))
+        }
+    }
+
+    private static func splitFile(_ spec: DatasetSpec, train: Bool) -> String {
+        (train ? spec.trainSplit : spec.testSplit) ?? spec.resolvedRoot + (train ? "/ImageNet_LT_train.txt" : "/ImageNet_LT_test.txt")
+    }
+
+    /// `root/train` for training; `root/test`, else `root/val`, for testing.
+    private static func folderSplit(root: String, train: Bool) throws -> String {
+        let candidates = train ? ["train"] : ["test", "val"]
+        for name in candidates where FileManager.default.fileExists(atPath: root + "/" + name) { return root + "/" + name }
+        throw DatasetError(.missingFile, path: root + "/" + candidates[0],
+                           "image folder split not found: expected \(candidates.map { root + "/" + $0 + "/<class>/" }.joined(separator: " or "))")
+    }
+
+    /// The files a data set is read from (both splits), for its digest.
+    public static func sourceFiles(_ spec: DatasetSpec) throws -> [String] {
+        let root = spec.resolvedRoot
+        switch spec.kind {
+        case .cifar10, .cifar100:
+            let variant = cifarVariant(spec.kind)!
+            guard let (folder, python) = CIFARReader.layout(root: root, variant: variant) else {
+                _ = try CIFARReader.read(root: root, variant: variant, train: true)
+                return []
+            }
+            let names = python ? variant.pythonFiles(train: true) + variant.pythonFiles(train: false)
+                               : variant.binaryFiles(train: true) + variant.binaryFiles(train: false)
+            return names.map { folder + "/" + $0 }
+        case .fashionMNIST, .mnist:
+            return try ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+                .map { try IDXReader.locate(root: root, name: $0) }
+        case .imagenetLT:
+            let train = try ImageFileList.imageNetLT(root: root, splitFile: splitFile(spec, train: true))
+            let test = try ImageFileList.imageNetLT(root: root, splitFile: splitFile(spec, train: false))
+            return [splitFile(spec, train: true), splitFile(spec, train: false)] + train.paths + test.paths
+        case .imageFolder:
+            return try ImageFileList.imageFolder(root: try folderSplit(root: root, train: true)).paths
+                + ImageFileList.imageFolder(root: try folderSplit(root: root, train: false)).paths
+        }
+    }
+
+    /// The digest of the source files (see `SourceDigest`), remembered in `cacheFile`.
+    public static func sourceDigest(_ spec: DatasetSpec, cacheFile: String?) throws -> String {
+        try SourceDigest.digest(files: try sourceFiles(spec), root: spec.resolvedRoot, cacheFile: cacheFile)
+    }
+}

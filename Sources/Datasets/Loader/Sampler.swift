@@ -1,0 +1,131 @@
+import Engine
+
+/// The order in which an epoch visits the training images (SPEC §1 second stage).
+public enum SamplerKind: String, Sendable, Codable, CaseIterable {
+    /// Every image once, in index order (evaluation, and the re-clustering pass over the
+    /// training set).
+    case sequential
+    /// Every image once per epoch in a shuffled order (`DataLoader(shuffle=True)`).
+    case instance
+    /// Classes in a shuffled round robin, `perVisit` images of a class per visit, max_c n_c · C
+    /// draws per epoch (the reference's `ClassAwareSampler`, SPEC `cb`).
+    case classAware = "class_aware"
+    /// N draws with replacement, image weight (1 − β)/(1 − β^{n_c}) of its class c (the
+    /// reference's `EffectNumSampler`, β = 0.9999).
+    case effectiveNumber = "effective_number"
+}
+
+/// Deterministic epoch orders: the order of epoch `e` depends only on the seed, the labels and
+/// `e`, so resuming at an epoch reproduces it without saved generator state.
+public struct Sampler: Sendable {
+    /// Which order.
+    public let kind: SamplerKind
+    /// The labels of the images sampled.
+    public let labels: [Int32]
+    /// The number of classes.
+    public let classCount: Int
+    /// The run seed.
+    public let seed: UInt64
+    /// Images of one class per visit of the class-aware sampler (4 in the reference).
+    public let perVisit: Int
+    /// β of the effective number (0.9999 in the reference).
+    public let beta: Double
+
+    /// A sampler over `labels`.
+    public init(kind: SamplerKind, labels: [Int32], classCount: Int, seed: UInt64, perVisit: Int = 4, beta: Double = 0.9999) {
+        precondition(perVisit > 0, "Sampler: perVisit \(perVisit) must be positive")
+        self.kind = kind
+        self.labels = labels
+        self.classCount = classCount
+        self.seed = seed
+        self.perVisit = perVisit
+        self.beta = beta
+    }
+
+    /// The epoch's generator: MT19937 seeded from (seed, epoch).
+    private func generator(epoch: Int) -> MT19937 {
+        var mix = AugmentationRandom(keys: [seed, UInt64(epoch), 0x5a3_91e5])
+        return MT19937(seed: UInt32(truncatingIfNeeded: mix.next()))
+    }
+
+    /// The image indices epoch `epoch` visits, in order.
+    public func order(epoch: Int) -> [Int] {
+        var rng = generator(epoch: epoch)
+        switch kind {
+        case .sequential:
+            return Array(0..<labels.count)
+        case .instance:
+            var order = Array(0..<labels.count)
+            rng.shuffle(&order)
+            return order
+        case .classAware:
+            return classAwareOrder(&rng)
+        case .effectiveNumber:
+            return effectiveNumberOrder(&rng)
+        }
+    }
+
+    private func byClass() -> [[Int]] {
+        var members = [[Int]](repeating: [], count: classCount)
+        for (i, label) in labels.enumerated() { members[Int(label)].append(i) }
+        return members
+    }
+
+    /// Cycling iterators over the classes and over each class's images, each reshuffled when it
+    /// wraps, as the reference's `RandomCycleIter`; restarted at each epoch (so an epoch is a
+    /// function of its number).
+    private func classAwareOrder(_ rng: inout MT19937) -> [Int] {
+        var members = byClass().filter { !$0.isEmpty }
+        guard !members.isEmpty else { return [] }
+        let total = members.map(\.count).max()! * members.count
+        var classes = Array(0..<members.count)
+        var classPosition = classes.count
+        var positions = members.map(\.count)
+        var order: [Int] = []
+        order.reserveCapacity(total)
+        while order.count < total {
+            if classPosition == classes.count { rng.shuffle(&classes); classPosition = 0 }
+            let c = classes[classPosition]
+            classPosition += 1
+            for _ in 0..<perVisit where order.count < total {
+                if positions[c] == members[c].count { rng.shuffle(&members[c]); positions[c] = 0 }
+                order.append(members[c][positions[c]])
+                positions[c] += 1
+            }
+        }
+        return order
+    }
+
+    /// Per-class weights (1 − β)/(1 − β^{n_c}), as the reference's `EffectNumSampler`.
+    public func effectiveNumberWeights() -> [Double] {
+        var counts = [Int](repeating: 0, count: classCount)
+        for label in labels { counts[Int(label)] += 1 }
+        return counts.map { n in n == 0 ? 0 : (1 - beta) / (1 - pow(beta, Double(n))) }
+    }
+
+    private func effectiveNumberOrder(_ rng: inout MT19937) -> [Int] {
+        let weights = effectiveNumberWeights()
+        var cumulative = [Double]()
+        cumulative.reserveCapacity(labels.count)
+        var total = 0.0
+        for label in labels {
+            total += weights[Int(label)]
+            cumulative.append(total)
+        }
+        return (0..<labels.count).map { _ in
+            let u = rng.nextDouble() * total
+            var low = 0, high = cumulative.count - 1
+            while low < high {
+                let mid = (low + high) / 2
+                if cumulative[mid] > u { high = mid } else { low = mid + 1 }
+            }
+            return low
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
