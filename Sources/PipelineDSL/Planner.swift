@@ -71,7 +71,11 @@ public enum Planner {
                 "kind": .string(kind.name),
                 "version": .int(kind.version),
                 "params": spec.parameters.asValue,
-                "inputs": .list(zip(spec.inputSlots, inputHashes).map { .list([.string($0), .string($1)]) }),
+                // By slot, so listing an encoder's inputs in another order keeps its hash; the order
+                // within a slot that takes several stages is kept, as a kind may depend on it.
+                "inputs": .list(zip(spec.inputSlots, inputHashes).enumerated()
+                    .sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
+                    .map { .list([.string($0.element.0), .string($0.element.1)]) }),
             ]
             if kind.usesSeed { material["seed"] = .int(recipe.seed) }
             if let hashMaterial = kind.hashMaterial {
