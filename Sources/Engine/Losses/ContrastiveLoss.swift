@@ -21,6 +21,7 @@ public final class ContrastiveLoss {
     private var similarity: [Float] = []
     private var coefficients: [Float] = []
     private var rowLoss: [Double] = []
+    private var scratch: [Float] = []
     private var anchorLabel: [Int32] = []
     private var anchorSubclass: [Int32] = []
     private var anchorTemperature: [Float] = []
@@ -109,6 +110,8 @@ public final class ContrastiveLoss {
         }
         let terms = kind.terms
         let scale = 1 / Float(n)
+        let chunks = min(maxThreads, max(1, n / 64))
+        if scratch.count < chunks * n { scratch = [Float](repeating: 0, count: chunks * n) }
         similarity.withUnsafeBufferPointer { s in
             coefficients.withUnsafeMutableBufferPointer { g in
                 rowLoss.withUnsafeMutableBufferPointer { losses in
@@ -117,10 +120,12 @@ public final class ContrastiveLoss {
                             anchorTemperature.withUnsafeBufferPointer { temp in
                                 let rows = ContrastiveRows(n: n, batch: batch, similarity: s, labels: lab, subclasses: sub,
                                                            classTemperature: temp, coefficients: wantGradient ? g : nil, scale: scale)
-                                let chunks = min(maxThreads, max(1, n / 64))
-                                DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                                    for i in stride(from: c * n / chunks, to: (c + 1) * n / chunks, by: 1) {
-                                        losses[i] = rows.anchorLoss(i, terms: terms)
+                                scratch.withUnsafeMutableBufferPointer { scratchAll in
+                                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                                        let mine = UnsafeMutableBufferPointer(rebasing: scratchAll[(c * n)..<(c * n + n)])
+                                        for i in stride(from: c * n / chunks, to: (c + 1) * n / chunks, by: 1) {
+                                            losses[i] = rows.anchorLoss(i, terms: terms, scratch: mine)
+                                        }
                                     }
                                 }
                             }
@@ -134,16 +139,7 @@ public final class ContrastiveLoss {
         guard wantGradient else { return Float(total / Double(n)) }
 
         // d loss / d F = (G + Gᵀ) F, since s_ij = f_i · f_j.
-        coefficients.withUnsafeMutableBufferPointer { g in
-            for i in 0..<n {
-                for j in (i + 1)..<max(i + 1, n) {
-                    let sum = g[i * n + j] + g[j * n + i]
-                    g[i * n + j] = sum
-                    g[j * n + i] = sum
-                }
-                g[i * n + i] *= 2
-            }
-        }
+        coefficients.withUnsafeMutableBufferPointer { g in ContrastiveLoss.symmetrize(g, n: n) }
         if gradient.count != features.count { gradient = [Float](repeating: 0, count: features.count) }
         features.withUnsafeBufferPointer { f in
             coefficients.withUnsafeBufferPointer { g in
@@ -154,6 +150,23 @@ public final class ContrastiveLoss {
             }
         }
         return Float(total / Double(n))
+    }
+
+    /// G ← G + Gᵀ in place, in cache-sized tiles.
+    private static func symmetrize(_ g: UnsafeMutableBufferPointer<Float>, n: Int) {
+        let tile = 64
+        for bi in stride(from: 0, to: n, by: tile) {
+            for bj in stride(from: bi, to: n, by: tile) {
+                for i in bi..<min(bi + tile, n) {
+                    let jStart = bi == bj ? i : bj
+                    for j in jStart..<min(bj + tile, n) {
+                        let sum = g[i * n + j] + g[j * n + i]
+                        g[i * n + j] = sum
+                        g[j * n + i] = sum
+                    }
+                }
+            }
+        }
     }
 
     private func prepareAnchors(labels: [Int32], subclasses: [Int32], classTemperatures: [Float]) {

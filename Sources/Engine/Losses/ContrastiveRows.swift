@@ -16,7 +16,8 @@ struct ContrastiveRows {
     let scale: Float
 
     /// Σ over terms of anchor i's loss, before the mean over anchors; fills row i of G.
-    func anchorLoss(_ i: Int, terms: [ContrastiveTerm]) -> Double {
+    /// `scratch` holds n floats private to the calling thread.
+    func anchorLoss(_ i: Int, terms: [ContrastiveTerm], scratch: UnsafeMutableBufferPointer<Float>) -> Double {
         let row = UnsafeBufferPointer(rebasing: similarity[(i * n)..<(i * n + n)])
         var rowMax = -Float.infinity
         for j in 0..<n where row[j] > rowMax { rowMax = row[j] }
@@ -24,7 +25,7 @@ struct ContrastiveRows {
             for j in 0..<n { g[i * n + j] = 0 }
         }
         var total = 0.0
-        for term in terms { total += termLoss(i, row: row, rowMax: rowMax, term: term) }
+        for term in terms { total += termLoss(i, row: row, rowMax: rowMax, term: term, scratch: scratch) }
         return total
     }
 
@@ -47,7 +48,8 @@ struct ContrastiveRows {
         }
     }
 
-    private func termLoss(_ i: Int, row: UnsafeBufferPointer<Float>, rowMax: Float, term: ContrastiveTerm) -> Double {
+    private func termLoss(_ i: Int, row: UnsafeBufferPointer<Float>, rowMax: Float, term: ContrastiveTerm,
+                          scratch: UnsafeMutableBufferPointer<Float>) -> Double {
         let t: Float
         switch term.temperature {
         case let .global(value): t = value
@@ -55,31 +57,33 @@ struct ContrastiveRows {
         }
         let inverseT = 1 / t
         let other = i < batch ? i + batch : i - batch
-        // Logits shifted by the row maximum (over all j, as the reference does) before exp.
+        // Logits shifted by the row maximum (over all j, as the reference does) before exp;
+        // scratch keeps exp(logit) on the denominator set for the gradient pass.
         var sumExp = 0.0
         var sumPositive = 0.0
         var positives = 0
         for j in 0..<n {
             let logit = (row[j] - rowMax) * inverseT
-            if inDenominator(i, j, other: other, term.denominator) { sumExp += Double(expf(logit)) }
+            let e: Float = inDenominator(i, j, other: other, term.denominator) ? expf(logit) : 0
+            scratch[j] = e
+            sumExp += Double(e)
             if isPositive(i, j, other: other, term.positives) {
                 sumPositive += Double(logit)
                 positives += 1
             }
         }
         precondition(positives > 0, "ContrastiveLoss: anchor \(i) has no positive (two views give at least one)")
-        let logSum = log(sumExp)
-        let loss = -Double(term.weight) * (sumPositive / Double(positives) - logSum)
+        let loss = -Double(term.weight) * (sumPositive / Double(positives) - log(sumExp))
         if let g = coefficients {
             // d/ds_ij of −w·(mean_P logit − log Σ_D exp) = (w/t)·(softmax_D(j) − [j∈P]/|P|).
             let factor = term.weight * inverseT * scale
-            let inverseSum = Float(1 / sumExp)
-            let inversePositives = 1 / Float(positives)
+            let probabilityFactor = factor * Float(1 / sumExp)
+            let positiveStep = factor / Float(positives)
+            let out = g.baseAddress! + i * n
             for j in 0..<n {
-                var d: Float = 0
-                if inDenominator(i, j, other: other, term.denominator) { d = expf((row[j] - rowMax) * inverseT) * inverseSum }
-                if isPositive(i, j, other: other, term.positives) { d -= inversePositives }
-                g[i * n + j] += factor * d
+                var d = scratch[j] * probabilityFactor
+                if isPositive(i, j, other: other, term.positives) { d -= positiveStep }
+                out[j] += d
             }
         }
         return loss
