@@ -39,9 +39,9 @@ public final class ContrastiveLoss {
     ///   - subclasses: the B subclass ids (ignored by `.supCon`; pass `[]`).
     ///   - classTemperatures: τ_c for each class (read by `.sbclRank` only; pass `[]` otherwise).
     public func value(features: [Float], labels: [Int32], subclasses: [Int32] = [], classTemperatures: [Float] = []) -> Float {
-        var unused: [Float] = []
-        return run(features: features, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures,
-                   gradient: &unused, wantGradient: false)
+        features.withUnsafeBufferPointer {
+            evaluate(features: $0, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures, gradient: nil)
+        }
     }
 
     /// The loss value and d loss / d features (2B × D, same layout as `features`).
@@ -57,8 +57,12 @@ public final class ContrastiveLoss {
     /// (reusing its storage, so a training loop allocates nothing per step).
     public func valueAndGradient(features: [Float], labels: [Int32], subclasses: [Int32] = [],
                                  classTemperatures: [Float] = [], gradient: inout [Float]) -> Float {
-        run(features: features, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures,
-            gradient: &gradient, wantGradient: true)
+        if gradient.count != features.count { gradient = [Float](repeating: 0, count: features.count) }
+        return features.withUnsafeBufferPointer { f in
+            gradient.withUnsafeMutableBufferPointer { g in
+                evaluate(features: f, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures, gradient: g)
+            }
+        }
     }
 
     /// Reorders features from the reference's sample-major layout [B, 2, D] to the view-major
@@ -86,8 +90,11 @@ public final class ContrastiveLoss {
         return out
     }
 
-    private func run(features: [Float], labels: [Int32], subclasses: [Int32], classTemperatures: [Float],
-                     gradient: inout [Float], wantGradient: Bool) -> Float {
+    /// The loss value on features held in a buffer (a tensor's storage); when `gradient` is given
+    /// (same count as `features`) it receives d loss / d features. Arguments as in `value`.
+    public func evaluate(features: UnsafeBufferPointer<Float>, labels: [Int32], subclasses: [Int32] = [],
+                         classTemperatures: [Float] = [], gradient: UnsafeMutableBufferPointer<Float>?) -> Float {
+        let wantGradient = gradient != nil
         let batch = labels.count
         let n = 2 * batch
         precondition(batch > 0, "ContrastiveLoss: empty batch")
@@ -102,11 +109,9 @@ public final class ContrastiveLoss {
         if wantGradient, coefficients.count != n * n { coefficients = [Float](repeating: 0, count: n * n) }
         if rowLoss.count != n { rowLoss = [Double](repeating: 0, count: n) }
 
-        features.withUnsafeBufferPointer { f in
-            similarity.withUnsafeMutableBufferPointer { s in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(dimension),
-                            1, f.baseAddress, Int32(dimension), f.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
-            }
+        similarity.withUnsafeMutableBufferPointer { s in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(dimension),
+                        1, features.baseAddress, Int32(dimension), features.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
         }
         let terms = kind.terms
         let scale = 1 / Float(n)
@@ -140,14 +145,11 @@ public final class ContrastiveLoss {
 
         // d loss / d F = (G + Gᵀ) F, since s_ij = f_i · f_j.
         coefficients.withUnsafeMutableBufferPointer { g in ContrastiveLoss.symmetrize(g, n: n) }
-        if gradient.count != features.count { gradient = [Float](repeating: 0, count: features.count) }
-        features.withUnsafeBufferPointer { f in
-            coefficients.withUnsafeBufferPointer { g in
-                gradient.withUnsafeMutableBufferPointer { out in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dimension), Int32(n),
-                                1, g.baseAddress, Int32(n), f.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(dimension))
-                }
-            }
+        let out = gradient!
+        precondition(out.count == features.count, "ContrastiveLoss.evaluate: gradient has \(out.count) values for \(features.count) features")
+        coefficients.withUnsafeBufferPointer { g in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dimension), Int32(n),
+                        1, g.baseAddress, Int32(n), features.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(dimension))
         }
         return Float(total / Double(n))
     }
