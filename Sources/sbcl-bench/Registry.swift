@@ -1,4 +1,6 @@
 /// The benchmarks `sbcl-bench` knows, by subcommand name. Add a line per benchmark file.
 func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
-    [:]
+    [
+        "conv": runConvBench,
+    ]
 }

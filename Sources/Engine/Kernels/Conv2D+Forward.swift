@@ -1,7 +1,7 @@
 /// Direct 2-D convolution over NHWC activations with OIHW weights (no bias, dilation 1, one group).
 ///
 /// Each call repacks the weight into `workspace` (a few thousand floats for a ResNet-32 layer),
-/// copies one image at a time into a zero-padded per-thread buffer, and computes tiles of six output
+/// copies one image at a time into a zero-padded per-thread buffer, and computes tiles of four output
 /// pixels × eight output channels in registers. Work is split over images with `pool`.
 public enum Conv2D {}
 
@@ -72,7 +72,7 @@ extension Conv2D {
         }
     }
 
-    /// Runs `convolutionTile` over `pixels` output pixels (six at a time) and all output channels
+    /// Runs `convolutionTile` over `pixels` output pixels (four at a time) and all output channels
     /// (eight at a time); `pixel(q)` gives pixel `q`'s input base and output pointer.
     @inline(__always)
     static func runTiles(
@@ -90,10 +90,7 @@ extension Conv2D {
                 let (i1, o1) = count > 1 ? pixel(q + 1) : (i0, o0)
                 let (i2, o2) = count > 2 ? pixel(q + 2) : (i1, o1)
                 let (i3, o3) = count > 3 ? pixel(q + 3) : (i2, o2)
-                let (i4, o4) = count > 4 ? pixel(q + 4) : (i3, o3)
-                let (i5, o5) = count > 5 ? pixel(q + 5) : (i4, o4)
-                convolutionTile(i0, i1, i2, i3, i4, i5, o0 + block, o1 + block, o2 + block,
-                                o3 + block, o4 + block, o5 + block,
+                convolutionTile(i0, i1, i2, i3, o0 + block, o1 + block, o2 + block, o3 + block,
                                 count: count, lanes: lanes, taps: taps, tapInput: tapInput,
                                 tapWeight: tapWeight, reduce: reduce, weight: wb, weightStride: weightStride)
                 q += count

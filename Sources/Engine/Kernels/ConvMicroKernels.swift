@@ -5,8 +5,9 @@
 
 typealias V8 = SIMD8<Float>
 
-/// Pixels per register tile of `convolutionTile` (6 pixels × 8 channels = 12 xmm accumulators).
-let tilePixels = 6
+/// Pixels per register tile of `convolutionTile` (4 pixels × 8 channels = 8 xmm accumulators:
+/// six pixels spilled accumulators to the stack under SSE's 16 registers).
+let tilePixels = 4
 /// Channels per vector: output channels are packed and padded in groups of this size.
 let channelBlock = 8
 
@@ -33,7 +34,7 @@ func store(_ v: V8, _ p: UnsafeMutablePointer<Float>, lanes: Int) {
     }
 }
 
-/// Computes up to six output pixels × 8 output channels of a correlation and stores them.
+/// Computes up to four output pixels × 8 output channels of a correlation and stores them.
 ///
 /// For pixel `p` (input base `i_p`, output `o_p`) and lane `c`:
 /// `o_p[c] = Σ_t Σ_k i_p[tapInput[t] + k] · weight[tapWeight[t] + k·weightStride + c]`.
@@ -41,18 +42,17 @@ func store(_ v: V8, _ p: UnsafeMutablePointer<Float>, lanes: Int) {
 /// must repeat a valid pointer; they are computed and not stored.
 @inline(__always)
 func convolutionTile(
-    _ i0: UnsafePointer<Float>, _ i1: UnsafePointer<Float>, _ i2: UnsafePointer<Float>,
-    _ i3: UnsafePointer<Float>, _ i4: UnsafePointer<Float>, _ i5: UnsafePointer<Float>,
+    _ i0: UnsafePointer<Float>, _ i1: UnsafePointer<Float>, _ i2: UnsafePointer<Float>, _ i3: UnsafePointer<Float>,
     _ o0: UnsafeMutablePointer<Float>, _ o1: UnsafeMutablePointer<Float>, _ o2: UnsafeMutablePointer<Float>,
-    _ o3: UnsafeMutablePointer<Float>, _ o4: UnsafeMutablePointer<Float>, _ o5: UnsafeMutablePointer<Float>,
+    _ o3: UnsafeMutablePointer<Float>,
     count: Int, lanes: Int,
     taps: Int, tapInput: UnsafePointer<Int>, tapWeight: UnsafePointer<Int>,
     reduce: Int, weight: UnsafePointer<Float>, weightStride: Int
 ) {
-    var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), a4 = V8(), a5 = V8()
+    var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
     for t in 0..<taps {
         let off = tapInput[t]
-        let p0 = i0 + off, p1 = i1 + off, p2 = i2 + off, p3 = i3 + off, p4 = i4 + off, p5 = i5 + off
+        let p0 = i0 + off, p1 = i1 + off, p2 = i2 + off, p3 = i3 + off
         var w = weight + tapWeight[t]
         for k in 0..<reduce {
             let wv = loadAligned(w)
@@ -60,8 +60,6 @@ func convolutionTile(
             a1 += V8(repeating: p1[k]) * wv
             a2 += V8(repeating: p2[k]) * wv
             a3 += V8(repeating: p3[k]) * wv
-            a4 += V8(repeating: p4[k]) * wv
-            a5 += V8(repeating: p5[k]) * wv
             w += weightStride
         }
     }
@@ -69,8 +67,6 @@ func convolutionTile(
     if count > 1 { store(a1, o1, lanes: lanes) }
     if count > 2 { store(a2, o2, lanes: lanes) }
     if count > 3 { store(a3, o3, lanes: lanes) }
-    if count > 4 { store(a4, o4, lanes: lanes) }
-    if count > 5 { store(a5, o5, lanes: lanes) }
 }
 
 /// Accumulates a weight-gradient tile: four input channels × 8 output channels, summed over a

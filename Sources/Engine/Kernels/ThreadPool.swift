@@ -14,71 +14,42 @@ import Synchronization
 /// an atomic generation counter before sleeping on a condition variable, so back-to-back small
 /// loops cost a few microseconds rather than a kernel wake-up each.
 public final class ThreadPool: @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is guarded by `lock` or is atomic; the job closure is
-    // published under a release store of `generation` and read after an acquire load.
+    // @unchecked Sendable: the mutable state lives in `Workers`, guarded by its lock or atomic;
+    // `submitLock` serialises callers and thread-count changes.
 
     /// The pool the kernels use unless given another; its thread count is the active processor count
     /// until `threadCount` is set (the CLI's `--threads`).
     public static let shared = ThreadPool(threadCount: ProcessInfo.processInfo.activeProcessorCount)
 
-    private typealias Body = (Int, Range<Int>) -> Void
-
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let workAvailable = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let workDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     /// Serialises callers from different threads, and `threadCount` changes.
     private let submitLock = Mutex<Void>(())
-
-    private let generation = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
-    private var shutdown = false
-    private var sleepers = 0
-    private var workers: [Thread] = []
-    private var exited: DispatchSemaphore = DispatchSemaphore(value: 0)
-    private var currentBody: Body?
-    private var currentCount = 0
-    private var currentChunks = 0
-    private var workerCount = 0  // threads besides the caller
-
-    /// Spin iterations before a waiting thread sleeps (roughly 20-50 µs).
-    private let spinLimit = 20_000
+    private var workers: Workers
 
     /// Creates a pool that runs loops on `threadCount` threads: the caller plus `threadCount - 1` workers.
     public init(threadCount: Int) {
         precondition(threadCount >= 1, "ThreadPool: threadCount must be >= 1, got \(threadCount)")
-        pthread_mutex_init(lock, nil)
-        pthread_cond_init(workAvailable, nil)
-        pthread_cond_init(workDone, nil)
-        startWorkers(threadCount - 1)
+        workers = Workers(count: threadCount - 1)
     }
 
-    deinit {
-        stopWorkers()
-        pthread_cond_destroy(workDone)
-        pthread_cond_destroy(workAvailable)
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
-        workAvailable.deallocate()
-        workDone.deallocate()
-    }
+    deinit { workers.stop() }
 
     /// The number of threads a loop runs on, the caller included. Setting it stops the workers and
     /// starts new ones (not free: set it once, at start-up).
     public var threadCount: Int {
-        get { submitLock.withLock { _ in workerCount + 1 } }
+        get { submitLock.withLock { _ in workers.count + 1 } }
         set {
             precondition(newValue >= 1, "ThreadPool: threadCount must be >= 1, got \(newValue)")
             submitLock.withLock { _ in
-                guard newValue != workerCount + 1 else { return }
-                stopWorkers()
-                startWorkers(newValue - 1)
+                guard newValue != workers.count + 1 else { return }
+                workers.stop()
+                workers = Workers(count: newValue - 1)
             }
         }
     }
 
     /// How many chunks `parallelChunks(count:)` cuts `count` items into: `min(count, threadCount)`.
     public func chunkCount(for count: Int) -> Int {
-        max(0, min(count, workerCount + 1))
+        max(0, min(count, workers.count + 1))
     }
 
     /// The range of items chunk `index` of `chunks` covers when `count` items are split.
@@ -95,34 +66,88 @@ public final class ThreadPool: @unchecked Sendable {
     /// `0..<count`; `chunk` indexes per-chunk scratch or partial sums.
     public func parallelChunks(count: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
         guard count > 0 else { return }
-        if ThreadPool.isInsideLoop || workerCount == 0 || count == 1 {
-            let chunks = ThreadPool.isInsideLoop ? 1 : chunkCount(for: count)
+        if Workers.isInsideLoop || workers.count == 0 || count == 1 {
+            let chunks = Workers.isInsideLoop ? 1 : chunkCount(for: count)
             for c in 0..<chunks { body(c, ThreadPool.chunkRange(c, of: chunks, count: count)) }
             return
         }
         submitLock.withLock { _ in
             withoutActuallyEscaping(body) { escapable in
-                run(count: count, body: escapable)
+                workers.run(count: count, body: escapable)
             }
         }
     }
+}
 
-    // MARK: - Running a loop
+/// The worker threads of one pool and the state they share. Workers hold this object, never the
+/// pool, so a pool can be released while its workers are parked.
+private final class Workers: @unchecked Sendable {
+    // @unchecked Sendable: fields are written by the submitting thread before the release store of
+    // `generation` and read by workers after an acquire load; the rest is under `lock` or atomic.
+    typealias Body = (Int, Range<Int>) -> Void
 
-    private func run(count: Int, body: @escaping Body) {
-        let chunks = min(count, workerCount + 1)
-        currentBody = body
-        currentCount = count
-        currentChunks = chunks
-        pending.store(workerCount, ordering: .relaxed)
+    let count: Int
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let workAvailable = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let workDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let generation = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
+    private let exited = DispatchSemaphore(value: 0)
+    private var shutdown = false
+    private var sleepers = 0
+    private var body: Body?
+    private var itemCount = 0
+    private var chunks = 0
+
+    /// Spin iterations before a waiting thread sleeps: short, because on a loaded machine a spinning
+    /// thread can keep the one it waits for off the core.
+    private let spinLimit = 4000
+
+    init(count: Int) {
+        self.count = count
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(workAvailable, nil)
+        pthread_cond_init(workDone, nil)
+        for i in 0..<count {
+            let thread = Thread { [self] in self.workerLoop(index: i + 1) }
+            thread.stackSize = 1 << 20
+            thread.name = "sbcl-worker-\(i + 1)"
+            thread.start()
+        }
+    }
+
+    deinit {
+        pthread_cond_destroy(workDone)
+        pthread_cond_destroy(workAvailable)
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+        workAvailable.deallocate()
+        workDone.deallocate()
+    }
+
+    /// Asks every worker to exit and waits until they have.
+    func stop() {
+        pthread_mutex_lock(lock)
+        shutdown = true
+        pthread_cond_broadcast(workAvailable)
+        pthread_mutex_unlock(lock)
+        for _ in 0..<count { exited.wait() }
+    }
+
+    /// Runs one loop: chunk 0 on the caller, chunk i on worker i. The caller holds the pool's submit lock.
+    func run(count itemCount: Int, body: @escaping Body) {
+        self.body = body
+        self.itemCount = itemCount
+        chunks = min(itemCount, count + 1)
+        pending.store(count, ordering: .relaxed)
         pthread_mutex_lock(lock)
         generation.add(1, ordering: .releasing)
         if sleepers > 0 { pthread_cond_broadcast(workAvailable) }
         pthread_mutex_unlock(lock)
 
-        ThreadPool.isInsideLoop = true
-        body(0, ThreadPool.chunkRange(0, of: chunks, count: count))
-        ThreadPool.isInsideLoop = false
+        Workers.isInsideLoop = true
+        body(0, ThreadPool.chunkRange(0, of: chunks, count: itemCount))
+        Workers.isInsideLoop = false
 
         var spins = 0
         while pending.load(ordering: .acquiring) != 0 && spins < spinLimit { spins += 1 }
@@ -131,12 +156,13 @@ public final class ThreadPool: @unchecked Sendable {
             while pending.load(ordering: .acquiring) != 0 { pthread_cond_wait(workDone, lock) }
             pthread_mutex_unlock(lock)
         }
-        currentBody = nil
+        self.body = nil
     }
 
-    private func workerLoop(index: Int, startGeneration: Int) {
-        ThreadPool.isInsideLoop = true
-        var seen = startGeneration
+    private func workerLoop(index: Int) {
+        Workers.isInsideLoop = true
+        // Created before any loop is submitted, so generation 0 is never a job.
+        var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen && spins < spinLimit { spins += 1 }
@@ -147,13 +173,13 @@ public final class ThreadPool: @unchecked Sendable {
                     pthread_cond_wait(workAvailable, lock)
                     sleepers -= 1
                 }
-                let stop = shutdown
+                let stop = shutdown && generation.load(ordering: .acquiring) == seen
                 pthread_mutex_unlock(lock)
                 if stop { break }
             }
             seen = generation.load(ordering: .acquiring)
-            if index < currentChunks, let body = currentBody {
-                body(index, ThreadPool.chunkRange(index, of: currentChunks, count: currentCount))
+            if index < chunks, let body {
+                body(index, ThreadPool.chunkRange(index, of: chunks, count: itemCount))
             }
             if pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                 pthread_mutex_lock(lock)
@@ -162,36 +188,6 @@ public final class ThreadPool: @unchecked Sendable {
             }
         }
         exited.signal()
-    }
-
-    // MARK: - Workers
-
-    private func startWorkers(_ count: Int) {
-        shutdown = false
-        workerCount = count
-        exited = DispatchSemaphore(value: 0)
-        // Workers start with the generation current now, so they never run an old job.
-        let start = generation.load(ordering: .acquiring)
-        workers = (0..<count).map { i in
-            // unowned(unsafe): deinit joins the workers before the pool's memory goes away.
-            let thread = Thread { [unowned(unsafe) self] in
-                self.workerLoop(index: i + 1, startGeneration: start)
-            }
-            thread.stackSize = 1 << 20
-            thread.name = "sbcl-worker-\(i + 1)"
-            thread.start()
-            return thread
-        }
-    }
-
-    private func stopWorkers() {
-        pthread_mutex_lock(lock)
-        shutdown = true
-        pthread_cond_broadcast(workAvailable)
-        pthread_mutex_unlock(lock)
-        for _ in workers { exited.wait() }
-        workers = []
-        workerCount = 0
     }
 
     // MARK: - Nesting
@@ -203,7 +199,7 @@ public final class ThreadPool: @unchecked Sendable {
     }()
 
     /// True on a thread that is running a loop body: nested loops then run serially.
-    private static var isInsideLoop: Bool {
+    static var isInsideLoop: Bool {
         get { pthread_getspecific(nestingKey) != nil }
         set { pthread_setspecific(nestingKey, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }

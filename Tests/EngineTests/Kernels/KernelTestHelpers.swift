@@ -29,3 +29,21 @@ func assertClose(_ actual: [Float], _ expected: [Double], rtol: Double = 1e-4, a
 func withPools(_ counts: [Int] = [1, 2, 3], _ body: (ThreadPool) throws -> Void) rethrows {
     for c in counts { try body(ThreadPool(threadCount: c)) }
 }
+
+/// Test-owned float memory, so kernels can be called without escaping an array's pointer.
+/// Keep it alive across the kernel call (read `array` afterwards, or `withExtendedLifetime`).
+final class FloatBuffer {
+    let mutable: UnsafeMutableBufferPointer<Float>
+
+    init(_ values: [Float]) {
+        mutable = .allocate(capacity: values.count)
+        _ = mutable.initialize(from: values)
+    }
+
+    convenience init(count: Int, value: Float = .nan) { self.init([Float](repeating: value, count: count)) }
+
+    deinit { mutable.deallocate() }
+
+    var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(mutable) }
+    var array: [Float] { Array(mutable) }
+}
