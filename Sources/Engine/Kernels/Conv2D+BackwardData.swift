@@ -23,16 +23,30 @@ extension Conv2D {
         let kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
         let sh = g.strideHeight, sw = g.strideWidth, ph = g.paddingHeight, pw = g.paddingWidth
         let h = g.inputHeight, w = g.inputWidth, oh = g.outputHeight, ow = g.outputWidth
-        let ciPad = roundUp(cin, channelBlock)
+        let coPad = roundUp(cout, dotChannels)
 
-        // Packed weight: [kh][kw][o][i], i padded with zeros to a multiple of 8.
-        let packed = workspace.packed.reserve(taps * cout * ciPad)
+        // Input column w = rw + sw·b takes output column b + dw from kernel column k when
+        // rw + pw − k = sw·dw. Within a phase rw those k step by sw and their dw by 1, so with k in
+        // descending order the output-gradient columns are contiguous: one run per kernel row.
+        // Packed weight: for each phase rw, [kh][i][k in phase, descending][o], o padded to 4.
+        let packed = workspace.packed.reserve(kh * cin * kw * coPad)
         let wt = weight.baseAddress!
-        for t in 0..<taps {
-            for o in 0..<cout {
-                let row = packed + (t * cout + o) * ciPad
-                for i in 0..<ciPad { row[i] = i < cin ? wt[(o * cin + i) * taps + t] : 0 }
+        var phaseBase = 0
+        for rw in 0..<min(sw, w) {
+            var kernelColumns = 0
+            for k in 0..<kw where (rw + pw - k) % sw == 0 { kernelColumns += 1 }
+            let length = kernelColumns * coPad
+            for a in 0..<kh {
+                for i in 0..<cin {
+                    let row = packed + phaseBase + (a * cin + i) * length
+                    var m = 0
+                    for k in stride(from: kw - 1, through: 0, by: -1) where (rw + pw - k) % sw == 0 {
+                        for o in 0..<coPad { row[m * coPad + o] = o < cout ? wt[((o * cin + i) * kh + a) * kw + k] : 0 }
+                        m += 1
+                    }
+                }
             }
+            phaseBase += kh * cin * length
         }
 
         // Input row h = rh + sh·a takes output row a + dh from tap k when (rh + ph − k) = sh·dh.
@@ -54,33 +68,40 @@ extension Conv2D {
         let hp = oh + top + bottom, wp = ow + left + right
 
         let chunks = pool.chunkCount(for: g.batch)
-        workspace.prepare(chunks: chunks, scratch: hp * wp * cout, offsets: 2 * taps)
+        workspace.prepare(chunks: chunks, scratch: hp * wp * coPad, offsets: 2 * kh)
         let dy = outputGradient.baseAddress!, dx = inputGradient.baseAddress!
         pool.parallelChunks(count: g.batch) { chunk, images in
             let padded = workspace.scratch(chunk)
-            let tapInput = workspace.offsets(chunk), tapWeight = tapInput + taps
-            padded.initialize(repeating: 0, count: hp * wp * cout)
+            let tapInput = workspace.offsets(chunk), tapWeight = tapInput + kh
+            padded.initialize(repeating: 0, count: hp * wp * coPad)
             for n in images {
                 copyPadded(dy + n * oh * ow * cout, rows: oh, columns: ow, channels: cout, into: padded,
-                           top: top, left: left, paddedColumns: wp)
+                           channelStride: coPad, top: top, left: left, paddedColumns: wp)
                 let image = dx + n * h * w * cin
-                for rh in 0..<min(sh, h) {
-                    for rw in 0..<min(sw, w) {
-                        var phaseTaps = 0
-                        for a in 0..<kh where (rh + ph - a) % sh == 0 {
-                            for b in 0..<kw where (rw + pw - b) % sw == 0 {
-                                let dh = (rh + ph - a) / sh, dw = (rw + pw - b) / sw
-                                tapInput[phaseTaps] = (dh * wp + dw) * cout
-                                tapWeight[phaseTaps] = (a * kw + b) * cout * ciPad
-                                phaseTaps += 1
-                            }
+                var phaseBase = 0
+                for rw in 0..<min(sw, w) {
+                    // The phase's kernel columns, largest first: the first has the smallest dw.
+                    var kernelColumns = 0, firstColumn = -1
+                    for k in stride(from: kw - 1, through: 0, by: -1) where (rw + pw - k) % sw == 0 {
+                        if firstColumn < 0 { firstColumn = k }
+                        kernelColumns += 1
+                    }
+                    let length = kernelColumns * coPad
+                    defer { phaseBase += kh * cin * length }
+                    for rh in 0..<min(sh, h) {
+                        var taps = 0
+                        for a in 0..<kh where kernelColumns > 0 && (rh + ph - a) % sh == 0 {
+                            let dh = (rh + ph - a) / sh, dw = (rw + pw - firstColumn) / sw
+                            tapInput[taps] = (dh * wp + dw) * coPad
+                            tapWeight[taps] = a * cin * length
+                            taps += 1
                         }
                         let rows = (h - rh + sh - 1) / sh, columns = (w - rw + sw - 1) / sw
-                        runTiles(pixels: rows * columns, outputChannels: cin, taps: phaseTaps,
-                                 tapInput: tapInput, tapWeight: tapWeight, reduce: cout, weight: packed,
-                                 weightStride: ciPad) { q in
+                        runTiles(pixels: rows * columns, outputChannels: cin, taps: taps,
+                                 tapInput: tapInput, tapWeight: tapWeight, length: length,
+                                 weight: packed + phaseBase, rowStride: length) { q in
                             let r = q / columns, c = q % columns
-                            return (UnsafePointer(padded + ((r + top) * wp + c + left) * cout),
+                            return (UnsafePointer(padded + ((r + top) * wp + c + left) * coPad),
                                     image + ((rh + sh * r) * w + rw + sw * c) * cin)
                         }
                     }

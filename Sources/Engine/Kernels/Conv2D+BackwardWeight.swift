@@ -38,7 +38,7 @@ extension Conv2D {
             partial.initialize(repeating: 0, count: partialFloats)
             if copyGradient { gradientCopy.initialize(repeating: 0, count: oh * ow * coPad) }
             for n in images {
-                copyPadded(x + n * h * w * cin, rows: h, columns: w, channels: cin, into: padded,
+                copyPadded(x + n * h * w * cin, rows: h, columns: w, channels: cin, into: padded, channelStride: cin,
                            top: g.paddingHeight, left: g.paddingWidth, paddedColumns: wp)
                 var gradient = dy + n * oh * ow * cout
                 if copyGradient {
