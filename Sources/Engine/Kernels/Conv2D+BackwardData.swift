@@ -19,6 +19,10 @@ extension Conv2D {
         g.validate("Conv2D.backwardData", input: inputGradient.count, output: outputGradient.count,
                    weight: weight.count)
         guard g.batch > 0 else { return }
+        if usesGEMM(g) {
+            return backwardDataGEMM(g, outputGradient.baseAddress!, weight.baseAddress!,
+                                    inputGradient.baseAddress!, pool: pool)
+        }
         let cin = g.inputChannels, cout = g.outputChannels
         let kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
         let sh = g.strideHeight, sw = g.strideWidth, ph = g.paddingHeight, pw = g.paddingWidth

@@ -18,6 +18,10 @@ extension Conv2D {
         let g = geometry
         g.validate("Conv2D.backwardWeight", input: input.count, output: outputGradient.count,
                    weight: weightGradient.count)
+        if usesGEMM(g) && g.batch > 0 {
+            return backwardWeightGEMM(g, input.baseAddress!, outputGradient.baseAddress!,
+                                      weightGradient.baseAddress!, accumulate: accumulate, pool: pool)
+        }
         let cin = g.inputChannels, cout = g.outputChannels
         let taps = g.kernelHeight * g.kernelWidth, kw = g.kernelWidth
         let coPad = roundUp(cout, channelBlock)

@@ -20,6 +20,9 @@ extension Conv2D {
         let g = geometry
         g.validate("Conv2D.forward", input: input.count, output: output.count, weight: weight.count)
         guard g.batch > 0 else { return }
+        if usesGEMM(g) {
+            return forwardGEMM(g, input.baseAddress!, weight.baseAddress!, output.baseAddress!, pool: pool)
+        }
         let cin = g.inputChannels, cout = g.outputChannels
         let kh = g.kernelHeight, kw = g.kernelWidth
         let cinPad = roundUp(cin, dotChannels)

@@ -61,7 +61,15 @@ final class ConvKernelTests: XCTestCase {
         Conv2DGeometry(batch: 2, inputHeight: 4, inputWidth: 4, inputChannels: 6, outputChannels: 10, kernelSize: 3, stride: 1, padding: 2),
         Conv2DGeometry(batch: 1, inputHeight: 5, inputWidth: 9, inputChannels: 7, outputChannels: 5, kernelHeight: 1, kernelWidth: 3,
                        strideHeight: 2, strideWidth: 1, paddingHeight: 0, paddingWidth: 1),
+        // Pointwise with many channels: the sgemm path.
+        Conv2DGeometry(batch: 2, inputHeight: 3, inputWidth: 5, inputChannels: 64, outputChannels: 72, kernelSize: 1),
     ]
+
+    /// The shape list covers both the direct kernels and the pointwise sgemm path.
+    func testShapesCoverDirectAndGEMMPaths() {
+        XCTAssertEqual(geometries.filter(Conv2D.usesGEMM).count, 1)
+        XCTAssertFalse(Conv2D.usesGEMM(geometries[4]), "small pointwise convs stay on the direct kernels")
+    }
 
     func testForwardMatchesNaive() {
         for (index, g) in geometries.enumerated() {
