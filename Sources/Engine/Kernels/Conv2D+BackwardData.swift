@@ -24,7 +24,7 @@ extension Conv2D {
                                     inputGradient.baseAddress!, pool: pool)
         }
         let cin = g.inputChannels, cout = g.outputChannels
-        let kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
+        let kh = g.kernelHeight, kw = g.kernelWidth
         let sh = g.strideHeight, sw = g.strideWidth, ph = g.paddingHeight, pw = g.paddingWidth
         let h = g.inputHeight, w = g.inputWidth, oh = g.outputHeight, ow = g.outputWidth
         let coPad = roundUp(cout, dotChannels)

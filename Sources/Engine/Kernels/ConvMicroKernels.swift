@@ -16,11 +16,6 @@ let dotChannels = 4
 func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
 
 @inline(__always)
-func loadAligned(_ p: UnsafePointer<Float>) -> V8 {
-    UnsafeRawPointer(p).load(as: V8.self)
-}
-
-@inline(__always)
 func loadUnaligned(_ p: UnsafePointer<Float>) -> V8 {
     UnsafeRawPointer(p).loadUnaligned(as: V8.self)
 }
