@@ -35,7 +35,7 @@ public enum ImbalanceStage {
         usesSeed: false,
         run: { context in try run(context) })
 
-    /// What `class_counts.json` holds.
+    /// What `class_counts.json` holds (snake_case keys: `counts`, `class_names`, `profile`, `factor`, `seed`).
     public struct ClassCounts: Codable, Equatable, Sendable {
         /// Images kept per class, `counts[c]` = n_c.
         public var counts: [Int]
@@ -47,6 +47,11 @@ public enum ImbalanceStage {
         public var factor: Double
         /// The selection seed.
         public var seed: Int
+
+        private enum CodingKeys: String, CodingKey {
+            case counts, profile, factor, seed
+            case classNames = "class_names"
+        }
 
         /// Creates the record.
         public init(counts: [Int], classNames: [String], profile: String, factor: Double, seed: Int) {
@@ -77,7 +82,7 @@ public enum ImbalanceStage {
         let counts = ClassCounts(counts: selection.classCounts, classNames: source.train.classNames,
                                  profile: profile.rawValue, factor: factor, seed: seed)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(counts).write(to: context.outputDirectory.appendingPathComponent(classCountsFile), options: .atomic)
 
         let largest = selection.classCounts.max() ?? 0, smallest = selection.classCounts.filter { $0 > 0 }.min() ?? 0

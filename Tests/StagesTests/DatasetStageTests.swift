@@ -188,6 +188,29 @@ final class DatasetStageTests: XCTestCase {
         XCTAssertTrue(message.contains("the mnist folder \(missing) does not exist"), message)
     }
 
+    func testCIFARWithoutFilesNeedsDownloadOrSaysWhereToPutThem() throws {
+        let missing = harness.folder.appendingPathComponent("cifar").path
+        let recipe = """
+            name: c
+            seed: 0
+            stages:
+              data:
+                kind: dataset
+                source: cifar10
+                root: \(missing)
+            """
+        let message = harness.diagnostics(recipe).first ?? ""
+        XCTAssertTrue(message.contains("stages.data"), message)
+        XCTAssertTrue(message.contains(missing), message)
+        XCTAssertTrue(message.contains("cifar-10"), message)
+        XCTAssertNoThrow(try harness.plan(recipe + "\n    download: true"),
+                         "with download: true a missing CIFAR plans: the archive's published MD5 stands in for the files")
+        let material = try DatasetStage.hashMaterial(ResolvedParameters([
+            "source": .string("cifar10"), "root": .string(missing), "download": .bool(true),
+            "per_class_limit": .int(0), "test_per_class_limit": .int(0)]))
+        XCTAssertEqual(material, "archive-md5 " + CIFARReader.Variant.cifar10.archive.md5)
+    }
+
     func testFileVanishingBeforeTheRunFailsCleanly() throws {
         let root = harness.folder.appendingPathComponent("idx")
         try DataStageHarness.writeSmallIDX(to: root)

@@ -59,6 +59,8 @@ final class ImbalanceStageTests: XCTestCase {
         XCTAssertEqual(Array(selected.suffix(4)), [890, 46, 57, 953], "numpy's picks of classes 7, 8, 9")
         XCTAssertEqual(artifact.train, source.train.subset(selected), "the training images are the selected ones, in order")
 
+        let countsText = try String(contentsOf: harness.files(plan, "lt").appendingPathComponent(ImbalanceStage.classCountsFile), encoding: .utf8)
+        XCTAssertTrue(countsText.contains("\"class_names\" : [\n    \"T-shirt/top\""), countsText)
         let counts = try ImbalanceStage.readClassCounts(from: harness.files(plan, "lt"))
         XCTAssertEqual(counts, ImbalanceStage.ClassCounts(counts: expectedCounts, classNames: IDXReader.fashionMNISTClasses,
                                                           profile: "exp", factor: 0.01, seed: 0))
