@@ -1,0 +1,178 @@
+import Foundation
+import PipelineDSL
+import Datasets
+
+/// The `dataset` stage kind: reads a data set's training and test splits from disk into a
+/// `DataArtifact` (SPEC §2).
+///
+/// Its hash covers the digests of the source files (`DatasetCatalog.sourceDigest`), so editing a
+/// file invalidates the cached artifact while touching one (a new modification time only) does not.
+/// Per-file digests are remembered in `$SBCL_DIGEST_CACHE`, else `~/.cache/sbcl/source-digests.json`.
+///
+/// Recipe: no inputs; parameters `source`, `root`, `download`, `train_split`, `test_split`,
+/// `per_class_limit`, `test_per_class_limit`. It records the metric `class_counts` (images per
+/// class of the training split); a later `imbalance` stage overrides it with the long-tailed counts.
+public enum DatasetStage {
+    /// The kind's name in recipes.
+    public static let name = "dataset"
+
+    /// The environment variable naming the per-file digest cache.
+    public static let digestCacheVariable = "SBCL_DIGEST_CACHE"
+
+    /// The stage kind to register.
+    public static let kind = StageKind(
+        name: name, version: 1,
+        summary: "reads a data set (CIFAR, (Fashion-)MNIST, ImageNet-LT, image folder) into training and test images",
+        parameters: [
+            .choice("source", DatasetKind.allCases.map(\.rawValue), default: DatasetKind.fashionMNIST.rawValue,
+                    doc: "which data set: cifar10, cifar100, fashion_mnist, mnist, imagenet_lt or image_folder"),
+            .optionalString("root", doc: "the data set's folder; default /usr/share/datasets/fashion-mnist for fashion_mnist, ./data otherwise"),
+            .bool("download", default: false, doc: "CIFAR only: fetch the official archive (MD5-checked) when the files are missing"),
+            .optionalString("train_split", doc: "imagenet_lt only: the training split file (default root/ImageNet_LT_train.txt)"),
+            .optionalString("test_split", doc: "imagenet_lt only: the test split file (default root/ImageNet_LT_test.txt)"),
+            .int("per_class_limit", default: 0, range: .atLeast(0),
+                 doc: "keep only the first n training images of each class in file order (0 = all), for quick checks"),
+            .int("test_per_class_limit", default: 0, range: .atLeast(0),
+                 doc: "keep only the first n test images of each class in file order (0 = all)"),
+        ],
+        usesSeed: false,
+        hashMaterial: { parameters in try hashMaterial(parameters) },
+        run: { context in try run(context) })
+
+    /// The `DatasetSpec` a stage's resolved parameters describe.
+    public static func spec(from parameters: ResolvedParameters) -> DatasetSpec {
+        guard let kind = DatasetKind(rawValue: parameters.string("source")) else {
+            preconditionFailure("DatasetStage.spec: source '\(parameters.string("source"))' passed validation but is not a DatasetKind")
+        }
+        return DatasetSpec(kind: kind, root: parameters.optionalString("root"), download: parameters.bool("download"),
+                           trainSplit: parameters.optionalString("train_split"), testSplit: parameters.optionalString("test_split"))
+    }
+
+    /// Where per-file digests are remembered: `$SBCL_DIGEST_CACHE` if set, else
+    /// `~/.cache/sbcl/source-digests.json`; nil (compute without remembering) when its folder
+    /// cannot be created or written.
+    public static func digestCacheFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let path: String
+        if let configured = environment[digestCacheVariable], !configured.isEmpty {
+            path = configured
+        } else {
+            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+            path = home + "/.cache/sbcl/source-digests.json"
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        let fm = FileManager.default
+        guard (try? fm.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil,
+              fm.isWritableFile(atPath: folder) else { return nil }
+        return path
+    }
+
+    /// The extra hash material: the digest of the source files. With `download: true` and the
+    /// CIFAR files not yet there, the official archive's MD5 stands in for it.
+    ///
+    /// - Throws: the data set's `DatasetError` (which names the missing path and what to put
+    ///   there); the planner reports it as a diagnostic on the stage.
+    public static func hashMaterial(_ parameters: ResolvedParameters) throws -> String {
+        let spec = spec(from: parameters)
+        if spec.download, let variant = cifarVariant(spec.kind),
+           CIFARReader.layout(root: spec.resolvedRoot, variant: variant) == nil {
+            return "archive-md5 \(variant.archive.md5)"
+        }
+        do {
+            return "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCacheFile()))
+        } catch let error as DatasetError {
+            throw explained(error, spec: spec)
+        }
+    }
+
+    /// The indices of the first `limit` images of each class, in their original order (all of
+    /// them when `limit` is 0).
+    public static func firstPerClass(labels: [Int32], limit: Int) -> [Int] {
+        precondition(limit >= 0, "DatasetStage.firstPerClass: negative limit \(limit)")
+        guard limit > 0 else { return Array(labels.indices) }
+        var seen: [Int32: Int] = [:]
+        var kept: [Int] = []
+        for (index, label) in labels.enumerated() where seen[label, default: 0] < limit {
+            seen[label, default: 0] += 1
+            kept.append(index)
+        }
+        return kept
+    }
+
+    /// Reads both splits and writes the artifact.
+    static func run(_ context: RunContext) throws {
+        let spec = spec(from: context.parameters)
+        let started = Date()
+        let artifact: DataArtifact
+        do {
+            try DatasetCatalog.prepare(spec)
+            let train = try images(spec, train: true, limit: context.int("per_class_limit"))
+            let test = try images(spec, train: false, limit: context.int("test_per_class_limit"))
+            guard train.classNames == test.classNames else {
+                throw DatasetError(.badFormat, path: spec.resolvedRoot,
+                                   "the training split has \(train.classCount) classes and the test split \(test.classCount); they must list the same classes")
+            }
+            guard train.height == test.height, train.width == test.width, train.channels == test.channels else {
+                throw DatasetError(.badFormat, path: spec.resolvedRoot,
+                                   "training images are \(train.height)×\(train.width)×\(train.channels) but test images \(test.height)×\(test.width)×\(test.channels)")
+            }
+            artifact = DataArtifact(train: train, test: test, source: spec.kind.rawValue)
+        } catch let error as DatasetError {
+            throw explained(error, spec: spec)
+        }
+        try artifact.write(to: context.outputDirectory)
+        let train = artifact.train, seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        context.log("\(spec.kind.rawValue): \(train.count) training and \(artifact.test.count) test images of "
+                    + "\(train.height)×\(train.width)×\(train.channels), \(train.classCount) classes (\(seconds) s)")
+        context.recordMetrics(["class_counts": .list(artifact.classCounts.map { .int($0) })])
+    }
+
+    /// One split in memory, cut to `limit` images per class.
+    static func images(_ spec: DatasetSpec, train: Bool, limit: Int) throws -> ImageSet {
+        let loaded = try DatasetCatalog.load(spec, train: train)
+        let kept = limit > 0 ? loaded.subset(firstPerClass(labels: loaded.labels, limit: limit)) : loaded
+        switch kept {
+        case let .memory(set):
+            return set
+        case let .files(list):
+            return try decodeAll(list)
+        }
+    }
+
+    /// Decodes an image file list into one `ImageSet`; the images must share one size, since the
+    /// artifact stores them as one array.
+    static func decodeAll(_ list: ImageFileList) throws -> ImageSet {
+        guard list.count > 0 else {
+            return ImageSet(height: 0, width: 0, channels: 3, pixels: [], labels: [], classNames: list.classNames)
+        }
+        let first = try list.decode(at: 0)
+        var pixels = [UInt8]()
+        pixels.reserveCapacity(first.pixels.count * list.count)
+        pixels += first.pixels
+        for index in 1..<list.count {
+            let image = try list.decode(at: index)
+            guard image.height == first.height, image.width == first.width, image.channels == first.channels else {
+                throw DatasetError(.badFormat, path: list.paths[index],
+                                   "image is \(image.height)×\(image.width)×\(image.channels) but \(list.paths[0]) is \(first.height)×\(first.width)×\(first.channels); the dataset stage needs equally sized images (listed at \(list.origins[index]))")
+            }
+            pixels += image.pixels
+        }
+        return ImageSet(height: first.height, width: first.width, channels: first.channels, pixels: pixels,
+                        labels: list.labels, classNames: list.classNames)
+    }
+
+    /// Adds the data set kind and, when the folder itself is missing, says so.
+    static func explained(_ error: DatasetError, spec: DatasetSpec) -> DatasetError {
+        var isDirectory: ObjCBool = false
+        let rootExists = FileManager.default.fileExists(atPath: spec.resolvedRoot, isDirectory: &isDirectory) && isDirectory.boolValue
+        let note = rootExists ? "" : " (the \(spec.kind.rawValue) folder \(spec.resolvedRoot) does not exist; set the stage's root)"
+        return DatasetError(error.kind, path: error.path, line: error.line, "\(spec.kind.rawValue): \(error.message)\(note)")
+    }
+
+    static func cifarVariant(_ kind: DatasetKind) -> CIFARReader.Variant? {
+        switch kind {
+        case .cifar10: return .cifar10
+        case .cifar100: return .cifar100
+        case .fashionMNIST, .mnist, .imagenetLT, .imageFolder: return nil
+        }
+    }
+}
