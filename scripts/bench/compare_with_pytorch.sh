@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Side-by-side speed against the authors' PyTorch code (../shared/anchors/torch_step.py), alternating
+# the two so that both see the same machine load; prints each pair and the median ratios.
+#   PYTHON=/path/to/venv/bin/python SBCL_REF=/path/to/JackHck-SBCL scripts/bench/compare_with_pytorch.sh [rounds] [batch] [size] [channels]
+# Needs a release build of sbcl-bench and a Python with torch (never needed by the tests).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-3}; batch=${2:-128}; size=${3:-32}; channels=${4:-3}
+python=${PYTHON:-python3}
+anchor=${ANCHOR:-../shared/anchors/torch_step.py}
+: "${SBCL_REF:?set SBCL_REF to a checkout of JackHck/SBCL}"
+bench=.build/release/sbcl-bench
+[ -x "$bench" ] || swift build -c release --product sbcl-bench
+step_ratios=(); infer_ratios=()
+for r in $(seq "$rounds"); do
+  ours_step=$("$bench" step --batch "$batch" --size "$size" --channels "$channels" --steps 3 --warmup 1 --threads 2 --json)
+  ours_infer=$("$bench" infer --size "$size" --channels "$channels" --steps 3 --threads 2 --json)
+  theirs=$(THREADS=2 STEPS=3 SBCL_REF="$SBCL_REF" "$python" "$anchor" "$batch" "$size" "$channels")
+  s_ours=$(sed -E 's/.*"images_per_s":([0-9.]+).*/\1/' <<<"$ours_step")
+  i_ours=$(sed -E 's/.*"images_per_s":([0-9.]+).*/\1/' <<<"$ours_infer")
+  s_theirs=$(grep -oE '[0-9.]+ images/s' <<<"$theirs" | head -1 | cut -d' ' -f1)
+  i_theirs=$(grep -oE 'eval encoder: [0-9.]+' <<<"$theirs" | cut -d' ' -f3)
+  step_ratios+=("$(python3 -c "print($s_ours/$s_theirs)")")
+  infer_ratios+=("$(python3 -c "print($i_ours/$i_theirs)")")
+  echo "round $r: step ours $s_ours img/s, pytorch $s_theirs img/s; infer ours $i_ours img/s, pytorch $i_theirs img/s"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo "median ratio (ours / pytorch): step $(median "${step_ratios[@]}"), infer $(median "${infer_ratios[@]}")"
