@@ -6,6 +6,10 @@ public enum Stages {
     ///
     /// Each kind lives in its own file and adds one `registry.register(...)` line here.
     public static func registerAll(in registry: inout StageRegistry) {
+        registry.register(AugmentationStage.kind)
+        registry.register(ClusteringStage.kind)
+        registry.register(ContrastiveLossStage.kind)
+        registry.register(EncoderStage.kind)
     }
 
     /// The recipe `sbcl-run` runs when given no recipe file: a name for messages and the YAML
