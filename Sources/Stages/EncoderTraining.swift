@@ -139,13 +139,15 @@ final class EncoderTraining {
         let (projections, dimension) = try Reclustering.embed(model: model, images: data.train, pipeline: augmentation.pipeline,
                                                               seed: seed ^ Self.clusterViewSalt, epoch: epoch,
                                                               batchSize: clusterBatchSize, threads: context.threads)
+        let embedded = Date()
         let result = try Reclustering.cluster(projections: projections, dimension: dimension, labels: data.train.labels,
                                               classCount: data.train.classCount, settings: clustering,
                                               temperature: losses.temperature, generator: &generator)
         let k = result.clusterCounts, t = result.classTemperatures
         context.log("epoch \(epoch): re-clustered \(k.count) classes into \(k.reduce(0, +)) subclasses (k_c \(k.min()!)–\(k.max()!)), "
                     + "class temperatures \(String(format: "%.4f", t.min()!))–\(String(format: "%.4f", t.max()!)), "
-                    + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+                    + "embedding \(String(format: "%.1f", embedded.timeIntervalSince(started))) s, "
+                    + "k-means \(String(format: "%.1f", Date().timeIntervalSince(embedded))) s")
         return result
     }
 

@@ -91,7 +91,7 @@ func encoderContext(plan: Plan, data: DataArtifact, folder: URL, isResuming: Boo
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     return RunContext(stageName: "encoder", kind: "encoder", hash: stage.hash, parameters: stage.spec.parameters, inputs: inputs,
                       outputDirectory: output, checkpointDirectory: folder.appendingPathComponent("checkpoints"),
-                      isResuming: isResuming, log: RunLog(fileURL: log, echo: false, isTerminal: false),
+                      isResuming: isResuming, log: RunLog(fileURL: log, echo: ProcessInfo.processInfo.environment["SBCL_ENCODER_BENCH"] == "1", isTerminal: false),
                       device: "cpu", threads: 2, seed: plan.recipe.seed)
 }
 
