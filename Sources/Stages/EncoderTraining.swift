@@ -65,6 +65,11 @@ final class EncoderTraining {
         var firstEpoch = 1
         if context.isResuming,
            let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer) {
+            guard checkpoint.subclasses.isEmpty
+                    || (checkpoint.subclasses.count == train.count && checkpoint.classTemperatures.count == train.classCount) else {
+                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
+                               + "and \(checkpoint.classTemperatures.count) temperatures for \(train.count) images of \(train.classCount) classes; delete it to start over")
+            }
             firstEpoch = checkpoint.epoch + 1
             subclasses = checkpoint.subclasses
             temperatures = checkpoint.classTemperatures
