@@ -8,6 +8,10 @@ public enum Stages {
     public static func registerAll(in registry: inout StageRegistry) {
         registry.register(DatasetStage.kind)
         registry.register(ImbalanceStage.kind)
+        registry.register(AugmentationStage.kind)
+        registry.register(ClusteringStage.kind)
+        registry.register(ContrastiveLossStage.kind)
+        registry.register(EncoderStage.kind)
     }
 
     /// The recipe `sbcl-run` runs when given no recipe file: a name for messages and the YAML

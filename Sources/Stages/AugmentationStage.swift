@@ -1,0 +1,110 @@
+import Foundation
+import PipelineDSL
+import Datasets
+
+/// The `augmentation` stage kind: torchvision's vocabulary for the first-stage views, as
+/// configuration. Stages that train call `AugmentationStage.pipeline(from:data:)` to build the
+/// `AugmentationPipeline` it describes for their data.
+public enum AugmentationStage {
+    /// The kind's name in recipes.
+    public static let name = "augmentation"
+
+    /// The light kind: its artifact is its resolved parameters.
+    public static let kind = StageKind.light(
+        name: name, version: 1,
+        summary: "the first-stage views (torchvision vocabulary): crop, flip, colour jitter, grayscale, normalise",
+        parameters: [
+            .choice("crop", ["random_resized_crop", "random_crop", "center_crop", "none"], default: "random_resized_crop",
+                    doc: "the geometric step: RandomResizedCrop (SPEC §1), RandomCrop with padding, CenterCrop, or none"),
+            .int("size", default: 0, range: .atLeast(0), doc: "the view side in pixels; 0 = the training images' side"),
+            .floatList("scale", default: [0.2, 1], range: .openClosed(0, 1), minCount: 2, maxCount: 2,
+                       doc: "random_resized_crop area fraction [min, max]"),
+            .floatList("ratio", default: [3.0 / 4, 4.0 / 3], range: .greaterThan(0), minCount: 2, maxCount: 2,
+                       doc: "random_resized_crop aspect ratio [min, max]"),
+            .int("padding", default: 4, range: .atLeast(0), doc: "random_crop zero padding on every side"),
+            .float("flip", default: 0.5, range: .closed(0, 1), doc: "horizontal flip probability"),
+            .floatList("color_jitter", default: [0.4, 0.4, 0.4, 0.1], range: .atLeast(0), minCount: 4, maxCount: 4,
+                       doc: "ColorJitter brightness, contrast, saturation, hue (hue ≤ 0.5)"),
+            .float("jitter_probability", default: 0.8, range: .closed(0, 1), doc: "probability the colour jitter applies"),
+            .float("grayscale", default: 0.2, range: .closed(0, 1), doc: "RandomGrayscale probability"),
+            .choice("normalize", ["auto", "fixed", "none"], default: "auto",
+                    doc: "auto: per-channel mean/std of the training images; fixed: the mean and std lists; none: no normalisation"),
+            .floatList("mean", default: AugmentationStep.cifarMean, minCount: 1, maxCount: 4,
+                       doc: "per-channel mean for normalize: fixed (one per image channel)"),
+            .floatList("std", default: AugmentationStep.cifarStd, range: .greaterThan(0), minCount: 1, maxCount: 4,
+                       doc: "per-channel standard deviation for normalize: fixed"),
+            .int("views", default: 2, range: .closed(1, 2), doc: "independent views per image (2 for contrastive training)"),
+        ])
+
+    /// What an `augmentation` input describes for a given data set: the pipeline, the view side and
+    /// the normalisation it applies (identity mean 0 / std 1 when `normalize: none`).
+    public struct Resolved: Sendable, Equatable {
+        /// The steps and the number of views.
+        public var pipeline: AugmentationPipeline
+        /// Per-channel mean subtracted from the [0, 1] pixels.
+        public var mean: [Double]
+        /// Per-channel standard deviation divided by.
+        public var std: [Double]
+        /// The side of the square views (or of the images when no crop is made).
+        public var size: Int
+    }
+
+    /// Builds the pipeline that `parameters` (an `augmentation` stage's) describe for `data`.
+    ///
+    /// - Throws: `RunError` when a fixed mean/std does not have one entry per image channel, or a
+    ///   step's parameters are out of range (e.g. hue above 0.5, scale min above max).
+    public static func pipeline(from parameters: ResolvedParameters, data: DataArtifact) throws -> Resolved {
+        let train = data.train
+        let size = parameters.int("size") == 0 ? min(train.height, train.width) : parameters.int("size")
+        var steps: [AugmentationStep] = []
+        switch parameters.string("crop") {
+        case "random_resized_crop":
+            let scale = parameters.doubles("scale"), ratio = parameters.doubles("ratio")
+            steps.append(.randomResizedCrop(size: size, scaleMin: scale[0], scaleMax: scale[1], ratioMin: ratio[0], ratioMax: ratio[1]))
+        case "random_crop":
+            steps.append(.randomCrop(size: size, padding: parameters.int("padding")))
+        case "center_crop":
+            steps.append(.centerCrop(size: size))
+        default:
+            break
+        }
+        if parameters.double("flip") > 0 { steps.append(.horizontalFlip(probability: parameters.double("flip"))) }
+        let jitter = parameters.doubles("color_jitter")
+        if parameters.double("jitter_probability") > 0 && jitter.contains(where: { $0 > 0 }) {
+            steps.append(.colorJitter(brightness: jitter[0], contrast: jitter[1], saturation: jitter[2], hue: jitter[3],
+                                      probability: parameters.double("jitter_probability")))
+        }
+        if parameters.double("grayscale") > 0 { steps.append(.grayscale(probability: parameters.double("grayscale"))) }
+        var mean = [Double](repeating: 0, count: train.channels), std = [Double](repeating: 1, count: train.channels)
+        switch parameters.string("normalize") {
+        case "auto":
+            (mean, std) = train.channelStatistics()
+            std = std.map { $0 > 0 ? $0 : 1 }  // a constant channel: keep it as is rather than divide by zero
+        case "fixed":
+            mean = parameters.doubles("mean")
+            std = parameters.doubles("std")
+            guard mean.count == train.channels, std.count == train.channels else {
+                throw RunError("augmentation: normalize: fixed needs \(train.channels) mean and std value(s), one per image channel; got \(mean.count) and \(std.count)")
+            }
+        default:
+            break
+        }
+        if parameters.string("normalize") != "none" { steps.append(.normalize(mean: mean, std: std)) }
+        do {
+            let pipeline = try AugmentationPipeline(steps: steps, views: parameters.int("views"))
+            let out = pipeline.outputSize(height: train.height, width: train.width)
+            guard out.height == out.width else {
+                throw RunError("augmentation: the views are \(out.height)×\(out.width); a crop must make them square (set crop)")
+            }
+            return Resolved(pipeline: pipeline, mean: mean, std: std, size: out.height)
+        } catch let error as DatasetError {
+            throw RunError("augmentation: \(error.message)")
+        }
+    }
+
+    /// Builds the pipeline of an `augmentation` input (see `pipeline(from:data:)`).
+    public static func pipeline(from input: StageInput, data: DataArtifact) throws -> Resolved {
+        precondition(input.kind == name, "AugmentationStage.pipeline: input '\(input.name)' is a \(input.kind), not an augmentation")
+        return try pipeline(from: input.parameters, data: data)
+    }
+}

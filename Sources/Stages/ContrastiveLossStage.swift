@@ -1,0 +1,58 @@
+import PipelineDSL
+import Engine
+
+/// The `contrastive_loss` stage kind: the first-stage loss and its temperatures (SPEC §1).
+public enum ContrastiveLossStage {
+    /// The kind's name in recipes.
+    public static let name = "contrastive_loss"
+
+    /// The light kind: its artifact is its resolved parameters.
+    public static let kind = StageKind.light(
+        name: name, version: 1,
+        summary: "the first-stage contrastive loss: SBCL (rank or ccl variant) or plain SupCon",
+        parameters: [
+            .choice("variant", ["rank", "ccl", "supcon"], default: "rank",
+                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), or supcon alone (the baseline; no re-clustering)"),
+            .float("temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the subclass term (and of supcon)"),
+            .float("base_temperature", default: 0.07, range: .greaterThan(0), doc: "τ_base: the subclass term is weighted τ/τ_base"),
+            .float("gamma", default: 0.25, range: .atLeast(0), doc: "γ, the weight of the class term"),
+            .float("warmup_temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the warm-up SupCon loss"),
+            .float("warmup_base_temperature", default: 0.1, range: .greaterThan(0),
+                   doc: "τ_base of the warm-up SupCon loss (weight τ/τ_base = 1 by default)"),
+        ])
+
+    /// The losses of a `contrastive_loss` input, typed.
+    public struct Settings: Sendable, Equatable {
+        /// The loss of the warm-up epochs (plain SupCon).
+        public var warmup: ContrastiveLossKind
+        /// The loss after the warm-up.
+        public var main: ContrastiveLossKind
+        /// τ, the temperature class temperatures are scaled from.
+        public var temperature: Float
+
+        /// Settings from explicit losses.
+        public init(warmup: ContrastiveLossKind = .supConDefault, main: ContrastiveLossKind = .sbclRankDefault, temperature: Float = 0.1) {
+            self.warmup = warmup
+            self.main = main
+            self.temperature = temperature
+        }
+
+        /// Reads resolved `contrastive_loss` parameters.
+        public init(_ parameters: ResolvedParameters) {
+            let t = Float(parameters.double("temperature")), base = Float(parameters.double("base_temperature"))
+            let gamma = Float(parameters.double("gamma"))
+            let main: ContrastiveLossKind
+            switch parameters.string("variant") {
+            case "supcon": main = .supCon(temperature: t, baseTemperature: base)
+            case "ccl": main = .sbclCCL(temperature: t, baseTemperature: base, gamma: gamma)
+            default: main = .sbclRank(temperature: t, baseTemperature: base, gamma: gamma)
+            }
+            self.init(warmup: .supCon(temperature: Float(parameters.double("warmup_temperature")),
+                                      baseTemperature: Float(parameters.double("warmup_base_temperature"))),
+                      main: main, temperature: t)
+        }
+
+        /// Whether the main loss needs subclasses, i.e. whether the stage re-clusters at all.
+        public var needsSubclasses: Bool { main.usesSubclasses }
+    }
+}

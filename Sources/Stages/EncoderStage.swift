@@ -1,0 +1,70 @@
+import Foundation
+import PipelineDSL
+import Engine
+
+/// The `encoder` stage kind: SBCL's first stage (SPEC §1) — a CIFAR ResNet with a projection
+/// head trained with SupCon during the warm-up, then with the SBCL loss on subclasses that are
+/// recomputed every `every` epochs.
+///
+/// Inputs (by slot): `data` (a `dataset` or `imbalance` stage), `augmentation`, `clustering` and
+/// `loss` (a `contrastive_loss` stage). Artifact: `EncoderArtifact` (`encoder.safetensors`,
+/// `encoder.json`). Checkpoints (`EncoderCheckpoint`) go to the stage's checkpoint folder every
+/// `checkpoint_every` epochs and after the last one; a killed run resumes from the latest.
+public enum EncoderStage {
+    /// The kind's name in recipes.
+    public static let name = "encoder"
+
+    /// Set this environment variable to N to make the stage stop with an error right after it has
+    /// finished epoch N and written its checkpoint — for tests of resuming through the CLI.
+    public static let stopAfterEpochVariable = "SBCL_ENCODER_STOP_AFTER_EPOCH"
+
+    /// The stage kind.
+    public static let kind = StageKind(
+        name: name, version: 1,
+        summary: "first-stage training: SupCon warm-up, then SBCL with periodic re-clustering",
+        parameters: [
+            .choice("architecture", ["resnet_cifar", "resnet50"], default: "resnet_cifar",
+                    doc: "resnet_cifar (He et al.'s CIFAR ResNets, by depth); resnet50 with MoCo is not built yet"),
+            .int("depth", default: 32, range: .closed(20, 110), doc: "CIFAR ResNet depth: 20, 32, 44, 56 or 110"),
+            .int("projection_dim", default: 128, range: .atLeast(1), doc: "output size of the projection head"),
+            .int("epochs", default: 1000, range: .atLeast(1), doc: "training epochs (1000 for CIFAR)"),
+            .int("batch_size", default: 1024, range: .atLeast(1), doc: "images per step (two views each)"),
+            .float("learning_rate", default: 0.5, range: .greaterThan(0), doc: "base learning rate of SGD"),
+            .float("momentum", default: 0.9, range: NumericRange(lower: 0, upper: 1, upperInclusive: false), doc: "SGD momentum"),
+            .float("weight_decay", default: 1e-4, range: .atLeast(0), doc: "SGD weight decay"),
+            .float("lr_decay_rate", default: 0.1, range: .openClosed(0, 1), doc: "the cosine schedule ends at learning_rate · lr_decay_rate⁴"),
+            .choice("warmup", ["auto", "on", "off"], default: "auto",
+                    doc: "linear learning-rate warm-up from 0.01 over 10 epochs; auto: when batch_size > 256 (the reference)"),
+            .int("checkpoint_every", default: 10, range: .atLeast(1), doc: "epochs between checkpoints (the last epoch always writes one)"),
+            .int("cluster_batch_size", default: 256, range: .atLeast(1), doc: "images per forward pass when embedding for re-clustering"),
+        ],
+        inputs: [.one("data", of: "dataset", "imbalance"), .one("augmentation", of: AugmentationStage.name),
+                 .one("clustering", of: ClusteringStage.name), .one("loss", of: ContrastiveLossStage.name)],
+        hashMaterial: { parameters in
+            try EncoderStage.validate(parameters)
+            return ""
+        },
+        run: { context in try EncoderStage.run(context) })
+
+    /// Checks what the parameter schema cannot say; the planner turns a throw into a recipe error
+    /// (exit status 2) on the stage.
+    public static func validate(_ parameters: ResolvedParameters) throws {
+        if parameters.string("architecture") == "resnet50" {
+            throw RunError("architecture resnet50 (ImageNet-LT with a MoCo encoder) is not built yet; use resnet_cifar")
+        }
+        let depth = parameters.int("depth")
+        guard ResNetCIFAR.depths.contains(depth) else {
+            throw RunError("depth \(depth) is not a CIFAR ResNet depth; expected one of \(ResNetCIFAR.depths.map(String.init).joined(separator: ", "))")
+        }
+    }
+
+    /// Trains the encoder of `context` and writes its artifact.
+    ///
+    /// - Parameter stopAfterEpoch: stop with a `RunError` once this epoch is trained and
+    ///   checkpointed (tests of resuming); nil reads `SBCL_ENCODER_STOP_AFTER_EPOCH`.
+    public static func run(_ context: RunContext, stopAfterEpoch: Int? = nil) throws {
+        let stop = stopAfterEpoch ?? ProcessInfo.processInfo.environment[stopAfterEpochVariable].flatMap { Int($0) }
+        let training = try EncoderTraining(context: context)
+        try training.run(stopAfterEpoch: stop)
+    }
+}

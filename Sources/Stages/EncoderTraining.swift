@@ -1,0 +1,168 @@
+import Foundation
+import PipelineDSL
+import Engine
+import Datasets
+
+/// The first-stage training loop of one `encoder` stage run (the reference's `main_worker` and
+/// `train` in SimCLR/main.py, epochs counted from 1).
+///
+/// Per epoch: re-cluster when the schedule says so, then one pass over the shuffled training set
+/// in batches of two views (one forward of 2B views, the fused contrastive loss, SGD), then a
+/// checkpoint when due. A NaN or infinite loss stops the run before the step is applied.
+final class EncoderTraining {
+    let context: RunContext
+    let data: DataArtifact
+    let augmentation: AugmentationStage.Resolved
+    let clustering: ClusteringStage.Settings
+    let losses: ContrastiveLossStage.Settings
+    let model: SupConResNet
+    let optimizer: SGD
+    let schedule: LearningRateSchedule
+    let epochs: Int, batchSize: Int, checkpointEvery: Int, clusterBatchSize: Int
+    let depth: Int, projectionDimension: Int
+
+    /// The seed of the re-clustering views, apart from the training views'.
+    static let clusterViewSalt: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    init(context: RunContext) throws {
+        self.context = context
+        let p = context.parameters
+        try EncoderStage.validate(p)
+        data = try DataArtifact.input(of: context)
+        augmentation = try AugmentationStage.pipeline(from: context.input("augmentation"), data: data)
+        guard augmentation.pipeline.views == 2 else {
+            throw RunError("stage '\(context.stageName)': contrastive training needs two views per image; set views: 2 in the augmentation stage '\(context.input("augmentation").name)'")
+        }
+        clustering = ClusteringStage.Settings(context.input("clustering").parameters)
+        losses = ContrastiveLossStage.Settings(context.input("loss").parameters)
+        depth = p.int("depth")
+        projectionDimension = p.int("projection_dim")
+        epochs = p.int("epochs")
+        batchSize = p.int("batch_size")
+        checkpointEvery = p.int("checkpoint_every")
+        clusterBatchSize = p.int("cluster_batch_size")
+        model = SupConResNet(depth: depth, inputChannels: data.train.channels, projectionDimension: projectionDimension,
+                             seed: UInt32(truncatingIfNeeded: context.seed))
+        optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
+                        momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
+        let warm: Bool
+        switch p.string("warmup") {
+        case "on": warm = true
+        case "off": warm = false
+        default: warm = batchSize > 256
+        }
+        schedule = .supConCosine(base: Float(p.double("learning_rate")), epochs: epochs, decayRate: Float(p.double("lr_decay_rate")),
+                                 warmupEpochs: warm ? 10 : 0, warmupFrom: 0.01)
+    }
+
+    func run(stopAfterEpoch: Int?) throws {
+        CPUThreads.set(context.threads)
+        let seed = UInt64(bitPattern: Int64(context.seed))
+        let train = data.train
+        var subclasses: [Int32] = []
+        var temperatures: [Float] = []
+        var generator = MT19937(seed: UInt32(truncatingIfNeeded: context.seed))
+        var firstEpoch = 1
+        if context.isResuming,
+           let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer) {
+            guard checkpoint.subclasses.isEmpty
+                    || (checkpoint.subclasses.count == train.count && checkpoint.classTemperatures.count == train.classCount) else {
+                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
+                               + "and \(checkpoint.classTemperatures.count) temperatures for \(train.count) images of \(train.classCount) classes; delete it to start over")
+            }
+            firstEpoch = checkpoint.epoch + 1
+            subclasses = checkpoint.subclasses
+            temperatures = checkpoint.classTemperatures
+            generator = checkpoint.generator
+            context.log("resuming after epoch \(checkpoint.epoch) (loss \(Self.format(checkpoint.lastLoss)))")
+        }
+        let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
+        let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize,
+                                     seed: seed, threads: context.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
+        let steps = loader.stepsPerEpoch
+        let warmupLoss = ContrastiveLoss(losses.warmup, maxThreads: context.threads)
+        let mainLoss = ContrastiveLoss(losses.main, maxThreads: context.threads)
+        if firstEpoch == 1 {
+            context.log("training ResNet-\(depth) (\(model.parameterCount) parameters) on \(train.count) images of \(train.classCount) classes, "
+                        + "\(augmentation.size)×\(augmentation.size)×\(train.channels) views, batch \(batchSize), \(steps) steps per epoch, \(epochs) epochs")
+        }
+        var epoch = firstEpoch
+        while epoch <= epochs {
+            let started = Date()
+            if losses.needsSubclasses && clustering.reclusters(atEpoch: epoch) {
+                let result = try recluster(epoch: epoch, seed: seed, generator: &generator)
+                subclasses = result.subclasses
+                temperatures = result.classTemperatures
+            }
+            let inWarmup = clustering.isWarmup(epoch: epoch) || (losses.needsSubclasses && subclasses.isEmpty)
+            let loss = inWarmup ? warmupLoss : mainLoss
+            var total = 0.0, images = 0
+            var rate: Float = 0
+            for step in 0..<steps {
+                let batch = try loader.next()
+                precondition(batch.position == LoaderPosition(epoch: epoch, step: step),
+                             "EncoderTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
+                rate = schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
+                optimizer.learningRate = rate
+                let z = model(Tensor(batch.images, shape: batch.shape), training: true)
+                let targets = ContrastiveTargets(labels: batch.labels,
+                                                 subclasses: loss.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
+                                                 classTemperatures: loss.kind.usesClassTemperatures ? temperatures : [])
+                let value = Tensor.contrastiveLoss(z, loss, targets)
+                let scalar = value.item
+                guard scalar.isFinite else { throw divergence(scalar, epoch: epoch, step: step) }
+                optimizer.step(value.gradients())
+                total += Double(scalar) * Double(batch.batchSize)
+                images += batch.batchSize
+                context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
+                                        message: "epoch \(epoch) loss \(String(format: "%.4f", scalar))")
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let meanLoss = total / Double(max(images, 1))
+            context.log("epoch \(epoch)/\(epochs)  loss \(Self.format(meanLoss))  lr \(String(format: "%.6g", rate))  "
+                        + "\(String(format: "%.1f", seconds)) s  \(String(format: "%.1f", Double(images) / max(seconds, 1e-9))) images/s"
+                        + (inWarmup ? "  (SupCon warm-up)" : ""))
+            if epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
+                try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,
+                                      generator: generator, lastLoss: meanLoss)
+                    .write(model: model, optimizer: optimizer, to: context.checkpointDirectory)
+            }
+            if epoch == stopAfterEpoch, epoch < epochs {
+                throw RunError("stage '\(context.stageName)' stopped after epoch \(epoch) as asked (\(EncoderStage.stopAfterEpochVariable)); run again to resume")
+            }
+            epoch += 1
+        }
+        let artifact = EncoderArtifact(depth: depth, inputChannels: train.channels, projectionDimension: projectionDimension,
+                                       mean: augmentation.mean.map { Float($0) }, std: augmentation.std.map { Float($0) },
+                                       imageSize: augmentation.size)
+        try artifact.write(model: model, to: context.outputDirectory)
+    }
+
+    /// Re-clusters at the start of `epoch` and logs the event.
+    private func recluster(epoch: Int, seed: UInt64, generator: inout MT19937) throws -> Reclustering.Result {
+        let started = Date()
+        let (projections, dimension) = try Reclustering.embed(model: model, images: data.train, pipeline: augmentation.pipeline,
+                                                              seed: seed ^ Self.clusterViewSalt, epoch: epoch,
+                                                              batchSize: clusterBatchSize, threads: context.threads)
+        let embedded = Date()
+        let result = try Reclustering.cluster(projections: projections, dimension: dimension, labels: data.train.labels,
+                                              classCount: data.train.classCount, settings: clustering,
+                                              temperature: losses.temperature, generator: &generator)
+        let k = result.clusterCounts, t = result.classTemperatures
+        context.log("epoch \(epoch): re-clustered \(k.count) classes into \(k.reduce(0, +)) subclasses (k_c \(k.min()!)–\(k.max()!)), "
+                    + "class temperatures \(String(format: "%.4f", t.min()!))–\(String(format: "%.4f", t.max()!)), "
+                    + "embedding \(String(format: "%.1f", embedded.timeIntervalSince(started))) s, "
+                    + "k-means \(String(format: "%.1f", Date().timeIntervalSince(embedded))) s")
+        return result
+    }
+
+    private func divergence(_ value: Float, epoch: Int, step: Int) -> RunError {
+        let url = EncoderCheckpoint.url(in: context.checkpointDirectory)
+        let kept = FileManager.default.fileExists(atPath: url.path)
+            ? "the last good checkpoint stays at \(url.path)" : "no checkpoint was written yet"
+        return RunError("stage '\(context.stageName)' diverged: the loss is \(value) at epoch \(epoch), step \(step + 1); "
+                        + "\(kept); try a lower learning_rate")
+    }
+
+    static func format(_ value: Double) -> String { String(format: "%.5f", value) }
+}
