@@ -62,7 +62,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
         .testTarget(name: "CLITests", dependencies: ["sbcl-run"], path: "Tests/CLITests"),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "TestSupport"],
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

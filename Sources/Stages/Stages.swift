@@ -6,6 +6,8 @@ public enum Stages {
     ///
     /// Each kind lives in its own file and adds one `registry.register(...)` line here.
     public static func registerAll(in registry: inout StageRegistry) {
+        registry.register(ClassifierStage.kind)
+        registry.register(EvaluationStage.kind)
     }
 
     /// The recipe `sbcl-run` runs when given no recipe file: a name for messages and the YAML
