@@ -27,11 +27,12 @@ public final class ArtifactCache: Sendable {
 
     /// The cache location: `--cache-dir`, else `SBCL_CACHE_DIR`, else `.sbcl/cache` in `workingDirectory`.
     public static func location(option: String?, environment: [String: String], workingDirectory: URL) -> URL {
-        if let option, !option.isEmpty { return URL(fileURLWithPath: option, relativeTo: workingDirectory).standardizedFileURL }
+        let base = URL(fileURLWithPath: workingDirectory.path, isDirectory: true)
+        if let option, !option.isEmpty { return URL(fileURLWithPath: option, relativeTo: base).standardizedFileURL }
         if let value = environment["SBCL_CACHE_DIR"], !value.isEmpty {
-            return URL(fileURLWithPath: value, relativeTo: workingDirectory).standardizedFileURL
+            return URL(fileURLWithPath: value, relativeTo: base).standardizedFileURL
         }
-        return workingDirectory.appendingPathComponent(".sbcl/cache")
+        return base.appendingPathComponent(".sbcl/cache")
     }
 
     /// The folder of a complete entry.

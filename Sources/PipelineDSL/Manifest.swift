@@ -94,5 +94,5 @@ struct IncrementalSHA256 {
 
     mutating func update(_ data: Data) { hasher.update(data: data) }
 
-    func finalize() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+    func finalize() -> String { Planner.hex(hasher.finalize()) }
 }

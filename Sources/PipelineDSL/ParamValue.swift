@@ -88,7 +88,7 @@ extension ParamValue {
             out += "]"
         case .map(let entries):
             out += "{"
-            for (index, key) in entries.keys.sorted(by: { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }).enumerated() {
+            for (index, key) in entries.keys.sorted(by: { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }).enumerated() {
                 if index > 0 { out += "," }
                 ParamValue.writeJSONString(key, into: &out)
                 out += ":"

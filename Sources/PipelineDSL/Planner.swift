@@ -59,20 +59,23 @@ public enum Planner {
     public static func plan(_ recipe: Recipe, registry: StageRegistry) throws -> Plan {
         var ordered: [PlannedStage] = []
         var hashes: [String: String] = [:]
-        var remaining = recipe.stages
         var diagnostics: [Diagnostic] = []
-        while !remaining.isEmpty {
-            guard let index = remaining.firstIndex(where: { $0.inputs.allSatisfy { hashes[$0] != nil } }) else {
-                preconditionFailure("Planner.plan: cycle in a validated recipe: \(remaining.map(\.name))")
-            }
-            let spec = remaining.remove(at: index)
+        let byName = Dictionary(recipe.stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let walk = StageGraph.walk(names: recipe.stages.map(\.name), inputs: byName.mapValues(\.inputs))
+        precondition(walk.cycles.isEmpty, "Planner.plan: cycle in a validated recipe: \(walk.cycles)")
+        for name in walk.order {
+            let spec = byName[name]!
             let kind = registry.kind(named: spec.kind)!
             let inputHashes = spec.inputs.map { hashes[$0]! }
             var material: [String: ParamValue] = [
                 "kind": .string(kind.name),
                 "version": .int(kind.version),
                 "params": spec.parameters.asValue,
-                "inputs": .list(zip(spec.inputSlots, inputHashes).map { .list([.string($0), .string($1)]) }),
+                // By slot, so listing an encoder's inputs in another order keeps its hash; the order
+                // within a slot that takes several stages is kept, as a kind may depend on it.
+                "inputs": .list(zip(spec.inputSlots, inputHashes).enumerated()
+                    .sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
+                    .map { .list([.string($0.element.0), .string($0.element.1)]) }),
             ]
             if kind.usesSeed { material["seed"] = .int(recipe.seed) }
             if let hashMaterial = kind.hashMaterial {
@@ -100,6 +103,17 @@ public enum Planner {
 
     /// Lowercase hex SHA-256 of bytes.
     public static func sha256Hex(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: data))
+    }
+
+    /// Lowercase hex of bytes (a digest).
+    static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

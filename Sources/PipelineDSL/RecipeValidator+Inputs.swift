@@ -1,6 +1,6 @@
 extension RecipeValidator {
     /// Resolves a stage's input names against the other stages and places them into slots.
-    mutating func resolveInputs(_ stage: StageSpec, inputNodes: [SourceNode], stages: [StageSpec], allNames: Set<String>) -> StageSpec {
+    mutating func resolveInputs(_ stage: StageSpec, inputNodes: [SourceNode], stages: [String: StageSpec], allNames: Set<String>) -> StageSpec {
         guard let kind = registry.kind(named: stage.kind) else { return stage }
         let path = "stages.\(stage.name).inputs"
         var resolved = stage
@@ -19,7 +19,7 @@ extension RecipeValidator {
                 report(node.location, "\(path)[\(index)]", "stage '\(name)' is listed twice")
                 continue
             }
-            guard let input = stages.first(where: { $0.name == name }) else {
+            guard let input = stages[name] else {
                 if !allNames.contains(name) {
                     report(node.location, "\(path)[\(index)]", "no stage named '\(name)'",
                            suggestion: Suggestion.closest(to: name, among: allNames.subtracting([stage.name]).sorted()))
@@ -47,24 +47,12 @@ extension RecipeValidator {
     /// Reports each cycle among the stages' inputs once, at its first stage in file order.
     mutating func reportCycles(_ stages: [StageSpec]) {
         let byName = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var state: [String: Int] = [:]  // 1 visiting, 2 done
-        var stack: [String] = []
-        func visit(_ name: String, _ validator: inout RecipeValidator) {
-            state[name] = 1
-            stack.append(name)
-            for input in byName[name]?.inputs ?? [] {
-                if state[input] == 1 {
-                    let cycle = Array(stack[stack.lastIndex(of: input)!...]) + [input]
-                    let first = cycle.dropLast().min { byName[$0]!.location.line < byName[$1]!.location.line }!
-                    validator.report(byName[first]!.location, "stages.\(first).inputs",
-                                     "stages form a cycle: \(cycle.joined(separator: " -> "))")
-                } else if state[input] == nil {
-                    visit(input, &validator)
-                }
-            }
-            stack.removeLast()
-            state[name] = 2
+        let inputs = Dictionary(stages.map { ($0.name, $0.inputs) }, uniquingKeysWith: { first, _ in first })
+        let position = Dictionary(stages.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for cycle in StageGraph.walk(names: stages.map(\.name), inputs: inputs).cycles {
+            let first = cycle.dropLast().min { position[$0]! < position[$1]! }!
+            let shown = cycle.count <= 12 ? cycle : Array(cycle.prefix(10)) + ["... (\(cycle.count - 1) stages)", cycle.last!]
+            report(byName[first]!.location, "stages.\(first).inputs", "stages form a cycle: \(shown.joined(separator: " -> "))")
         }
-        for stage in stages where state[stage.name] == nil { visit(stage.name, &self) }
     }
 }

@@ -69,7 +69,8 @@ public struct RecipeValidator {
             }
         }
         let names = Set(stageEntries.map(\.key))
-        stages = stages.map { resolveInputs($0, inputNodes: inputNodes[$0.name]!, stages: stages, allNames: names) }
+        let byName = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        stages = stages.map { resolveInputs($0, inputNodes: inputNodes[$0.name]!, stages: byName, allNames: names) }
         reportCycles(stages)
         return Recipe(file: file, name: name ?? "", seed: seed, device: device, stages: stages)
     }

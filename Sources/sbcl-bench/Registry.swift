@@ -4,5 +4,6 @@ func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
         "step": runStepBench,
         "infer": runInferBench,
         "loader": runLoaderBench,
+        "conv": runConvBench,
     ]
 }

@@ -73,7 +73,7 @@ struct Options {
 
     /// The cache the options select; `create: false` for commands that only read it.
     func cache(create: Bool = true) throws -> ArtifactCache {
-        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         return try ArtifactCache(root: ArtifactCache.location(option: cacheDirectory, environment: ProcessInfo.processInfo.environment,
                                                               workingDirectory: cwd), create: create)
     }

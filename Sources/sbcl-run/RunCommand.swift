@@ -15,7 +15,7 @@ enum RunCommand {
                              + "or write a list as [a, b]")
         }
         let cache = try options.cache()
-        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         let runsDirectory = URL(fileURLWithPath: options.runsDirectory ?? "runs", relativeTo: cwd).standardizedFileURL
         let threads = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
         if options.multirun {

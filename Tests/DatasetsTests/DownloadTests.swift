@@ -88,6 +88,22 @@ final class DownloadTests: XCTestCase {
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: root)), ["cifar-10-python.tar.gz", "cifar-10-batches-py"])
     }
 
+    func testDamagedArchiveLeavesNoHalfUnpackedFolder() throws {
+        let served = try temporaryFolder(self)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("cifar/cifar-10-python.tar.gz")))
+        let cut = whole.prefix(whole.count - 40)
+        try cut.write(to: URL(fileURLWithPath: served + "/cut.tar.gz"))
+        let base = try serve(served)
+        let root = try temporaryFolder(self)
+        let spec = DatasetSpec(kind: .cifar10, root: root, download: true)
+        assertDatasetError(.truncated, ["cifar-10-python.tar.gz"]) {
+            try DatasetCatalog.prepare(spec, archiveURL: base + "/cut.tar.gz", archiveMD5: MD5.hex(cut))
+        }
+        // The checked archive stays (it is what was published), but no data folder and no staging.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root), ["cifar-10-python.tar.gz"])
+        assertDatasetError(.missingFile, ["cifar-10-batches-py"]) { try DatasetCatalog.load(spec, train: true) }
+    }
+
     func testOfflineErrorSaysWhereToPutTheFile() throws {
         let root = try temporaryFolder(self)
         assertDatasetError(.missingFile, ["cifar-100-python", "cifar-100-python.tar.gz", root, "download: true"]) {

@@ -98,6 +98,23 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(Set(tail.prefix(3)).count, 3)
     }
 
+    func testClassAwareLoaderEpochLength() throws {
+        // 10, 4 and 2 images: an epoch draws 10 · 3 = 30 images, 4 batches of 8 (the last of 6).
+        let labels = [Int32](repeating: 0, count: 10) + [Int32](repeating: 1, count: 4) + [Int32](repeating: 2, count: 2)
+        let set = ImageSet(height: 2, width: 2, channels: 1, pixels: [UInt8](repeating: 3, count: 16 * 4), labels: labels,
+                           classNames: ["a", "b", "c"])
+        let loader = try BatchLoader(source: set, pipeline: try AugmentationPipeline(steps: []),
+                                     sampler: Sampler(kind: .classAware, labels: labels, classCount: 3, seed: 1), batchSize: 8, seed: 1)
+        XCTAssertEqual(loader.samplesPerEpoch, 30)
+        XCTAssertEqual(loader.stepsPerEpoch, 4)
+        var counts = [0, 0, 0]
+        for _ in 0..<4 { for label in try loader.next().labels { counts[Int(label)] += 1 } }
+        // Two full rounds (3 visits of 4), then 6 draws: one class gets 4 more, another 2.
+        XCTAssertEqual(counts.reduce(0, +), 30)
+        XCTAssertEqual(counts.sorted(), [8, 10, 12])
+        XCTAssertEqual(loader.position, LoaderPosition(epoch: 1, step: 0))
+    }
+
     func testEffectiveNumberSamplerFollowsItsWeights() {
         let labels = [Int32](repeating: 0, count: 3000) + [Int32](repeating: 1, count: 300)
         let sampler = Sampler(kind: .effectiveNumber, labels: labels, classCount: 2, seed: 4, beta: 0.999)

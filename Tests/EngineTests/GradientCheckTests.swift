@@ -106,6 +106,8 @@ final class GradientCheckTests: XCTestCase {
             }
         case .shortcutA:
             checkGradients(name, inputs: [r.tensor([2, 5, 4, 2])]) { $0[0].shortcutA(padChannels: 1) }
+        case .addReLU:
+            checkGradients(name, inputs: [r.tensor([2, 3, 2, 2]), r.tensor([2, 3, 2, 2])]) { Tensor.addReLU($0[0], $0[1]) }
         case .globalAvgPool:
             checkGradients(name, inputs: [r.tensor([2, 3, 2, 4])]) { $0[0].globalAveragePooled() }
         case .contrastiveLoss:

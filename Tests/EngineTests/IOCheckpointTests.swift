@@ -50,6 +50,34 @@ final class IOCheckpointTests: XCTestCase {
         XCTAssertEqual(dataSection(rewritten), dataSection(original))
     }
 
+    /// The golden forward/backward file is self-consistent: what the engine's model tests rely on.
+    func testResNetGoldenOutputsAreConsistent() throws {
+        let g = try SafeTensors.read(contentsOf: Fixture.url("resnet32_golden.safetensors"))
+        XCTAssertEqual(try g.array(named: "input").shape, [4, 3, 32, 32])
+        XCTAssertEqual(try g.array(named: "features").shape, [4, 64])
+        let projection = try g.array(named: "projection")
+        XCTAssertEqual(projection.shape, [4, 128])
+        let p = projection.floats(), r = try g.array(named: "R").floats()
+        for row in 0..<4 {
+            let norm = (0..<128).reduce(Float(0)) { $0 + p[row * 128 + $1] * p[row * 128 + $1] }
+            XCTAssertEqual(norm, 1, accuracy: 1e-5)
+        }
+        let loss = zip(p, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        XCTAssertEqual(loss, try g.array(named: "loss").doubles()[0], accuracy: 1e-5)
+        XCTAssertEqual(try g.array(named: "grad.input").shape, [4, 3, 32, 32])
+        XCTAssertEqual(try g.array(named: "after.encoder.layer3.4.bn2.num_batches_tracked").int64s(), [1])
+        // One train-mode step of momentum 0.1 from mean 0: running_mean = 0.1 · batch mean.
+        XCTAssertTrue(try g.array(named: "after.encoder.bn1.running_mean").floats().contains { $0 != 0 })
+        XCTAssertEqual(try g.array(named: "eval.projection").shape, [4, 128])
+        let grads = try SafeTensors.read(contentsOf: Fixture.url("resnet32_golden_grads.safetensors"))
+        let weights = try SafeTensors.read(contentsOf: Fixture.url("resnet32_golden_weights.safetensors"))
+        for (name, array) in grads.tensors {
+            XCTAssertTrue(name.hasPrefix("grad."), name)
+            XCTAssertEqual(array.shape, try weights.array(named: String(name.dropFirst(5))).shape, name)
+        }
+        XCTAssertEqual(grads.tensors.count, 31 + 31 * 2 + 4)
+    }
+
     /// Writes files for `scripts/goldens/check_swift_written.py`, which loads them into PyTorch and
     /// numpy. Runs only when SBCL_EXPORT_DIR names a folder.
     func testExportForPyTorchCheck() throws {

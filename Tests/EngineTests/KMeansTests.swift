@@ -145,19 +145,24 @@ final class KMeansTests: XCTestCase {
         var start = Date()
         let r = CosineKMeans(clusterCount: 100).fit(points: points, dimension: 128, generator: &g)
         print("kmeans 10000x128 k=100: \(Int(Date().timeIntervalSince(start) * 1000)) ms, \(r.iterations) iterations")
-        let batch = 1024
-        let features = l2NormalizedRows((0..<(2 * batch * 128)).map { _ in rng.normal() }, dimension: 128)
-        let labels = (0..<batch).map { _ in Int32(rng.int(100)) }
-        let subs = labels.map { $0 * 5 + Int32(rng.int(5)) }
-        let loss = ContrastiveLoss(.sbclRankDefault)
-        var grad = [Float]()
-        _ = loss.valueAndGradient(features: features, labels: labels, subclasses: subs,
-                                  classTemperatures: [Float](repeating: 0.1, count: 100), gradient: &grad)
-        start = Date()
-        for _ in 0..<5 {
-            _ = loss.valueAndGradient(features: features, labels: labels, subclasses: subs,
-                                      classTemperatures: [Float](repeating: 0.1, count: 100), gradient: &grad)
+        for batch in [128, 1024] {
+            let features = l2NormalizedRows((0..<(2 * batch * 128)).map { _ in rng.normal() }, dimension: 128)
+            let labels = (0..<batch).map { _ in Int32(rng.int(100)) }
+            let subs = labels.map { $0 * 5 + Int32(rng.int(5)) }
+            let temps = [Float](repeating: 0.1, count: 100)
+            let loss = ContrastiveLoss(.sbclRankDefault)
+            var grad = [Float]()
+            _ = loss.valueAndGradient(features: features, labels: labels, subclasses: subs, classTemperatures: temps, gradient: &grad)
+            let repeats = batch == 128 ? 50 : 5
+            start = Date()
+            for _ in 0..<repeats {
+                _ = loss.valueAndGradient(features: features, labels: labels, subclasses: subs, classTemperatures: temps, gradient: &grad)
+            }
+            let full = Date().timeIntervalSince(start) / Double(repeats) * 1000
+            start = Date()
+            for _ in 0..<repeats { _ = loss.value(features: features, labels: labels, subclasses: subs, classTemperatures: temps) }
+            let valueOnly = Date().timeIntervalSince(start) / Double(repeats) * 1000
+            print(String(format: "rank loss B=%d D=128: value+gradient %.1f ms, value only %.1f ms", batch, full, valueOnly))
         }
-        print("rank loss B=1024 D=128 value+gradient: \(Int(Date().timeIntervalSince(start) * 200)) ms")
     }
 }

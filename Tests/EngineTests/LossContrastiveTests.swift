@@ -110,6 +110,12 @@ final class LossContrastiveTests: XCTestCase {
             let reused = loss.valueAndGradient(features: f, labels: labels)
             XCTAssertEqual(fresh.loss, reused.loss)
             XCTAssertEqual(fresh.gradient, reused.gradient)
+            var buffer = [Float](repeating: .nan, count: f.count)
+            let viaBuffer = f.withUnsafeBufferPointer { x in
+                buffer.withUnsafeMutableBufferPointer { loss.evaluate(features: x, labels: labels, gradient: $0) }
+            }
+            XCTAssertEqual(viaBuffer, fresh.loss)
+            XCTAssertEqual(buffer, fresh.gradient)
         }
     }
 }

@@ -34,6 +34,14 @@ final class HashStabilityTests: XCTestCase {
         XCTAssertEqual(try hashes(plan(rewritten)), base)
     }
 
+    func testInputOrderAcrossSlotsDoesNotMatterWithinASlotItDoes() throws {
+        let base = try hashes(plan(sampleRecipe))
+        let slotsSwapped = try hashes(plan(sampleRecipe, overrides: ["stages.total.inputs=[cfg, a, b]"]))
+        XCTAssertEqual(slotsSwapped["total"], base["total"])
+        let valuesSwapped = try hashes(plan(sampleRecipe, overrides: ["stages.total.inputs=[b, a, cfg]"]))
+        XCTAssertNotEqual(valuesSwapped["total"], base["total"])
+    }
+
     func testRenamingAStageKeepsItsHash() throws {
         let base = try hashes(plan(sampleRecipe))
         let renamed = sampleRecipe.replacingOccurrences(of: "  a:\n", with: "  source_a:\n")

@@ -78,6 +78,20 @@ final class HostileInputTests: XCTestCase {
         rejectQuickly(Data("? [a, b]\n: 1\nname: x\n".utf8), containing: "expected a string key, found a list")
     }
 
+    func testLongDependencyChainAndCycle() throws {
+        var lines = ["name: chain", "stages:", "  s0: {kind: test_source}"]
+        for index in 1..<20_000 { lines.append("  s\(index): {kind: test_sum, inputs: [s\(index - 1)]}") }
+        let text = lines.joined(separator: "\n")
+        let planned = try plan(text)
+        XCTAssertEqual(planned.stages.count, 20_000)
+        XCTAssertEqual(planned.stages.last?.name, "s19999")
+        let looped = text.replacingOccurrences(of: "  s0: {kind: test_source}", with: "  s0: {kind: test_sum, inputs: [s19999]}")
+        let messages = diagnostics(looped)
+        XCTAssertEqual(messages.count, 1)
+        XCTAssertEqual(messages.first, "recipe.yaml:3:3: error: stages.s0.inputs: stages form a cycle: s0 -> s19999 -> s19998 -> s19997 -> "
+                       + "s19996 -> s19995 -> s19994 -> s19993 -> s19992 -> s19991 -> ... (20000 stages) -> s0")
+    }
+
     func testRandomBytesNeverCrash() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<50 {

@@ -63,8 +63,9 @@ enum ColorAdjust {
         image.values.withUnsafeMutableBufferPointer { v in
             for p in 0..<(v.count / 3) {
                 let (h, s, value) = rgbToHSV(v[3 * p], v[3 * p + 1], v[3 * p + 2])
-                var shifted = (h + shift).truncatingRemainder(dividingBy: 1)
-                if shifted < 0 { shifted += 1 }
+                // (h + shift) mod 1 for h in [0, 1), shift in [−0.5, 0.5]: one exact correction.
+                var shifted = h + shift
+                if shifted < 0 { shifted += 1 } else if shifted >= 1 { shifted -= 1 }
                 let (r, g, b) = hsvToRGB(shifted, s, value)
                 v[3 * p] = r; v[3 * p + 1] = g; v[3 * p + 2] = b
             }
@@ -80,8 +81,9 @@ enum ColorAdjust {
         let rc = (maxc - r) / chroma, gc = (maxc - g) / chroma, bc = (maxc - b) / chroma
         let h: Float
         if maxc == r { h = bc - gc } else if maxc == g { h = 2 + rc - bc } else { h = 4 + gc - rc }
-        var hue = (h / 6 + 1).truncatingRemainder(dividingBy: 1)
-        if hue < 0 { hue += 1 }
+        // fmod(h / 6 + 1, 1) with h / 6 + 1 in [5/6, 2): subtracting 1 is exact and the same.
+        var hue = h / 6 + 1
+        if hue >= 1 { hue -= 1 }
         return (hue, s, maxc)
     }
 

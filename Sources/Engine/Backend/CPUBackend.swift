@@ -65,6 +65,7 @@ public enum CPUThreads {
     public static func set(_ n: Int) {
         precondition(n >= 1, "CPUThreads.set: thread count must be at least 1, got \(n)")
         current = n
+        ThreadPool.shared.threadCount = n
         openblas_set_num_threads(Int32(n))
     }
 }

@@ -33,6 +33,7 @@ public struct SafeTensorsFile: Equatable, Sendable {
         return a
     }
 
+    /// Same tensors (names, order, values) and metadata; the source path is not compared.
     public static func == (a: SafeTensorsFile, b: SafeTensorsFile) -> Bool {
         a.metadata == b.metadata && a.tensors.count == b.tensors.count
             && zip(a.tensors, b.tensors).allSatisfy { $0.name == $1.name && $0.array == $1.array }

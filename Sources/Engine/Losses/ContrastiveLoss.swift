@@ -21,6 +21,7 @@ public final class ContrastiveLoss {
     private var similarity: [Float] = []
     private var coefficients: [Float] = []
     private var rowLoss: [Double] = []
+    private var scratch: [Float] = []
     private var anchorLabel: [Int32] = []
     private var anchorSubclass: [Int32] = []
     private var anchorTemperature: [Float] = []
@@ -38,9 +39,9 @@ public final class ContrastiveLoss {
     ///   - subclasses: the B subclass ids (ignored by `.supCon`; pass `[]`).
     ///   - classTemperatures: τ_c for each class (read by `.sbclRank` only; pass `[]` otherwise).
     public func value(features: [Float], labels: [Int32], subclasses: [Int32] = [], classTemperatures: [Float] = []) -> Float {
-        var unused: [Float] = []
-        return run(features: features, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures,
-                   gradient: &unused, wantGradient: false)
+        features.withUnsafeBufferPointer {
+            evaluate(features: $0, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures, gradient: nil)
+        }
     }
 
     /// The loss value and d loss / d features (2B × D, same layout as `features`).
@@ -56,8 +57,12 @@ public final class ContrastiveLoss {
     /// (reusing its storage, so a training loop allocates nothing per step).
     public func valueAndGradient(features: [Float], labels: [Int32], subclasses: [Int32] = [],
                                  classTemperatures: [Float] = [], gradient: inout [Float]) -> Float {
-        run(features: features, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures,
-            gradient: &gradient, wantGradient: true)
+        if gradient.count != features.count { gradient = [Float](repeating: 0, count: features.count) }
+        return features.withUnsafeBufferPointer { f in
+            gradient.withUnsafeMutableBufferPointer { g in
+                evaluate(features: f, labels: labels, subclasses: subclasses, classTemperatures: classTemperatures, gradient: g)
+            }
+        }
     }
 
     /// Reorders features from the reference's sample-major layout [B, 2, D] to the view-major
@@ -85,8 +90,11 @@ public final class ContrastiveLoss {
         return out
     }
 
-    private func run(features: [Float], labels: [Int32], subclasses: [Int32], classTemperatures: [Float],
-                     gradient: inout [Float], wantGradient: Bool) -> Float {
+    /// The loss value on features held in a buffer (a tensor's storage); when `gradient` is given
+    /// (same count as `features`) it receives d loss / d features. Arguments as in `value`.
+    public func evaluate(features: UnsafeBufferPointer<Float>, labels: [Int32], subclasses: [Int32] = [],
+                         classTemperatures: [Float] = [], gradient: UnsafeMutableBufferPointer<Float>?) -> Float {
+        let wantGradient = gradient != nil
         let batch = labels.count
         let n = 2 * batch
         precondition(batch > 0, "ContrastiveLoss: empty batch")
@@ -101,14 +109,14 @@ public final class ContrastiveLoss {
         if wantGradient, coefficients.count != n * n { coefficients = [Float](repeating: 0, count: n * n) }
         if rowLoss.count != n { rowLoss = [Double](repeating: 0, count: n) }
 
-        features.withUnsafeBufferPointer { f in
-            similarity.withUnsafeMutableBufferPointer { s in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(dimension),
-                            1, f.baseAddress, Int32(dimension), f.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
-            }
+        similarity.withUnsafeMutableBufferPointer { s in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(dimension),
+                        1, features.baseAddress, Int32(dimension), features.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
         }
         let terms = kind.terms
         let scale = 1 / Float(n)
+        let chunks = min(maxThreads, max(1, n / 64))
+        if scratch.count < chunks * n { scratch = [Float](repeating: 0, count: chunks * n) }
         similarity.withUnsafeBufferPointer { s in
             coefficients.withUnsafeMutableBufferPointer { g in
                 rowLoss.withUnsafeMutableBufferPointer { losses in
@@ -117,10 +125,12 @@ public final class ContrastiveLoss {
                             anchorTemperature.withUnsafeBufferPointer { temp in
                                 let rows = ContrastiveRows(n: n, batch: batch, similarity: s, labels: lab, subclasses: sub,
                                                            classTemperature: temp, coefficients: wantGradient ? g : nil, scale: scale)
-                                let chunks = min(maxThreads, max(1, n / 64))
-                                DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                                    for i in stride(from: c * n / chunks, to: (c + 1) * n / chunks, by: 1) {
-                                        losses[i] = rows.anchorLoss(i, terms: terms)
+                                scratch.withUnsafeMutableBufferPointer { scratchAll in
+                                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                                        let mine = UnsafeMutableBufferPointer(rebasing: scratchAll[(c * n)..<(c * n + n)])
+                                        for i in stride(from: c * n / chunks, to: (c + 1) * n / chunks, by: 1) {
+                                            losses[i] = rows.anchorLoss(i, terms: terms, scratch: mine)
+                                        }
                                     }
                                 }
                             }
@@ -134,26 +144,31 @@ public final class ContrastiveLoss {
         guard wantGradient else { return Float(total / Double(n)) }
 
         // d loss / d F = (G + Gᵀ) F, since s_ij = f_i · f_j.
-        coefficients.withUnsafeMutableBufferPointer { g in
-            for i in 0..<n {
-                for j in (i + 1)..<max(i + 1, n) {
-                    let sum = g[i * n + j] + g[j * n + i]
-                    g[i * n + j] = sum
-                    g[j * n + i] = sum
-                }
-                g[i * n + i] *= 2
-            }
-        }
-        if gradient.count != features.count { gradient = [Float](repeating: 0, count: features.count) }
-        features.withUnsafeBufferPointer { f in
-            coefficients.withUnsafeBufferPointer { g in
-                gradient.withUnsafeMutableBufferPointer { out in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dimension), Int32(n),
-                                1, g.baseAddress, Int32(n), f.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(dimension))
-                }
-            }
+        coefficients.withUnsafeMutableBufferPointer { g in ContrastiveLoss.symmetrize(g, n: n) }
+        let out = gradient!
+        precondition(out.count == features.count, "ContrastiveLoss.evaluate: gradient has \(out.count) values for \(features.count) features")
+        coefficients.withUnsafeBufferPointer { g in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dimension), Int32(n),
+                        1, g.baseAddress, Int32(n), features.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(dimension))
         }
         return Float(total / Double(n))
+    }
+
+    /// G ← G + Gᵀ in place, in cache-sized tiles.
+    private static func symmetrize(_ g: UnsafeMutableBufferPointer<Float>, n: Int) {
+        let tile = 64
+        for bi in stride(from: 0, to: n, by: tile) {
+            for bj in stride(from: bi, to: n, by: tile) {
+                for i in bi..<min(bi + tile, n) {
+                    let jStart = bi == bj ? i : bj
+                    for j in jStart..<min(bj + tile, n) {
+                        let sum = g[i * n + j] + g[j * n + i]
+                        g[i * n + j] = sum
+                        g[j * n + i] = sum
+                    }
+                }
+            }
+        }
     }
 
     private func prepareAnchors(labels: [Int32], subclasses: [Int32], classTemperatures: [Float]) {

@@ -16,7 +16,8 @@ struct ContrastiveRows {
     let scale: Float
 
     /// Σ over terms of anchor i's loss, before the mean over anchors; fills row i of G.
-    func anchorLoss(_ i: Int, terms: [ContrastiveTerm]) -> Double {
+    /// `scratch` holds n floats private to the calling thread.
+    func anchorLoss(_ i: Int, terms: [ContrastiveTerm], scratch: UnsafeMutableBufferPointer<Float>) -> Double {
         let row = UnsafeBufferPointer(rebasing: similarity[(i * n)..<(i * n + n)])
         var rowMax = -Float.infinity
         for j in 0..<n where row[j] > rowMax { rowMax = row[j] }
@@ -24,64 +25,129 @@ struct ContrastiveRows {
             for j in 0..<n { g[i * n + j] = 0 }
         }
         var total = 0.0
-        for term in terms { total += termLoss(i, row: row, rowMax: rowMax, term: term) }
+        for term in terms { total += termLoss(i, row: row, rowMax: rowMax, term: term, scratch: scratch) }
         return total
     }
 
-    @inline(__always)
-    private func isPositive(_ i: Int, _ j: Int, other: Int, _ rule: ContrastiveTerm.Positives) -> Bool {
-        if j == i { return false }
-        switch rule {
-        case .sameClass: return labels[j] == labels[i]
-        case .sameSubclass: return subclasses[j] == subclasses[i]
-        case .otherViewOrSameClassOtherSubclass:
-            return j == other || (subclasses[j] != subclasses[i] && labels[j] == labels[i])
+    private func termLoss(_ i: Int, row: UnsafeBufferPointer<Float>, rowMax: Float, term: ContrastiveTerm,
+                          scratch: UnsafeMutableBufferPointer<Float>) -> Double {
+        // One specialised loop per set pair, so the inner loops carry no rule switch.
+        switch (term.positives, term.denominator) {
+        case (.sameClass, .allOthers):
+            return termLoss(i, row: row, rowMax: rowMax, term: term, scratch: scratch, sets: ClassOverOthers.self)
+        case (.sameSubclass, .allOthers):
+            return termLoss(i, row: row, rowMax: rowMax, term: term, scratch: scratch, sets: SubclassOverOthers.self)
+        case (.otherViewOrSameClassOtherSubclass, .otherViewOrOtherSubclass):
+            return termLoss(i, row: row, rowMax: rowMax, term: term, scratch: scratch, sets: RankClassSets.self)
+        default:
+            return termLoss(i, row: row, rowMax: rowMax, term: term, scratch: scratch, sets: AnySets.self)
         }
     }
 
-    @inline(__always)
-    private func inDenominator(_ i: Int, _ j: Int, other: Int, _ rule: ContrastiveTerm.Denominator) -> Bool {
-        switch rule {
-        case .allOthers: return j != i
-        case .otherViewOrOtherSubclass: return j == other || subclasses[j] != subclasses[i]
-        }
-    }
-
-    private func termLoss(_ i: Int, row: UnsafeBufferPointer<Float>, rowMax: Float, term: ContrastiveTerm) -> Double {
+    private func termLoss<Sets: AnchorSets>(_ i: Int, row: UnsafeBufferPointer<Float>, rowMax: Float, term: ContrastiveTerm,
+                                            scratch: UnsafeMutableBufferPointer<Float>, sets: Sets.Type) -> Double {
         let t: Float
         switch term.temperature {
         case let .global(value): t = value
         case .anchorClass: t = classTemperature[i]
         }
         let inverseT = 1 / t
-        let other = i < batch ? i + batch : i - batch
-        // Logits shifted by the row maximum (over all j, as the reference does) before exp.
+        let anchor = Anchor(index: i, other: i < batch ? i + batch : i - batch, label: labels[i], subclass: subclasses[i],
+                            positives: term.positives, denominator: term.denominator)
+        // Logits shifted by the row maximum (over all j, as the reference does) before exp;
+        // scratch keeps exp(logit) on the denominator set for the gradient pass.
         var sumExp = 0.0
         var sumPositive = 0.0
         var positives = 0
         for j in 0..<n {
             let logit = (row[j] - rowMax) * inverseT
-            if inDenominator(i, j, other: other, term.denominator) { sumExp += Double(expf(logit)) }
-            if isPositive(i, j, other: other, term.positives) {
+            let e: Float = Sets.inDenominator(anchor, j, labels[j], subclasses[j]) ? expf(logit) : 0
+            scratch[j] = e
+            sumExp += Double(e)
+            if Sets.isPositive(anchor, j, labels[j], subclasses[j]) {
                 sumPositive += Double(logit)
                 positives += 1
             }
         }
         precondition(positives > 0, "ContrastiveLoss: anchor \(i) has no positive (two views give at least one)")
-        let logSum = log(sumExp)
-        let loss = -Double(term.weight) * (sumPositive / Double(positives) - logSum)
+        let loss = -Double(term.weight) * (sumPositive / Double(positives) - log(sumExp))
         if let g = coefficients {
             // d/ds_ij of −w·(mean_P logit − log Σ_D exp) = (w/t)·(softmax_D(j) − [j∈P]/|P|).
             let factor = term.weight * inverseT * scale
-            let inverseSum = Float(1 / sumExp)
-            let inversePositives = 1 / Float(positives)
+            let probabilityFactor = factor * Float(1 / sumExp)
+            let positiveStep = factor / Float(positives)
+            let out = g.baseAddress! + i * n
             for j in 0..<n {
-                var d: Float = 0
-                if inDenominator(i, j, other: other, term.denominator) { d = expf((row[j] - rowMax) * inverseT) * inverseSum }
-                if isPositive(i, j, other: other, term.positives) { d -= inversePositives }
-                g[i * n + j] += factor * d
+                var d = scratch[j] * probabilityFactor
+                if Sets.isPositive(anchor, j, labels[j], subclasses[j]) { d -= positiveStep }
+                out[j] += d
             }
         }
         return loss
+    }
+}
+
+/// What a term's sets need to know about anchor i.
+struct Anchor {
+    let index: Int
+    /// v(i): the other view of the same image.
+    let other: Int
+    let label: Int32
+    let subclass: Int32
+    let positives: ContrastiveTerm.Positives
+    let denominator: ContrastiveTerm.Denominator
+}
+
+/// Membership of anchor j in a term's positive set P(i) and denominator set D(i).
+protocol AnchorSets {
+    static func isPositive(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool
+    static func inDenominator(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool
+}
+
+/// SupCon's class term: P = same class, D = A(i).
+enum ClassOverOthers: AnchorSets {
+    @inline(__always) static func isPositive(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        j != a.index && label == a.label
+    }
+    @inline(__always) static func inDenominator(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        j != a.index
+    }
+}
+
+/// L_sub: P = S(i) (same subclass), D = A(i).
+enum SubclassOverOthers: AnchorSets {
+    @inline(__always) static func isPositive(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        j != a.index && subclass == a.subclass
+    }
+    @inline(__always) static func inDenominator(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        j != a.index
+    }
+}
+
+/// The rank loss's L_cls: P(i) = {v(i)} ∪ {same class, other subclass}, N(i) = {v(i)} ∪ {other subclass}.
+enum RankClassSets: AnchorSets {
+    @inline(__always) static func isPositive(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        j == a.other || (subclass != a.subclass && label == a.label)
+    }
+    @inline(__always) static func inDenominator(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        j == a.other || subclass != a.subclass
+    }
+}
+
+/// Any other pairing of the rules, switched per element.
+enum AnySets: AnchorSets {
+    static func isPositive(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        if j == a.index { return false }
+        switch a.positives {
+        case .sameClass: return label == a.label
+        case .sameSubclass: return subclass == a.subclass
+        case .otherViewOrSameClassOtherSubclass: return j == a.other || (subclass != a.subclass && label == a.label)
+        }
+    }
+    static func inDenominator(_ a: Anchor, _ j: Int, _ label: Int32, _ subclass: Int32) -> Bool {
+        switch a.denominator {
+        case .allOthers: return j != a.index
+        case .otherViewOrOtherSubclass: return j == a.other || subclass != a.subclass
+        }
     }
 }

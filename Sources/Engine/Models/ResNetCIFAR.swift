@@ -17,7 +17,7 @@ public final class BasicBlock: Module {
         let h = bn1(conv1(x), training: training, relu: true)
         let out = bn2(conv2(h), training: training)
         let shortcut = shortcutPadding.map { x.shortcutA(padChannels: $0) } ?? x
-        return (out + shortcut).relu()
+        return Tensor.addReLU(out, shortcut)
     }
 
     public func namedState(prefix: String) -> [(name: String, item: StateItem)] {

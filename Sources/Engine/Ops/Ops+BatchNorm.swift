@@ -23,57 +23,50 @@ extension Tensor {
         let c = input.shape.last ?? 0
         precondition(input.rank == 4 && gamma.shape == [c] && beta.shape == [c] && statistics.runningMean.shape == [c],
                      "batchNorm2d: input NHWC \(input.shape), gamma \(gamma.shape), beta \(beta.shape), running \(statistics.runningMean.shape) do not match")
-        let rows = input.count / Swift.max(c, 1)
-        let x = input.storage.floats
-        var mean: [Float], invStd: [Float]
+        let out = Tensor(uninitializedShape: input.shape, on: input.backend)
+        let op: PrimitiveOp = relu ? .batchNormReLU2d : .batchNorm2d
         if training {
-            precondition(rows > 1, "batchNorm2d: training needs more than one value per channel, got input \(input.shape)")
-            let m = BatchNormLoops.channelMoments(x, rows: rows, channels: c)
-            mean = m.mean.map { Float($0) }
-            invStd = m.variance.map { Float(1 / ($0 + Double(epsilon)).squareRoot()) }
-            let rm = statistics.runningMean.storage.floats, rv = statistics.runningVariance.storage.floats
-            let unbias = Double(rows) / Double(rows - 1)
-            for j in 0..<c {
-                rm[j] = (1 - momentum) * rm[j] + momentum * Float(m.mean[j])
-                rv[j] = (1 - momentum) * rv[j] + momentum * Float(m.variance[j] * unbias)
+            precondition(input.count / Swift.max(c, 1) > 1, "batchNorm2d: training needs more than one value per channel, got input \(input.shape)")
+            let savedMean = Tensor(uninitializedShape: [c], on: input.backend)
+            let savedInverseStd = Tensor(uninitializedShape: [c], on: input.backend)
+            WorkspacePool.with { ws in
+                BatchNorm2D.trainingForward(input: input.floatBuffer, channels: c, gamma: gamma.floatBuffer, beta: beta.floatBuffer,
+                                            runningMean: statistics.runningMean.mutableFloatBuffer,
+                                            runningVariance: statistics.runningVariance.mutableFloatBuffer,
+                                            momentum: momentum, epsilon: epsilon, fuseReLU: relu, output: out.mutableFloatBuffer,
+                                            savedMean: savedMean.mutableFloatBuffer, savedInverseStd: savedInverseStd.mutableFloatBuffer,
+                                            workspace: ws)
             }
             statistics.batchesTracked += 1
-        } else {
-            mean = statistics.runningMean.scalars
-            invStd = statistics.runningVariance.scalars.map { 1 / ($0 + epsilon).squareRoot() }
-        }
-        let gm = gamma.scalars, bt = beta.scalars
-        let scale = (0..<c).map { gm[$0] * invStd[$0] }
-        let shift = (0..<c).map { bt[$0] - mean[$0] * scale[$0] }
-        let out = Tensor(uninitializedShape: input.shape, on: input.backend)
-        BatchNormLoops.normalize(x, out.storage.floats, rows: rows, channels: c, scale: scale, shift: shift, relu: relu)
-        let op: PrimitiveOp = relu ? .batchNormReLU2d : .batchNorm2d
-        return recorded(out, op: op, inputs: [input, gamma, beta]) { g, _ in
-            let y = out.storage.floats, dy = g.storage.floats
-            // Per-channel Σdy' and Σdy'·x̂, where dy' is dy masked by the ReLU.
-            var sums = [Double](repeating: 0, count: 2 * c)
-            for i in 0..<rows {
-                for j in 0..<c {
-                    let d = relu && y[i * c + j] <= 0 ? 0 : dy[i * c + j]
-                    let xhat = (x[i * c + j] - mean[j]) * invStd[j]
-                    sums[j] += Double(d); sums[c + j] += Double(d * xhat)
+            return recorded(out, op: op, inputs: [input, gamma, beta]) { g, _ in
+                let dx = Tensor(uninitializedShape: input.shape, on: g.backend)
+                let dgamma = Tensor(uninitializedShape: [c], on: g.backend), dbeta = Tensor(uninitializedShape: [c], on: g.backend)
+                WorkspacePool.with { ws in
+                    BatchNorm2D.trainingBackward(input: input.floatBuffer, outputGradient: g.floatBuffer, channels: c,
+                                                 gamma: gamma.floatBuffer, beta: beta.floatBuffer, savedMean: savedMean.floatBuffer,
+                                                 savedInverseStd: savedInverseStd.floatBuffer, fuseReLU: relu,
+                                                 inputGradient: dx.mutableFloatBuffer, gammaGradient: dgamma.mutableFloatBuffer,
+                                                 betaGradient: dbeta.mutableFloatBuffer, workspace: ws)
                 }
+                return [dx, dgamma, dbeta]
             }
-            let dgamma = Tensor((0..<c).map { Float(sums[c + $0]) }, shape: [c], on: g.backend)
-            let dbeta = Tensor((0..<c).map { Float(sums[$0]) }, shape: [c], on: g.backend)
+        }
+        // Evaluation: the running statistics as they are now (later updates do not change the pullback).
+        let runningMean = statistics.runningMean.copied(), runningVariance = statistics.runningVariance.copied()
+        WorkspacePool.with { ws in
+            BatchNorm2D.inferenceForward(input: input.floatBuffer, channels: c, gamma: gamma.floatBuffer, beta: beta.floatBuffer,
+                                         runningMean: runningMean.floatBuffer, runningVariance: runningVariance.floatBuffer,
+                                         epsilon: epsilon, fuseReLU: relu, output: out.mutableFloatBuffer, workspace: ws)
+        }
+        return recorded(out, op: op, inputs: [input, gamma, beta]) { g, _ in
             let dx = Tensor(uninitializedShape: input.shape, on: g.backend)
-            let dxp = dx.storage.floats
-            let n = Float(rows)
-            for i in 0..<rows {
-                for j in 0..<c {
-                    let d = relu && y[i * c + j] <= 0 ? 0 : dy[i * c + j]
-                    if training {
-                        let xhat = (x[i * c + j] - mean[j]) * invStd[j]
-                        dxp[i * c + j] = gm[j] * invStd[j] * (d - Float(sums[j]) / n - xhat * Float(sums[c + j]) / n)
-                    } else {
-                        dxp[i * c + j] = gm[j] * invStd[j] * d
-                    }
-                }
+            let dgamma = Tensor(uninitializedShape: [c], on: g.backend), dbeta = Tensor(uninitializedShape: [c], on: g.backend)
+            WorkspacePool.with { ws in
+                BatchNorm2D.inferenceBackward(input: input.floatBuffer, outputGradient: g.floatBuffer, channels: c,
+                                              gamma: gamma.floatBuffer, beta: beta.floatBuffer, runningMean: runningMean.floatBuffer,
+                                              runningVariance: runningVariance.floatBuffer, epsilon: epsilon, fuseReLU: relu,
+                                              inputGradient: dx.mutableFloatBuffer, gammaGradient: dgamma.mutableFloatBuffer,
+                                              betaGradient: dbeta.mutableFloatBuffer, workspace: ws)
             }
             return [dx, dgamma, dbeta]
         }

@@ -6,19 +6,13 @@ extension Tensor {
     public func shortcutA(padChannels p: Int) -> Tensor {
         precondition(rank == 4 && p >= 0, "shortcutA: needs NHWC input and padChannels ≥ 0, got \(shape), \(p)")
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-        let (ho, wo, co) = ((h + 1) / 2, (w + 1) / 2, c + 2 * p)
-        let out = Tensor.zeros([n, ho, wo, co], on: backend)
-        let x = storage.floats, y = out.storage.floats
-        for b in 0..<n { for i in 0..<ho { for j in 0..<wo {
-            (y + ((b * ho + i) * wo + j) * co + p).update(from: x + ((b * h + 2 * i) * w + 2 * j) * c, count: c)
-        } } }
+        let out = Tensor(uninitializedShape: [n, ShortcutA.outputSize(h), ShortcutA.outputSize(w), c + 2 * p], on: backend)
+        ShortcutA.forward(input: floatBuffer, batch: n, height: h, width: w, channels: c, padding: p, output: out.mutableFloatBuffer)
         let inShape = shape
         return Tensor.recorded(out, op: .shortcutA, inputs: [self]) { g, _ in
-            let gx = Tensor.zeros(inShape, on: g.backend)
-            let gp = g.storage.floats, xp = gx.storage.floats
-            for b in 0..<n { for i in 0..<ho { for j in 0..<wo {
-                (xp + ((b * h + 2 * i) * w + 2 * j) * c).update(from: gp + ((b * ho + i) * wo + j) * co + p, count: c)
-            } } }
+            let gx = Tensor(uninitializedShape: inShape, on: g.backend)
+            ShortcutA.backward(outputGradient: g.floatBuffer, batch: n, height: h, width: w, channels: c, padding: p,
+                               inputGradient: gx.mutableFloatBuffer)
             return [gx]
         }
     }
@@ -27,19 +21,26 @@ extension Tensor {
     public func globalAveragePooled() -> Tensor {
         precondition(rank == 4, "globalAveragePooled: needs NHWC input, got \(shape)")
         let (n, hw, c) = (shape[0], shape[1] * shape[2], shape[3])
-        let out = Tensor.zeros([n, c], on: backend)
-        let x = storage.floats, y = out.storage.floats
-        let inv = 1 / Float(hw)
-        for b in 0..<n {
-            for s in 0..<hw { for j in 0..<c { y[b * c + j] += x[(b * hw + s) * c + j] } }
-            for j in 0..<c { y[b * c + j] *= inv }
-        }
+        let out = Tensor(uninitializedShape: [n, c], on: backend)
+        GlobalAveragePool.forward(input: floatBuffer, batch: n, pixels: hw, channels: c, output: out.mutableFloatBuffer)
         let inShape = shape
         return Tensor.recorded(out, op: .globalAvgPool, inputs: [self]) { g, _ in
             let gx = Tensor(uninitializedShape: inShape, on: g.backend)
-            let gp = g.storage.floats, xp = gx.storage.floats
-            for b in 0..<n { for s in 0..<hw { for j in 0..<c { xp[(b * hw + s) * c + j] = gp[b * c + j] * inv } } }
+            GlobalAveragePool.backward(outputGradient: g.floatBuffer, batch: n, pixels: hw, channels: c, inputGradient: gx.mutableFloatBuffer)
             return [gx]
+        }
+    }
+
+    /// max(a + b, 0) for two tensors of one shape: the end of a residual block, in one pass.
+    public static func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape && a.dtype == .float32 && b.dtype == .float32,
+                     "addReLU: shapes \(a.shape) and \(b.shape) differ (or are not float32)")
+        let out = Tensor(uninitializedShape: a.shape, on: a.backend)
+        Activation.addReLUForward(a.floatBuffer, b.floatBuffer, output: out.mutableFloatBuffer)
+        return recorded(out, op: .addReLU, inputs: [a, b]) { g, _ in
+            let gx = Tensor(uninitializedShape: g.shape, on: g.backend)
+            Activation.addReLUBackward(output: out.floatBuffer, outputGradient: g.floatBuffer, inputGradient: gx.mutableFloatBuffer)
+            return [gx, gx]
         }
     }
 

@@ -1,0 +1,128 @@
+/// Batch normalisation over NHWC activations, per channel (the last axis), optionally fused with a
+/// ReLU: `y = max(0, γ·(x − μ)/√(σ² + ε) + β)`.
+///
+/// Statistics are summed per chunk of rows in Float64 (Float32 within blocks of 64 rows, around a
+/// per-channel shift) and the chunks are added in order: bit-identical results for a given thread count.
+public enum BatchNorm2D {
+    /// Rows summed in Float32 before they are added to the Float64 partial.
+    static let blockRows = 64
+
+    /// Training-mode forward: normalises with the batch mean and biased variance, and updates the
+    /// running statistics as PyTorch does (`r ← (1 − m)·r + m·s`, with the unbiased variance).
+    ///
+    /// - Parameters:
+    ///   - input: `rows × channels` floats (rows = N·H·W).
+    ///   - gamma, beta: `channels` floats each.
+    ///   - runningMean, runningVariance: `channels` floats each, updated in place.
+    ///   - output: `rows × channels` floats, overwritten (may not alias `input`).
+    ///   - savedMean, savedInverseStd: `channels` floats each: the batch mean and `1/√(σ²_biased + ε)`,
+    ///     which `trainingBackward` needs.
+    public static func trainingForward(
+        input: UnsafeBufferPointer<Float>, channels: Int, gamma: UnsafeBufferPointer<Float>,
+        beta: UnsafeBufferPointer<Float>, runningMean: UnsafeMutableBufferPointer<Float>,
+        runningVariance: UnsafeMutableBufferPointer<Float>, momentum: Float = 0.1, epsilon: Float = 1e-5,
+        fuseReLU: Bool, output: UnsafeMutableBufferPointer<Float>,
+        savedMean: UnsafeMutableBufferPointer<Float>, savedInverseStd: UnsafeMutableBufferPointer<Float>,
+        workspace: KernelWorkspace, pool: ThreadPool = .shared
+    ) {
+        let c = channels
+        checkShapes("BatchNorm2D.trainingForward", input.count, c, output.count,
+                    [gamma.count, beta.count, runningMean.count, runningVariance.count, savedMean.count, savedInverseStd.count])
+        let rows = input.count / c
+        precondition(rows > 0, "BatchNorm2D.trainingForward: needs at least one row, got input of \(input.count) floats")
+        let x = input.baseAddress!
+        // Σ(x − s) and Σ(x − s)² around the first row s: exact mean, well-conditioned variance.
+        let shift = x
+        let chunks = pool.chunkCount(for: rows)
+        workspace.prepareDoubles(chunks: chunks, count: 2 * c)
+        workspace.prepare(chunks: chunks, scratch: 2 * c)
+        pool.parallelChunks(count: rows) { chunk, range in
+            let sums = workspace.doubles(chunk), block = workspace.scratch(chunk)
+            sums.initialize(repeating: 0, count: 2 * c)
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = min(start + blockRows, range.upperBound)
+                block.initialize(repeating: 0, count: 2 * c)
+                for r in start..<end {
+                    let row = x + r * c
+                    for j in 0..<c {
+                        let d = row[j] - shift[j]
+                        block[j] += d
+                        block[c + j] += d * d
+                    }
+                }
+                for j in 0..<(2 * c) { sums[j] += Double(block[j]) }
+                start = end
+            }
+        }
+        for j in 0..<c {
+            var s1 = 0.0, s2 = 0.0
+            for k in 0..<chunks { s1 += workspace.doubles(k)[j]; s2 += workspace.doubles(k)[c + j] }
+            let m = Double(rows)
+            let meanShifted = s1 / m
+            let variance = max(0, s2 / m - meanShifted * meanShifted)
+            let mean = Double(shift[j]) + meanShifted
+            savedMean[j] = Float(mean)
+            savedInverseStd[j] = Float(1 / (variance + Double(epsilon)).squareRoot())
+            let unbiased = rows > 1 ? variance * m / (m - 1) : variance
+            runningMean[j] = (1 - momentum) * runningMean[j] + momentum * Float(mean)
+            runningVariance[j] = (1 - momentum) * runningVariance[j] + momentum * Float(unbiased)
+        }
+        normalise(x, rows: rows, channels: c, mean: UnsafePointer(savedMean.baseAddress!),
+                  inverseStd: UnsafePointer(savedInverseStd.baseAddress!), gamma: gamma.baseAddress!,
+                  beta: beta.baseAddress!, fuseReLU: fuseReLU, output: output.baseAddress!,
+                  workspace: workspace, pool: pool)
+    }
+
+    /// Evaluation-mode forward with the running statistics: `y = γ·(x − r_μ)/√(r_σ² + ε) + β` (then ReLU).
+    public static func inferenceForward(
+        input: UnsafeBufferPointer<Float>, channels: Int, gamma: UnsafeBufferPointer<Float>,
+        beta: UnsafeBufferPointer<Float>, runningMean: UnsafeBufferPointer<Float>,
+        runningVariance: UnsafeBufferPointer<Float>, epsilon: Float = 1e-5, fuseReLU: Bool,
+        output: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool = .shared
+    ) {
+        let c = channels
+        checkShapes("BatchNorm2D.inferenceForward", input.count, c, output.count,
+                    [gamma.count, beta.count, runningMean.count, runningVariance.count])
+        workspace.prepare(chunks: 1, scratch: 0, partial: c)
+        let inverseStd = workspace.partial(0)
+        for j in 0..<c { inverseStd[j] = 1 / (runningVariance[j] + epsilon).squareRoot() }
+        normalise(input.baseAddress!, rows: input.count / c, channels: c, mean: runningMean.baseAddress!,
+                  inverseStd: UnsafePointer(inverseStd), gamma: gamma.baseAddress!, beta: beta.baseAddress!,
+                  fuseReLU: fuseReLU, output: output.baseAddress!, workspace: workspace, pool: pool)
+    }
+
+    /// `y = x·a + b` per channel with `a = γ·invstd`, `b = β − μ·a`, then ReLU when fused.
+    /// `trainingBackward` recomputes the ReLU mask with the same formula, so it matches bit for bit.
+    static func normalise(
+        _ x: UnsafePointer<Float>, rows: Int, channels c: Int, mean: UnsafePointer<Float>,
+        inverseStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        fuseReLU: Bool, output y: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool
+    ) {
+        let coefficients = workspace.packed.reserve(2 * c)
+        for j in 0..<c {
+            coefficients[j] = gamma[j] * inverseStd[j]
+            coefficients[c + j] = beta[j] - mean[j] * coefficients[j]
+        }
+        let scale = UnsafePointer(coefficients), offset = UnsafePointer(coefficients + c)
+        pool.parallelFor(count: rows) { range in
+            for r in range {
+                let xr = x + r * c, yr = y + r * c
+                if fuseReLU {
+                    for j in 0..<c { yr[j] = max(0, xr[j] * scale[j] + offset[j]) }
+                } else {
+                    for j in 0..<c { yr[j] = xr[j] * scale[j] + offset[j] }
+                }
+            }
+        }
+    }
+
+    static func checkShapes(_ op: String, _ input: Int, _ channels: Int, _ output: Int, _ perChannel: [Int]) {
+        precondition(channels > 0 && input % channels == 0,
+                     "\(op): input of \(input) floats is not a whole number of rows of \(channels) channels")
+        precondition(output == input, "\(op): output has \(output) floats, input has \(input)")
+        for count in perChannel {
+            precondition(count == channels, "\(op): a per-channel buffer has \(count) floats, expected \(channels)")
+        }
+    }
+}
