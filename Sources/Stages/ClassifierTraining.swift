@@ -97,6 +97,7 @@ public final class ClassifierTrainer {
 
     /// Trains one epoch (the next one) over `steps` batches that `batch(step)` supplies as
     /// (features `[B, F]`, labels). Returns the mean batch loss, the training accuracy (%) and the rate.
+    @discardableResult
     public func trainEpoch(steps: Int, batch: (Int) throws -> (Tensor, [Int32])) rethrows -> (loss: Double, accuracy: Double, learningRate: Float) {
         let epoch = completedEpochs + 1
         var lossSum = 0.0, correct = 0, seen = 0
