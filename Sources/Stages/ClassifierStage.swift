@@ -1,0 +1,150 @@
+import Foundation
+import Engine
+import Datasets
+import PipelineDSL
+
+/// The `classifier` stage kind: the second stage of SBCL (`linear_classify.py`), a classifier
+/// trained on the frozen encoder's 64-d features.
+///
+/// Inputs: `encoder` (an `encoder` stage) and `data` (a `dataset` or `imbalance` stage; its
+/// training split is used). With `augment: true` every step embeds freshly augmented views
+/// (RandomCrop with padding 4, flip, normalise), as the reference does; with `augment: false`
+/// the un-augmented training set is embedded once and the head trains on those cached features
+/// (much faster; what the Fashion-MNIST recipe uses). Checkpoints after every epoch.
+public enum ClassifierStage {
+    /// The kind's parameters; defaults are the reference's `DRW` rule.
+    public static let parameters: [PipelineDSL.Parameter] = [
+        .choice("method", ClassifierMethod.allCases.map(\.rawValue), default: "ldam_drw",
+                doc: "ldam_drw: cosine classifier + LDAM loss (margins ∝ n_c^-1/4, s = 30) with effective-number class weights, the paper's setting; cb: linear classifier + cross-entropy with class-aware sampling and a cosine schedule (the paper runs 45 epochs); ce: linear classifier + cross-entropy, instance sampling"),
+        .int("epochs", default: 200, range: .closed(1, 100_000), doc: "training epochs (reference: 200; cb in the paper: 45)"),
+        .int("batch_size", default: 128, range: .closed(1, 65_536), doc: "images per step"),
+        .float("learning_rate", default: 0.1, range: .greaterThan(0), doc: "peak learning rate"),
+        .float("momentum", default: 0.9, range: .closed(0, 1), doc: "SGD momentum"),
+        .float("weight_decay", default: 0, range: .atLeast(0), doc: "SGD weight decay (reference: 0)"),
+        .choice("schedule", ["auto", "multistep", "cosine"], default: "auto",
+                doc: "learning-rate schedule after the warm-up: auto (cosine for cb, multistep otherwise, as the reference), multistep (×decay_factor after each milestone; ImageNet-LT's cb uses it) or cosine (to zero)"),
+        .int("warmup_epochs", default: 5, range: .closed(0, 100_000), doc: "epochs of linear learning-rate warm-up"),
+        .intList("milestones", default: [140, 180], range: .atLeast(1),
+                 doc: "ldam_drw and ce: epochs after which the rate is multiplied by decay_factor"),
+        .float("decay_factor", default: 0.1, range: .openClosed(0, 1), doc: "ldam_drw and ce: the factor at each milestone"),
+        .float("max_margin", default: 0.5, range: .greaterThan(0), doc: "ldam_drw: the largest LDAM margin (rarest class)"),
+        .float("scale", default: 30, range: .greaterThan(0), doc: "ldam_drw: the logit scale s of the LDAM loss"),
+        .float("beta", default: 0.9999, range: .closed(0, 0.999999999), doc: "ldam_drw: β of the effective-number class weights"),
+        .int("per_visit", default: 4, range: .closed(1, 10_000), doc: "cb: images of one class per visit of the class-aware sampler"),
+        .bool("augment", default: true,
+              doc: "true: re-embed RandomCrop(pad 4)+flip views every step (the reference); false: embed the training set once and train on cached features"),
+    ]
+
+    /// The registered kind.
+    public static let kind = StageKind(
+        name: "classifier", version: 1,
+        summary: "second stage: a classifier on the frozen encoder's features (ldam_drw, cb, ce)",
+        parameters: parameters,
+        inputs: [.one("encoder", of: "encoder"), InputSlot(name: "data", kinds: DataArtifact.kinds)],
+        run: run)
+
+    /// The typed configuration of resolved parameters.
+    public static func configuration(_ p: ResolvedParameters) -> ClassifierConfiguration {
+        var c = ClassifierConfiguration()
+        c.method = ClassifierMethod(rawValue: p.string("method")) ?? .ldamDRW
+        c.epochs = p.int("epochs")
+        c.batchSize = p.int("batch_size")
+        c.learningRate = Float(p.double("learning_rate"))
+        c.momentum = Float(p.double("momentum"))
+        c.weightDecay = Float(p.double("weight_decay"))
+        c.warmupEpochs = p.int("warmup_epochs")
+        c.milestones = (p["milestones"]?.listValue ?? []).compactMap(\.intValue)
+        c.decayFactor = Float(p.double("decay_factor"))
+        c.maxMargin = p.double("max_margin")
+        c.scale = Float(p.double("scale"))
+        c.beta = p.double("beta")
+        c.perVisit = p.int("per_visit")
+        c.scheduleForm = ClassifierConfiguration.ScheduleForm(rawValue: p.string("schedule"))
+        return c
+    }
+
+    static func run(_ context: RunContext) throws {
+        CPUThreads.set(context.threads)
+        let configuration = configuration(context.parameters)
+        let augment = context.bool("augment")
+        let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
+        let data = try DataArtifact.input(of: context)
+        let train = data.train
+        try ClassifierFeatures.checkCompatible(train, with: encoderArtifact, stage: context.stageName)
+        let classCounts = train.classCounts
+        if let empty = classCounts.firstIndex(of: 0) {
+            throw RunError("stage '\(context.stageName)': class \(empty) ('\(train.classNames[empty])') has no training images; LDAM and the samplers need every class")
+        }
+        let seed = UInt32(truncatingIfNeeded: context.seed)
+        let trainer = ClassifierTrainer(configuration: configuration, classCounts: classCounts,
+                                        featureCount: model.encoder.featureDimension, seed: seed)
+        let checkpoint = context.checkpointDirectory.appendingPathComponent("classifier.ckpt.safetensors")
+        if context.isResuming, FileManager.default.fileExists(atPath: checkpoint.path) {
+            try trainer.loadCheckpoint(from: checkpoint)
+            context.log("resuming after epoch \(trainer.completedEpochs)")
+        }
+        context.log("\(configuration.method.rawValue): \(configuration.form.rawValue) head, \(train.count) images, \(classCounts.count) classes, \(configuration.epochs) epochs, augment \(augment)")
+
+        // Batches: cached features, or freshly augmented views through the frozen encoder.
+        let sampler = Sampler(kind: configuration.samplerKind, labels: train.labels, classCount: train.classCount,
+                              seed: UInt64(context.seed), perVisit: configuration.perVisit)
+        var stepsPerEpoch: (Int) -> Int
+        var batchAt: (Int, Int) throws -> (Tensor, [Int32])
+        if augment {
+            let pipeline = try AugmentationPipeline(steps: ClassifierFeatures.trainingSteps(for: encoderArtifact, height: train.height, width: train.width))
+            let loader = try BatchLoader(source: train, pipeline: pipeline, sampler: sampler, batchSize: configuration.batchSize,
+                                         seed: UInt64(context.seed), threads: context.threads)
+            stepsPerEpoch = { _ in loader.stepsPerEpoch }
+            batchAt = { epoch, step in
+                if step == 0 { loader.seek(to: LoaderPosition(epoch: epoch, step: 0)) }
+                let batch = try loader.next()
+                return (ClassifierFeatures.features(of: batch, model: model), batch.labels)
+            }
+        } else {
+            let started = Date()
+            let features = try ClassifierFeatures.embed(train, model: model, encoder: encoderArtifact, threads: context.threads) { done, total in
+                context.progress.update(step: done, total: total, message: "embedding the training set")
+            }
+            context.log(String(format: "embedded %d training images in %.1f s", train.count, Date().timeIntervalSince(started)))
+            let rows = features.scalars, width = features.shape[1], labels = train.labels
+            var cachedOrder: (epoch: Int, order: [Int])?
+            func order(_ epoch: Int) -> [Int] {
+                if let cachedOrder, cachedOrder.epoch == epoch { return cachedOrder.order }
+                let order = sampler.order(epoch: epoch)
+                cachedOrder = (epoch, order)
+                return order
+            }
+            let batchSize = configuration.batchSize
+            stepsPerEpoch = { epoch in (order(epoch).count + batchSize - 1) / batchSize }
+            batchAt = { epoch, step in
+                let all = order(epoch)
+                let indices = all[(step * batchSize)..<min(all.count, (step + 1) * batchSize)]
+                var values = [Float](); values.reserveCapacity(indices.count * width)
+                for i in indices { values += rows[(i * width)..<((i + 1) * width)] }
+                return (Tensor(values, shape: [indices.count, width]), indices.map { labels[$0] })
+            }
+        }
+
+        let logEvery = augment ? 1 : max(1, configuration.epochs / 20)
+        while trainer.completedEpochs < configuration.epochs {
+            let epochIndex = trainer.completedEpochs  // 0-based sampler epoch
+            let started = Date()
+            let steps = stepsPerEpoch(epochIndex)
+            let last = try trainer.trainEpoch(steps: steps) { step in try batchAt(epochIndex, step) }
+            guard last.loss.isFinite else {
+                throw RunError("stage '\(context.stageName)': the classifier loss became \(last.loss) in epoch \(trainer.completedEpochs); lower learning_rate")
+            }
+            try trainer.saveCheckpoint(to: checkpoint)
+            let epoch = trainer.completedEpochs
+            let line = String(format: "epoch %d/%d loss %.4f train acc %.2f%% lr %.5f time %.2f s", epoch, configuration.epochs,
+                              last.loss, last.accuracy, last.learningRate, Date().timeIntervalSince(started))
+            context.progress.update(step: epoch, total: configuration.epochs, message: String(format: "loss %.4f", last.loss))
+            if epoch % logEvery == 0 || epoch == configuration.epochs { context.log(line) }
+        }
+        let artifact = ClassifierArtifact(method: configuration.method.rawValue, form: configuration.form.rawValue,
+                                          featureCount: trainer.head.featureCount, classCount: trainer.head.classCount,
+                                          epochs: configuration.epochs, finalLoss: trainer.lastLoss, finalTrainAccuracy: trainer.lastAccuracy,
+                                          classCounts: classCounts)
+        try artifact.write(head: trainer.head, to: context.outputDirectory)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Engine
+import Datasets
+import PipelineDSL
+
+/// The second-stage methods of `linear_classify.py` (its `train_rule`).
+public enum ClassifierMethod: String, Sendable, Codable, CaseIterable {
+    /// Cosine classifier, LDAM loss with effective-number class weights from the first epoch,
+    /// instance sampling, warm-up then steps ×0.1 (the paper's reported setting).
+    case ldamDRW = "ldam_drw"
+    /// Linear classifier, cross-entropy, class-aware sampling, warm-up then cosine decay.
+    case cb
+    /// Linear classifier, cross-entropy, instance sampling, the step schedule (a baseline).
+    case ce
+}
+
+/// Everything that decides how the classifier is trained (the stage's parameters, typed).
+public struct ClassifierConfiguration: Sendable, Equatable {
+    public var method: ClassifierMethod = .ldamDRW
+    /// Training epochs (200 in the reference; the paper's `cb` runs 45).
+    public var epochs = 200
+    /// Images (or feature rows) per step.
+    public var batchSize = 128
+    /// Peak learning rate.
+    public var learningRate: Float = 0.1
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 0
+    /// Epochs of linear warm-up (lr · e / warmup for e ≤ warmup).
+    public var warmupEpochs = 5
+    /// Epochs after which the rate is multiplied by `decayFactor` (ldam_drw and ce).
+    public var milestones = [140, 180]
+    public var decayFactor: Float = 0.1
+    /// LDAM's largest margin and logit scale s.
+    public var maxMargin = 0.5
+    public var scale: Float = 30
+    /// β of the effective-number class weights.
+    public var beta = 0.9999
+    /// Images of one class per visit of the class-aware sampler (cb).
+    public var perVisit = 4
+    /// The learning-rate schedule; nil: the method's own (cosine for cb, steps otherwise).
+    public var scheduleForm: ScheduleForm?
+
+    /// The two schedules of `adjust_learning_rate` (warm-up, then steps or cosine).
+    public enum ScheduleForm: String, Sendable, Codable {
+        /// ×`decayFactor` after each milestone.
+        case multistep
+        /// Cosine decay to zero over the epochs after the warm-up.
+        case cosine
+    }
+
+    /// The default configuration: the reference's `DRW` rule.
+    public init() {}
+
+    /// The head the method trains.
+    public var form: ClassifierHead.Form { method == .ldamDRW ? .cosine : .linear }
+
+    /// The loss for the given training class counts.
+    public func loss(classCounts: [Int]) -> CrossEntropyLoss {
+        switch method {
+        case .ldamDRW: return .ldam(classCounts: classCounts, maxMargin: maxMargin, scale: scale, reweighted: true, beta: beta)
+        case .cb, .ce: return CrossEntropyLoss()
+        }
+    }
+
+    /// The reference's `adjust_learning_rate` for the method (or the form chosen explicitly).
+    public var schedule: LearningRateSchedule {
+        switch scheduleForm ?? (method == .cb ? .cosine : .multistep) {
+        case .cosine: return .warmupCosine(base: learningRate, epochs: epochs, warmupEpochs: warmupEpochs)
+        case .multistep: return .warmupMultiStep(base: learningRate, warmupEpochs: warmupEpochs, milestones: milestones, factor: decayFactor)
+        }
+    }
+
+    /// How an epoch visits the training images.
+    public var samplerKind: SamplerKind { method == .cb ? .classAware : .instance }
+}
+
+/// A classifier head with its optimiser and loss, trained epoch by epoch; its state round-trips
+/// through a checkpoint so a killed run continues at the next epoch with identical results.
+public final class ClassifierTrainer {
+    public let configuration: ClassifierConfiguration
+    public let head: ClassifierHead
+    public let optimizer: SGD
+    public let loss: CrossEntropyLoss
+    /// Epochs finished so far.
+    public private(set) var completedEpochs = 0
+    /// The last finished epoch's mean loss and training accuracy (%); NaN before the first.
+    public private(set) var lastLoss = Double.nan, lastAccuracy = Double.nan
+
+    /// A fresh head for `classCounts.count` classes (the training counts set LDAM's margins and weights).
+    public init(configuration: ClassifierConfiguration, classCounts: [Int], featureCount: Int, seed: UInt32) {
+        self.configuration = configuration
+        head = ClassifierHead(form: configuration.form, featureCount: featureCount, classCount: classCounts.count, seed: seed)
+        optimizer = SGD(parameters: head.namedParameters, learningRate: configuration.learningRate,
+                        momentum: configuration.momentum, weightDecay: configuration.weightDecay)
+        loss = configuration.loss(classCounts: classCounts)
+    }
+
+    /// Trains one epoch (the next one) over `steps` batches that `batch(step)` supplies as
+    /// (features `[B, F]`, labels). Returns the mean batch loss, the training accuracy (%) and the rate.
+    @discardableResult
+    public func trainEpoch(steps: Int, batch: (Int) throws -> (Tensor, [Int32])) rethrows -> (loss: Double, accuracy: Double, learningRate: Float) {
+        let epoch = completedEpochs + 1
+        var lossSum = 0.0, correct = 0, seen = 0
+        for step in 0..<steps {
+            optimizer.learningRate = configuration.schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
+            let (features, labels) = try batch(step)
+            let result = ClassifierStep.train(head: head, optimizer: optimizer, loss: loss, features: features, labels: labels)
+            lossSum += Double(result.loss)
+            correct += result.correct
+            seen += labels.count
+        }
+        completedEpochs = epoch
+        lastLoss = lossSum / Double(max(steps, 1))
+        lastAccuracy = 100 * Double(correct) / Double(max(seen, 1))
+        return (lossSum / Double(max(steps, 1)), 100 * Double(correct) / Double(max(seen, 1)), optimizer.learningRate)
+    }
+
+    /// Writes the head, the momentum buffers and the epoch count to `url` (atomically).
+    public func saveCheckpoint(to url: URL) throws {
+        var tensors = head.stateArrays().map { (name: "head.\($0.name)", array: $0.array) }
+        for (name, parameter) in head.namedParameters {
+            guard let buffer = optimizer.momentumBuffers[name] else { continue }
+            tensors.append((name: "momentum.\(name)", array: HostArray(floats: buffer, shape: parameter.shape)))
+        }
+        try SafeTensors.write(tensors, metadata: ["completed_epochs": "\(completedEpochs)",
+                                                     "last_loss": "\(lastLoss)", "last_accuracy": "\(lastAccuracy)"], to: url)
+    }
+
+    /// Restores what `saveCheckpoint(to:)` wrote.
+    public func loadCheckpoint(from url: URL) throws {
+        let file = try SafeTensors.read(contentsOf: url)
+        guard let text = file.metadata["completed_epochs"], let epochs = Int(text), epochs >= 0 else {
+            throw RunError("\(url.path): not a classifier checkpoint (no completed_epochs in its metadata)")
+        }
+        try head.load(file, prefix: "head.", strict: false)
+        for (name, _) in head.namedParameters {
+            if let array = file["momentum.\(name)"] { optimizer.momentumBuffers[name] = array.floats() }
+        }
+        completedEpochs = epochs
+        lastLoss = file.metadata["last_loss"].flatMap(Double.init) ?? .nan
+        lastAccuracy = file.metadata["last_accuracy"].flatMap(Double.init) ?? .nan
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Engine
+import Datasets
+import PipelineDSL
+
+/// The `evaluation` stage kind: the trained encoder and classifier on the balanced test split.
+///
+/// Inputs: `classifier`, `encoder` and `data` (`dataset` or `imbalance`). Embeds the test images
+/// in eval mode (normalised, no augmentation), scores them with the classifier, records
+/// `top1`, `top5`, `many`, `medium`, `few`, `per_class`, `class_counts`, `test_counts` and
+/// `confusion` as the run's metrics (accuracies in %), and writes them to `metrics.json` in its artifact.
+public enum EvaluationStage {
+    /// The artifact's file.
+    public static let metricsFile = "metrics.json"
+
+    /// The kind's parameters: the shot-group bounds of the paper.
+    public static let parameters: [PipelineDSL.Parameter] = [
+        .int("many_shot_above", default: 100, range: .atLeast(0),
+             doc: "classes with more training images than this are many-shot"),
+        .int("few_shot_below", default: 20, range: .atLeast(1),
+             doc: "classes with fewer training images than this are few-shot; the rest are medium-shot"),
+        .int("batch_size", default: 256, range: .closed(1, 65_536), doc: "test images embedded at a time"),
+    ]
+
+    /// The registered kind.
+    public static let kind = StageKind(
+        name: "evaluation", version: 1,
+        summary: "top-1/top-5, per-class, many/medium/few accuracy and the confusion matrix on the test split",
+        parameters: parameters,
+        inputs: [.one("classifier", of: "classifier"), .one("encoder", of: "encoder"),
+                 InputSlot(name: "data", kinds: DataArtifact.kinds)],
+        usesSeed: false,
+        run: run)
+
+    static func run(_ context: RunContext) throws {
+        CPUThreads.set(context.threads)
+        let manyAbove = context.int("many_shot_above"), fewBelow = context.int("few_shot_below")
+        guard fewBelow <= manyAbove + 1 else {
+            throw RunError("stage '\(context.stageName)': few_shot_below (\(fewBelow)) must not exceed many_shot_above + 1 (\(manyAbove + 1))")
+        }
+        let (classifier, head) = try ClassifierArtifact.input(of: context)
+        let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
+        let data = try DataArtifact.input(of: context)
+        try ClassifierFeatures.checkCompatible(data.test, with: encoderArtifact, stage: context.stageName)
+        guard data.test.classCount == head.classCount, data.train.classCount == head.classCount else {
+            throw RunError("stage '\(context.stageName)': the classifier has \(head.classCount) classes but the data has \(data.test.classCount)")
+        }
+        guard data.test.count > 0 else { throw RunError("stage '\(context.stageName)': the test split is empty") }
+        let started = Date()
+        let features = try ClassifierFeatures.embed(data.test, model: model, encoder: encoderArtifact, threads: context.threads,
+                                                    batchSize: context.int("batch_size")) { done, total in
+            context.progress.update(step: done, total: total, message: "embedding the test set")
+        }
+        let logits = withoutGradients { head.logits(features) }.scalars
+        let metrics = EvaluationMetrics(logits: logits, labels: data.test.labels, classCounts: data.train.classCounts,
+                                        manyAbove: manyAbove, fewBelow: fewBelow)
+        func show(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "n/a" }
+        context.log(String(format: "%d test images in %.1f s (classifier %@): top-1 %.2f%% top-5 %.2f%% many %@ medium %@ few %@",
+                           data.test.count, Date().timeIntervalSince(started), classifier.method, metrics.top1, metrics.top5,
+                           show(metrics.many), show(metrics.medium), show(metrics.few)))
+        context.recordMetrics(metrics.runMetrics)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(metrics).write(to: context.outputDirectory.appendingPathComponent(metricsFile), options: .atomic)
+    }
+}
