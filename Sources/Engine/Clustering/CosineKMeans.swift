@@ -79,7 +79,7 @@ public struct CosineKMeans: Equatable, Sendable {
                 }
                 let previous = centres
                 for c in 0..<k {
-                    if members[c].isEmpty { members[c] = [generator.legacyInterval(n - 1)] }
+                    if members[c].isEmpty { members[c] = [generator.nextInterval(n - 1)] }
                     KMeansMath.setMean(of: members[c], points: x, dimension: dimension, into: &centres, row: c)
                 }
                 iterations += 1

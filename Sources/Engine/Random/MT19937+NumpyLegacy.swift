@@ -1,5 +1,3 @@
-import Engine
-
 /// numpy's legacy `RandomState` draws built on MT19937: the bounded integer draw that
 /// `RandomState.shuffle` uses and the shuffle itself, bit for bit.
 extension MT19937 {
