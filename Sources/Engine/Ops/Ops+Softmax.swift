@@ -10,6 +10,16 @@ extension Tensor {
         return (c == 0 ? 0 : count / c, c)
     }
 
+    /// log Σ_j exp(x_j) of one row, with the row maximum subtracted for stability.
+    @inline(__always)
+    static func logSumExp(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var m = -Float.infinity
+        for j in 0..<count { m = Swift.max(m, x[j]) }
+        var s: Float = 0
+        for j in 0..<count { s += Foundation.exp(x[j] - m) }
+        return m + Foundation.log(s)
+    }
+
     /// Softmax along the last axis (row maximum subtracted for stability).
     public func softmax() -> Tensor {
         let (rows, cols) = lastAxisRows("softmax")
@@ -18,11 +28,8 @@ extension Tensor {
         parallelChunks(rows, minimumChunk: 64) { r in
             for row in r {
                 let xr = x + row * cols, yr = y + row * cols
-                var m = -Float.infinity
-                for j in 0..<cols { m = Swift.max(m, xr[j]) }
-                var s: Float = 0
-                for j in 0..<cols { yr[j] = Foundation.exp(xr[j] - m); s += yr[j] }
-                for j in 0..<cols { yr[j] /= s }
+                let lse = Tensor.logSumExp(xr, cols)
+                for j in 0..<cols { yr[j] = Foundation.exp(xr[j] - lse) }
             }
         }
         return Tensor.recorded(out, op: .softmax, inputs: [self]) { g, _ in
@@ -46,11 +53,7 @@ extension Tensor {
         parallelChunks(rows, minimumChunk: 64) { r in
             for row in r {
                 let xr = x + row * cols, yr = y + row * cols
-                var m = -Float.infinity
-                for j in 0..<cols { m = Swift.max(m, xr[j]) }
-                var s: Float = 0
-                for j in 0..<cols { s += Foundation.exp(xr[j] - m) }
-                let lse = m + Foundation.log(s)
+                let lse = Tensor.logSumExp(xr, cols)
                 for j in 0..<cols { yr[j] = xr[j] - lse }
             }
         }
