@@ -1,7 +1,8 @@
 import PipelineDSL
 import Engine
 
-/// The `contrastive_loss` stage kind: the first-stage loss and its temperatures (SPEC §1).
+/// The `contrastive_loss` stage kind: the first-stage loss and its temperatures (SPEC §1), or the
+/// cross-entropy baseline that trains the encoder as a plain classifier.
 public enum ContrastiveLossStage {
     /// The kind's name in recipes.
     public static let name = "contrastive_loss"
@@ -9,10 +10,10 @@ public enum ContrastiveLossStage {
     /// The light kind: its artifact is its resolved parameters.
     public static let kind = StageKind.light(
         name: name, version: 1,
-        summary: "the first-stage contrastive loss: SBCL (rank or ccl variant) or plain SupCon",
+        summary: "the first-stage loss: SBCL (rank or ccl variant), plain SupCon, or cross-entropy (the baseline)",
         parameters: [
-            .choice("variant", ["rank", "ccl", "supcon"], default: "rank",
-                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), or supcon alone (the baseline; no re-clustering)"),
+            .choice("variant", ["rank", "ccl", "supcon", "ce"], default: "rank",
+                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), supcon alone (a baseline; no re-clustering), or ce: cross-entropy through the encoder's linear layer on both views (the plain baseline; no warm-up, no re-clustering, temperatures unused)"),
             .float("temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the subclass term (and of supcon)"),
             .float("base_temperature", default: 0.07, range: .greaterThan(0), doc: "τ_base: the subclass term is weighted τ/τ_base"),
             .float("gamma", default: 0.25, range: .atLeast(0), doc: "γ, the weight of the class term"),
@@ -21,8 +22,18 @@ public enum ContrastiveLossStage {
                    doc: "τ_base of the warm-up SupCon loss (weight τ/τ_base = 1 by default)"),
         ])
 
+    /// What the first stage minimises.
+    public enum Objective: Sendable, Equatable {
+        /// A contrastive loss on the L2-normalised projections (SupCon warm-up, then `main`).
+        case contrastive
+        /// Cross-entropy of the encoder's linear classifier against the class labels, on every view.
+        case crossEntropy
+    }
+
     /// The losses of a `contrastive_loss` input, typed.
     public struct Settings: Sendable, Equatable {
+        /// Contrastive training or the cross-entropy baseline.
+        public var objective: Objective
         /// The loss of the warm-up epochs (plain SupCon).
         public var warmup: ContrastiveLossKind
         /// The loss after the warm-up.
@@ -31,7 +42,9 @@ public enum ContrastiveLossStage {
         public var temperature: Float
 
         /// Settings from explicit losses.
-        public init(warmup: ContrastiveLossKind = .supConDefault, main: ContrastiveLossKind = .sbclRankDefault, temperature: Float = 0.1) {
+        public init(warmup: ContrastiveLossKind = .supConDefault, main: ContrastiveLossKind = .sbclRankDefault, temperature: Float = 0.1,
+                    objective: Objective = .contrastive) {
+            self.objective = objective
             self.warmup = warmup
             self.main = main
             self.temperature = temperature
@@ -42,17 +55,21 @@ public enum ContrastiveLossStage {
             let t = Float(parameters.double("temperature")), base = Float(parameters.double("base_temperature"))
             let gamma = Float(parameters.double("gamma"))
             let main: ContrastiveLossKind
+            var objective = Objective.contrastive
             switch parameters.string("variant") {
+            case "ce":
+                objective = .crossEntropy
+                main = .supCon(temperature: t, baseTemperature: base)
             case "supcon": main = .supCon(temperature: t, baseTemperature: base)
             case "ccl": main = .sbclCCL(temperature: t, baseTemperature: base, gamma: gamma)
             default: main = .sbclRank(temperature: t, baseTemperature: base, gamma: gamma)
             }
             self.init(warmup: .supCon(temperature: Float(parameters.double("warmup_temperature")),
                                       baseTemperature: Float(parameters.double("warmup_base_temperature"))),
-                      main: main, temperature: t)
+                      main: main, temperature: t, objective: objective)
         }
 
         /// Whether the main loss needs subclasses, i.e. whether the stage re-clusters at all.
-        public var needsSubclasses: Bool { main.usesSubclasses }
+        public var needsSubclasses: Bool { objective == .contrastive && main.usesSubclasses }
     }
 }

@@ -41,7 +41,10 @@ final class EncoderTraining {
         batchSize = p.int("batch_size")
         checkpointEvery = p.int("checkpoint_every")
         clusterBatchSize = p.int("cluster_batch_size")
+        // The contrastive stages keep the reference's 64 → 10 classifier layer (unused, but in its
+        // checkpoints); the cross-entropy baseline trains that layer, so it gets one output per class.
         model = SupConResNet(depth: depth, inputChannels: data.train.channels, projectionDimension: projectionDimension,
+                             classCount: losses.objective == .crossEntropy ? data.train.classCount : 10,
                              seed: UInt32(truncatingIfNeeded: context.seed))
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
                         momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
@@ -94,7 +97,8 @@ final class EncoderTraining {
                 subclasses = result.subclasses
                 temperatures = result.classTemperatures
             }
-            let inWarmup = clustering.isWarmup(epoch: epoch) || (losses.needsSubclasses && subclasses.isEmpty)
+            let crossEntropy = losses.objective == .crossEntropy
+            let inWarmup = !crossEntropy && (clustering.isWarmup(epoch: epoch) || (losses.needsSubclasses && subclasses.isEmpty))
             let loss = inWarmup ? warmupLoss : mainLoss
             var total = 0.0, images = 0
             var rate: Float = 0
@@ -104,11 +108,7 @@ final class EncoderTraining {
                              "EncoderTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
                 rate = schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
                 optimizer.learningRate = rate
-                let z = model(Tensor(batch.images, shape: batch.shape), training: true)
-                let targets = ContrastiveTargets(labels: batch.labels,
-                                                 subclasses: loss.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
-                                                 classTemperatures: loss.kind.usesClassTemperatures ? temperatures : [])
-                let value = Tensor.contrastiveLoss(z, loss, targets)
+                let value = crossEntropy ? classificationLoss(batch) : contrastiveLoss(batch, loss, subclasses, temperatures)
                 let scalar = value.item
                 guard scalar.isFinite else { throw divergence(scalar, epoch: epoch, step: step) }
                 optimizer.step(value.gradients())
@@ -121,7 +121,7 @@ final class EncoderTraining {
             let meanLoss = total / Double(max(images, 1))
             context.log("epoch \(epoch)/\(epochs)  loss \(Self.format(meanLoss))  lr \(String(format: "%.6g", rate))  "
                         + "\(String(format: "%.1f", seconds)) s  \(String(format: "%.1f", Double(images) / max(seconds, 1e-9))) images/s"
-                        + (inWarmup ? "  (SupCon warm-up)" : ""))
+                        + (inWarmup ? "  (SupCon warm-up)" : crossEntropy ? "  (cross-entropy)" : ""))
             if epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
                 try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,
                                       generator: generator, lastLoss: meanLoss)
@@ -136,6 +136,23 @@ final class EncoderTraining {
                                        mean: augmentation.mean.map { Float($0) }, std: augmentation.std.map { Float($0) },
                                        imageSize: augmentation.size)
         try artifact.write(model: model, to: context.outputDirectory)
+    }
+
+    /// The contrastive loss of one batch of two views per image.
+    private func contrastiveLoss(_ batch: Batch, _ loss: ContrastiveLoss, _ subclasses: [Int32], _ temperatures: [Float]) -> Tensor {
+        let z = model(Tensor(batch.images, shape: batch.shape), training: true)
+        let targets = ContrastiveTargets(labels: batch.labels,
+                                         subclasses: loss.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
+                                         classTemperatures: loss.kind.usesClassTemperatures ? temperatures : [])
+        return Tensor.contrastiveLoss(z, loss, targets)
+    }
+
+    /// The cross-entropy baseline: the encoder's linear classifier on every view (views are
+    /// view-major, so the B labels repeat once per view).
+    private func classificationLoss(_ batch: Batch) -> Tensor {
+        let logits = model.classify(model.features(Tensor(batch.images, shape: batch.shape), training: true))
+        let labels = Array(repeating: batch.labels, count: batch.views).flatMap { $0 }
+        return Tensor.crossEntropy(logits: logits, labels: Tensor(int32: labels, shape: [labels.count]))
     }
 
     /// Re-clusters at the start of `epoch` and logs the event.

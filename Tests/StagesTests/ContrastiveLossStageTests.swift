@@ -22,6 +22,10 @@ final class ContrastiveLossStageTests: XCTestCase {
         XCTAssertEqual(supcon.main, .supCon(temperature: 0.2, baseTemperature: 0.2))
         XCTAssertFalse(supcon.needsSubclasses)
         XCTAssertEqual(try settings("warmup_temperature: 0.3").warmup, .supCon(temperature: 0.3, baseTemperature: 0.1))
+        XCTAssertEqual(supcon.objective, .contrastive)
+        let ce = try settings("variant: ce")
+        XCTAssertEqual(ce.objective, .crossEntropy)
+        XCTAssertFalse(ce.needsSubclasses, "the cross-entropy baseline never re-clusters")
     }
 
     func testRangesAreCheckedAtPlanTime() {

@@ -159,6 +159,31 @@ final class EncoderStageTests: XCTestCase {
         #endif
     }
 
+    func testCrossEntropyBaselineTrainsTheClassifierLayerWithoutClustering() throws {
+        #if DEBUG
+        throw XCTSkip("trains a network; run with -c release -Xswiftc -enable-testing")
+        #else
+        let folder = try temporaryFolder(self)
+        let plan = try planFirstStage(firstStageRecipe(clustering: tinyClustering, loss: "variant: ce", encoder: tinyEncoder))
+        let logURL = folder.appendingPathComponent("run.log")
+        let context = try encoderContext(plan: plan, data: tinyDataArtifact(), folder: folder, log: logURL)
+        try EncoderStage.run(context)
+        let log = try String(contentsOf: logURL, encoding: .utf8)
+        XCTAssertFalse(log.contains("re-clustered"), log)
+        XCTAssertFalse(log.contains("warm-up"), log)
+        let losses = (1...4).map { epoch -> Double in
+            let line = log.split(separator: "\n").first { $0.contains("epoch \(epoch)/4  loss ") && $0.contains("(cross-entropy)") }
+            return line.flatMap { Double($0.components(separatedBy: "loss ")[1].prefix { $0 != " " }) } ?? .nan
+        }
+        // Three classes: the first epoch starts near ln 3; an easy problem must come down from there.
+        XCTAssert(losses.allSatisfy(\.isFinite), log)
+        XCTAssertLessThan(losses[3], losses[0], log)
+        // The classifier layer has one row per class and is what the artifact's encoder carries.
+        let (_, model) = try EncoderArtifact.read(from: context.outputDirectory)
+        XCTAssertEqual(model.encoder.linear.weight.value.shape, [3, 64])
+        #endif
+    }
+
     func testResumedRunEndsBitIdenticalToAnUninterruptedOne() throws {
         #if DEBUG
         throw XCTSkip("trains a network; run with -c release -Xswiftc -enable-testing")

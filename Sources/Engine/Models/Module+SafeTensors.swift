@@ -82,7 +82,7 @@ extension Module {
 extension SupConResNet {
     /// A model shaped to fit a reference `SupConResNet` state dict: the depth from the number of
     /// blocks, the input channels from `encoder.conv1.weight`, the projection size from
-    /// `head.2.weight`. Loads the weights.
+    /// `head.2.weight`, the classifier layer's classes from `encoder.linear.weight`. Loads the weights.
     public convenience init(checkpoint file: SafeTensorsFile) throws {
         guard let conv1 = file["encoder.conv1.weight"], conv1.shape.count == 4,
               let head2 = file["head.2.weight"], head2.shape.count == 2 else {
@@ -93,7 +93,8 @@ extension SupConResNet {
         guard ResNetCIFAR.depths.contains(depth) else {
             throw CheckpointError(path: file.path, problems: ["\(blocks) blocks per stage make depth \(depth), not one of \(ResNetCIFAR.depths)"])
         }
-        self.init(depth: depth, inputChannels: conv1.shape[1], projectionDimension: head2.shape[0])
+        let classes = file["encoder.linear.weight"].flatMap { $0.shape.count == 2 ? $0.shape[0] : nil } ?? 10
+        self.init(depth: depth, inputChannels: conv1.shape[1], projectionDimension: head2.shape[0], classCount: classes)
         try load(file)
     }
 }

@@ -34,15 +34,16 @@ public final class ResNetCIFAR: Module {
 
     public let conv1: Conv2d, bn1: BatchNorm2d
     public let stages: [[BasicBlock]]
-    /// The reference model's classifier layer (64 → 10). Its forward never uses it, but its
-    /// `encoder.linear.*` entries are in every reference checkpoint, so it is kept to load and
-    /// save those files unchanged.
+    /// The reference model's classifier layer (64 → classes, 10 by default). The contrastive
+    /// forward never uses it, but its `encoder.linear.*` entries are in every reference checkpoint,
+    /// so it is kept to load and save those files unchanged; the cross-entropy baseline trains it.
     public let linear: Linear
     /// The feature dimension (64).
     public let featureDimension = 64
 
-    /// A ResNet of the given depth for images with `inputChannels` channels.
-    public init(depth: Int = 32, inputChannels: Int = 3, rng: inout MT19937) {
+    /// A ResNet of the given depth for images with `inputChannels` channels and a classifier
+    /// layer for `classCount` classes.
+    public init(depth: Int = 32, inputChannels: Int = 3, classCount: Int = 10, rng: inout MT19937) {
         precondition(Self.depths.contains(depth), "ResNetCIFAR: depth \(depth) is not one of \(Self.depths)")
         let blocks = (depth - 2) / 6
         conv1 = Conv2d(inChannels: inputChannels, outChannels: 16, kernelSize: 3, stride: 1, padding: 1, rng: &rng)
@@ -56,7 +57,7 @@ public final class ResNetCIFAR: Module {
             })
         }
         self.stages = stages
-        linear = Linear(inFeatures: 64, outFeatures: 10, kaimingWeights: true, rng: &rng)
+        linear = Linear(inFeatures: 64, outFeatures: classCount, kaimingWeights: true, rng: &rng)
     }
 
     /// NHWC images [N, H, W, C] → features [N, 64].
@@ -81,9 +82,9 @@ public final class SupConResNet: Module {
     public let encoder: ResNetCIFAR
     public let head1: Linear, head2: Linear
 
-    public init(depth: Int = 32, inputChannels: Int = 3, projectionDimension: Int = 128, seed: UInt32 = 0) {
+    public init(depth: Int = 32, inputChannels: Int = 3, projectionDimension: Int = 128, classCount: Int = 10, seed: UInt32 = 0) {
         var rng = MT19937(seed: seed)
-        encoder = ResNetCIFAR(depth: depth, inputChannels: inputChannels, rng: &rng)
+        encoder = ResNetCIFAR(depth: depth, inputChannels: inputChannels, classCount: classCount, rng: &rng)
         head1 = Linear(inFeatures: 64, outFeatures: 64, rng: &rng)
         head2 = Linear(inFeatures: 64, outFeatures: projectionDimension, rng: &rng)
     }
@@ -93,6 +94,10 @@ public final class SupConResNet: Module {
 
     /// Encoder features → L2-normalised projections [N, 128].
     public func project(_ features: Tensor) -> Tensor { head2(head1(features).relu()).l2Normalized() }
+
+    /// Encoder features → class logits [N, classes] through `encoder.linear` (the cross-entropy
+    /// first stage; the reference's plain `ResNet_s` forward).
+    public func classify(_ features: Tensor) -> Tensor { encoder.linear(features) }
 
     /// NHWC images → L2-normalised projections.
     public func callAsFunction(_ x: Tensor, training: Bool) -> Tensor { project(features(x, training: training)) }
