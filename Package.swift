@@ -28,8 +28,11 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
+        // The AVX2 + FMA inner loops of the convolution kernels, picked at run time (see its header).
+        .target(name: "CKernels"),
+
         // Tensors, backends, autodiff, layers, optimisers, models, tensor file formats.
-        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // Recipes, validation, planning, hashing, the cache and the executor. No tensors.
         .target(
             name: "PipelineDSL",

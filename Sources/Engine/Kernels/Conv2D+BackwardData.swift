@@ -23,6 +23,10 @@ extension Conv2D {
             return backwardDataGEMM(g, outputGradient.baseAddress!, weight.baseAddress!,
                                     inputGradient.baseAddress!, pool: pool)
         }
+        if kernelSet == .wide && backwardDataIsCorrelation(g) {
+            return backwardDataWide(g, outputGradient: outputGradient.baseAddress!, weight: weight.baseAddress!,
+                                    inputGradient: inputGradient.baseAddress!, workspace: workspace, pool: pool)
+        }
         let cin = g.inputChannels, cout = g.outputChannels
         let kh = g.kernelHeight, kw = g.kernelWidth
         let sh = g.strideHeight, sw = g.strideWidth, ph = g.paddingHeight, pw = g.paddingWidth

@@ -22,6 +22,11 @@ extension Conv2D {
             return backwardWeightGEMM(g, input.baseAddress!, outputGradient.baseAddress!,
                                       weightGradient.baseAddress!, accumulate: accumulate, pool: pool)
         }
+        if kernelSet == .wide && g.batch > 0 {
+            return backwardWeightWide(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
+                                      weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
+                                      workspace: workspace, pool: pool)
+        }
         let cin = g.inputChannels, cout = g.outputChannels
         let taps = g.kernelHeight * g.kernelWidth, kw = g.kernelWidth
         let coPad = roundUp(cout, channelBlock)
@@ -67,18 +72,7 @@ extension Conv2D {
             }
         }
 
-        // Sum the partials in chunk order and transpose [kh][kw][i][o] to OIHW.
-        let dw = weightGradient.baseAddress!
-        for o in 0..<cout {
-            for i in 0..<cin {
-                for t in 0..<taps {
-                    let index = (t * cin + i) * coPad + o
-                    var sum: Float = chunks > 0 ? workspace.partial(0)[index] : 0
-                    for c in 1..<max(chunks, 1) { sum += workspace.partial(c)[index] }
-                    let target = (o * cin + i) * taps + t
-                    dw[target] = accumulate ? dw[target] + sum : sum
-                }
-            }
-        }
+        sumPartials(workspace, chunks: chunks, outputChannels: cout, inputChannels: cin, taps: taps, stride: coPad,
+                    into: weightGradient.baseAddress!, accumulate: accumulate)
     }
 }

@@ -23,6 +23,10 @@ extension Conv2D {
         if usesGEMM(g) {
             return forwardGEMM(g, input.baseAddress!, weight.baseAddress!, output.baseAddress!, pool: pool)
         }
+        if kernelSet == .wide {
+            return forwardWide(g, input: input.baseAddress!, weight: weight.baseAddress!, output: output.baseAddress!,
+                               workspace: workspace, pool: pool)
+        }
         let cin = g.inputChannels, cout = g.outputChannels
         let kh = g.kernelHeight, kw = g.kernelWidth
         let cinPad = roundUp(cin, dotChannels)

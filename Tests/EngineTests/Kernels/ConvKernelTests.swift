@@ -46,6 +46,18 @@ private enum NaiveConv {
     }
 }
 
+/// Runs `body` once with each set of convolution tiles this CPU can run (the portable Swift tiles
+/// always; the AVX2 + FMA tiles where available), restoring the default afterwards.
+func forEachKernelSet(_ body: (ConvKernelSet) -> Void) {
+    let saved = Conv2D.kernelSet
+    defer { Conv2D.kernelSet = saved }
+    let sets: [ConvKernelSet] = ConvKernelSet.best == .wide ? [.portable, .wide] : [.portable]
+    for set in sets {
+        Conv2D.kernelSet = set
+        body(set)
+    }
+}
+
 final class ConvKernelTests: XCTestCase {
     /// Odd sizes, strides 1-3, paddings 0-3, kernels 1-7, channel counts off multiples of 8.
     let geometries: [Conv2DGeometry] = [
@@ -61,6 +73,9 @@ final class ConvKernelTests: XCTestCase {
         Conv2DGeometry(batch: 2, inputHeight: 4, inputWidth: 4, inputChannels: 6, outputChannels: 10, kernelSize: 3, stride: 1, padding: 2),
         Conv2DGeometry(batch: 1, inputHeight: 5, inputWidth: 9, inputChannels: 7, outputChannels: 5, kernelHeight: 1, kernelWidth: 3,
                        strideHeight: 2, strideWidth: 1, paddingHeight: 0, paddingWidth: 1),
+        // More than one 6-pixel tile per image, 16-channel blocks with a partial last block.
+        Conv2DGeometry(batch: 2, inputHeight: 10, inputWidth: 9, inputChannels: 20, outputChannels: 40, kernelSize: 3, stride: 1, padding: 1),
+        Conv2DGeometry(batch: 2, inputHeight: 9, inputWidth: 11, inputChannels: 33, outputChannels: 17, kernelSize: 3, stride: 2, padding: 1),
         // Pointwise with many channels: the sgemm path.
         Conv2DGeometry(batch: 2, inputHeight: 3, inputWidth: 5, inputChannels: 64, outputChannels: 72, kernelSize: 1),
     ]
@@ -68,56 +83,63 @@ final class ConvKernelTests: XCTestCase {
     /// The shape list covers both the direct kernels and the pointwise sgemm path.
     func testShapesCoverDirectAndGEMMPaths() {
         XCTAssertEqual(geometries.filter(Conv2D.usesGEMM).count, 1)
+        XCTAssert(geometries.contains { Conv2D.backwardDataIsCorrelation($0) && $0.outputHeight * $0.outputWidth > 6 })
         XCTAssertFalse(Conv2D.usesGEMM(geometries[4]), "small pointwise convs stay on the direct kernels")
     }
 
     func testForwardMatchesNaive() {
-        for (index, g) in geometries.enumerated() {
-            let x = kernelTestValues(g.inputCount, seed: UInt64(index))
-            let w = kernelTestValues(g.weightCount, seed: UInt64(100 + index))
-            let expected = NaiveConv.forward(g, x, w)
-            withPools { pool in
-                var y = [Float](repeating: .nan, count: g.outputCount)
-                x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in y.withUnsafeMutableBufferPointer { yb in
-                    Conv2D.forward(g, input: xb, weight: wb, output: yb, workspace: KernelWorkspace(), pool: pool)
-                } } }
-                assertClose(y, expected, "forward \(g) threads \(pool.threadCount)")
+        forEachKernelSet { set in
+            for (index, g) in geometries.enumerated() {
+                let x = kernelTestValues(g.inputCount, seed: UInt64(index))
+                let w = kernelTestValues(g.weightCount, seed: UInt64(100 + index))
+                let expected = NaiveConv.forward(g, x, w)
+                withPools { pool in
+                    var y = [Float](repeating: .nan, count: g.outputCount)
+                    x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in y.withUnsafeMutableBufferPointer { yb in
+                        Conv2D.forward(g, input: xb, weight: wb, output: yb, workspace: KernelWorkspace(), pool: pool)
+                    } } }
+                    assertClose(y, expected, "forward \(set) \(g) threads \(pool.threadCount)")
+                }
             }
         }
     }
 
     func testBackwardDataMatchesNaive() {
-        for (index, g) in geometries.enumerated() {
-            let dy = kernelTestValues(g.outputCount, seed: UInt64(200 + index))
-            let w = kernelTestValues(g.weightCount, seed: UInt64(300 + index))
-            let expected = NaiveConv.backwardData(g, dy, w)
-            withPools { pool in
-                var dx = [Float](repeating: .nan, count: g.inputCount)
-                dy.withUnsafeBufferPointer { db in w.withUnsafeBufferPointer { wb in dx.withUnsafeMutableBufferPointer { xb in
-                    Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: xb,
-                                        workspace: KernelWorkspace(), pool: pool)
-                } } }
-                assertClose(dx, expected, "backwardData \(g) threads \(pool.threadCount)")
+        forEachKernelSet { set in
+            for (index, g) in geometries.enumerated() {
+                let dy = kernelTestValues(g.outputCount, seed: UInt64(200 + index))
+                let w = kernelTestValues(g.weightCount, seed: UInt64(300 + index))
+                let expected = NaiveConv.backwardData(g, dy, w)
+                withPools { pool in
+                    var dx = [Float](repeating: .nan, count: g.inputCount)
+                    dy.withUnsafeBufferPointer { db in w.withUnsafeBufferPointer { wb in dx.withUnsafeMutableBufferPointer { xb in
+                        Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: xb,
+                                            workspace: KernelWorkspace(), pool: pool)
+                    } } }
+                    assertClose(dx, expected, "backwardData \(set) \(g) threads \(pool.threadCount)")
+                }
             }
         }
     }
 
     func testBackwardWeightMatchesNaiveOverwriteAndAccumulate() {
-        for (index, g) in geometries.enumerated() {
-            let x = kernelTestValues(g.inputCount, seed: UInt64(400 + index))
-            let dy = kernelTestValues(g.outputCount, seed: UInt64(500 + index))
-            let expected = NaiveConv.backwardWeight(g, x, dy)
-            withPools { pool in
-                var dw = [Float](repeating: .nan, count: g.weightCount)
-                let workspace = KernelWorkspace()
-                x.withUnsafeBufferPointer { xb in dy.withUnsafeBufferPointer { db in dw.withUnsafeMutableBufferPointer { wb in
-                    Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: wb,
-                                          accumulate: false, workspace: workspace, pool: pool)
-                    Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: wb,
-                                          accumulate: true, workspace: workspace, pool: pool)
-                } } }
-                assertClose(dw, expected.map { 2 * $0 }, rtol: 1e-4, atol: 1e-3,
-                            "backwardWeight \(g) threads \(pool.threadCount)")
+        forEachKernelSet { set in
+            for (index, g) in geometries.enumerated() {
+                let x = kernelTestValues(g.inputCount, seed: UInt64(400 + index))
+                let dy = kernelTestValues(g.outputCount, seed: UInt64(500 + index))
+                let expected = NaiveConv.backwardWeight(g, x, dy)
+                withPools { pool in
+                    var dw = [Float](repeating: .nan, count: g.weightCount)
+                    let workspace = KernelWorkspace()
+                    x.withUnsafeBufferPointer { xb in dy.withUnsafeBufferPointer { db in dw.withUnsafeMutableBufferPointer { wb in
+                        Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: wb,
+                                              accumulate: false, workspace: workspace, pool: pool)
+                        Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: wb,
+                                              accumulate: true, workspace: workspace, pool: pool)
+                    } } }
+                    assertClose(dw, expected.map { 2 * $0 }, rtol: 1e-4, atol: 1e-3,
+                                "backwardWeight \(set) \(g) threads \(pool.threadCount)")
+                }
             }
         }
     }
@@ -125,41 +147,61 @@ final class ConvKernelTests: XCTestCase {
     /// ⟨conv(x), dy⟩ = ⟨x, backwardData(dy)⟩ = ⟨w, backwardWeight(x, dy)⟩: the backwards are the
     /// exact adjoints of the forward, checked on the kernels alone (no naive code involved).
     func testBackwardsAreAdjointsOfForward() {
-        let g = Conv2DGeometry(batch: 3, inputHeight: 10, inputWidth: 9, inputChannels: 13, outputChannels: 24,
-                               kernelSize: 3, stride: 2, padding: 1)
-        let x = kernelTestValues(g.inputCount, seed: 1), w = kernelTestValues(g.weightCount, seed: 2)
-        let dy = kernelTestValues(g.outputCount, seed: 3)
-        var y = [Float](repeating: 0, count: g.outputCount), dx = [Float](repeating: 0, count: g.inputCount)
-        var dw = [Float](repeating: 0, count: g.weightCount)
-        let ws = KernelWorkspace()
-        x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in dy.withUnsafeBufferPointer { db in
-            y.withUnsafeMutableBufferPointer { Conv2D.forward(g, input: xb, weight: wb, output: $0, workspace: ws) }
-            dx.withUnsafeMutableBufferPointer { Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: $0, workspace: ws) }
-            dw.withUnsafeMutableBufferPointer { Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0, workspace: ws) }
-        } } }
-        func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
-        let reference = dot(y, dy)
-        XCTAssertEqual(dot(x, dx), reference, accuracy: 1e-3 * abs(reference) + 1e-3)
-        XCTAssertEqual(dot(w, dw), reference, accuracy: 1e-3 * abs(reference) + 1e-3)
+        forEachKernelSet { set in
+            let g = Conv2DGeometry(batch: 3, inputHeight: 10, inputWidth: 9, inputChannels: 13, outputChannels: 24,
+                                   kernelSize: 3, stride: 2, padding: 1)
+            let x = kernelTestValues(g.inputCount, seed: 1), w = kernelTestValues(g.weightCount, seed: 2)
+            let dy = kernelTestValues(g.outputCount, seed: 3)
+            var y = [Float](repeating: 0, count: g.outputCount), dx = [Float](repeating: 0, count: g.inputCount)
+            var dw = [Float](repeating: 0, count: g.weightCount)
+            let ws = KernelWorkspace()
+            x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in dy.withUnsafeBufferPointer { db in
+                y.withUnsafeMutableBufferPointer { Conv2D.forward(g, input: xb, weight: wb, output: $0, workspace: ws) }
+                dx.withUnsafeMutableBufferPointer { Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: $0, workspace: ws) }
+                dw.withUnsafeMutableBufferPointer { Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0, workspace: ws) }
+            } } }
+            func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+            let reference = dot(y, dy)
+            XCTAssertEqual(dot(x, dx), reference, accuracy: 1e-3 * abs(reference) + 1e-3)
+            XCTAssertEqual(dot(w, dw), reference, accuracy: 1e-3 * abs(reference) + 1e-3)
+        }
     }
 
     /// The same call twice gives identical bits, for each thread count.
     func testDeterministicForFixedThreadCount() {
-        let g = Conv2DGeometry(batch: 7, inputHeight: 8, inputWidth: 8, inputChannels: 16, outputChannels: 16,
-                               kernelSize: 3, stride: 1, padding: 1)
-        let x = kernelTestValues(g.inputCount, seed: 9), dy = kernelTestValues(g.outputCount, seed: 10)
-        withPools([2, 3]) { pool in
-            var runs: [[Float]] = []
-            for _ in 0..<3 {
-                var dw = [Float](repeating: 0, count: g.weightCount)
-                x.withUnsafeBufferPointer { xb in dy.withUnsafeBufferPointer { db in dw.withUnsafeMutableBufferPointer {
-                    Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0,
-                                          workspace: KernelWorkspace(), pool: pool)
-                } } }
-                runs.append(dw)
+        forEachKernelSet { set in
+            let g = Conv2DGeometry(batch: 7, inputHeight: 8, inputWidth: 8, inputChannels: 16, outputChannels: 16,
+                                   kernelSize: 3, stride: 1, padding: 1)
+            let x = kernelTestValues(g.inputCount, seed: 9), dy = kernelTestValues(g.outputCount, seed: 10)
+            withPools([2, 3]) { pool in
+                var runs: [[Float]] = []
+                for _ in 0..<3 {
+                    var dw = [Float](repeating: 0, count: g.weightCount)
+                    x.withUnsafeBufferPointer { xb in dy.withUnsafeBufferPointer { db in dw.withUnsafeMutableBufferPointer {
+                        Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0,
+                                              workspace: KernelWorkspace(), pool: pool)
+                    } } }
+                    runs.append(dw)
+                }
+                XCTAssertEqual(runs[0], runs[1])
+                XCTAssertEqual(runs[0], runs[2])
             }
-            XCTAssertEqual(runs[0], runs[1])
-            XCTAssertEqual(runs[0], runs[2])
+        }
+    }
+
+    /// The AVX2 + FMA tiles are picked exactly where /proc/cpuinfo lists both extensions
+    /// (an independent reading of what the kernel library's cpuid check decides).
+    func testWideTilesArePickedWhereTheCPUHasAVX2AndFMA() throws {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            throw XCTSkip("no /proc/cpuinfo flags on this system")
+        }
+        let flags = Set(flagsLine.split(separator: ":")[1].split(separator: " ").map(String.init))
+        let expected: ConvKernelSet = flags.contains("avx2") && flags.contains("fma") ? .wide : .portable
+        if ProcessInfo.processInfo.environment["SBCL_KERNELS"] == "portable" {
+            XCTAssertEqual(ConvKernelSet.best, .portable)
+        } else {
+            XCTAssertEqual(ConvKernelSet.best, expected)
         }
     }
 }
