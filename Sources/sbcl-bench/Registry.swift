@@ -5,5 +5,7 @@ func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
         "infer": runInferBench,
         "loader": runLoaderBench,
         "conv": runConvBench,
+        "loss": runLossBench,
+        "kmeans": runKMeansBench,
     ]
 }

@@ -25,7 +25,18 @@ public enum Activation {
         guard output.count > 0 else { return }
         let y = output.baseAddress!, dy = outputGradient.baseAddress!, dx = inputGradient.baseAddress!
         forEachRange(output.count, pool) { range in
-            for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
+            // Four at a time with the mask as a blend (a branch on a random sign mispredicts).
+            var i = range.lowerBound
+            while i + 4 <= range.upperBound {
+                var g = load4(dy + i)
+                g.replace(with: 0, where: .!(load4(y + i) .> 0))
+                store4(g, dx + i)
+                i += 4
+            }
+            while i < range.upperBound {
+                dx[i] = y[i] > 0 ? dy[i] : 0
+                i += 1
+            }
         }
     }
 

@@ -43,12 +43,25 @@ public enum BatchNorm2D {
             while start < range.upperBound {
                 let end = min(start + blockRows, range.upperBound)
                 block.initialize(repeating: 0, count: 2 * c)
-                for r in start..<end {
-                    let row = x + r * c
-                    for j in 0..<c {
-                        let d = row[j] - shift[j]
-                        block[j] += d
-                        block[c + j] += d * d
+                if c % 4 == 0 {
+                    // The same sums four channels at a time (LLVM does not vectorise the scalar
+                    // loop: `block` might alias `x`).
+                    for r in start..<end {
+                        let row = x + r * c
+                        for j in stride(from: 0, to: c, by: 4) {
+                            let d = load4(row + j) - load4(shift + j)
+                            store4(load4(block + j) + d, block + j)
+                            store4(load4(block + c + j) + d * d, block + c + j)
+                        }
+                    }
+                } else {
+                    for r in start..<end {
+                        let row = x + r * c
+                        for j in 0..<c {
+                            let d = row[j] - shift[j]
+                            block[j] += d
+                            block[c + j] += d * d
+                        }
                     }
                 }
                 for j in 0..<(2 * c) { sums[j] += Double(block[j]) }

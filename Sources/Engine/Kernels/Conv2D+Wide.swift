@@ -163,14 +163,24 @@ extension Conv2D {
                     for q in 0..<(oh * ow) { (gradientCopy + q * coPad).update(from: gradient + q * cout, count: cout) }
                     gradient = UnsafePointer(gradientCopy)
                 }
-                for t in 0..<taps {
-                    let tapBase = padded + ((t / kw) * wp + t % kw) * cin
-                    for i in stride(from: 0, to: cin, by: tileChannels) {
-                        for block in stride(from: 0, to: coPad, by: blockWidth) {
-                            sbcl_conv_weight_tile_avx2(tapBase + i, g.strideHeight * wp * cin, g.strideWidth * cin,
-                                                       Int32(oh), Int32(ow), Int32(min(tileChannels, cin - i)),
-                                                       gradient + block, copyGradient ? coPad : cout,
-                                                       partial + (t * cin + i) * coPad + block, coPad)
+                // Strips of about 128 output pixels: a strip's output gradient and input rows stay
+                // in L1 while every tap and channel tile reads them (a whole image per tile pass
+                // streamed them from L2 27 times for a 16-channel layer).
+                let gradientStride = copyGradient ? coPad : cout
+                let stripRows = max(1, 128 / ow)
+                for top in stride(from: 0, to: oh, by: stripRows) {
+                    let rows = min(stripRows, oh - top)
+                    let stripInput = padded + top * g.strideHeight * wp * cin
+                    let stripGradient = gradient + top * ow * gradientStride
+                    for t in 0..<taps {
+                        let tapBase = stripInput + ((t / kw) * wp + t % kw) * cin
+                        for i in stride(from: 0, to: cin, by: tileChannels) {
+                            for block in stride(from: 0, to: coPad, by: blockWidth) {
+                                sbcl_conv_weight_tile_avx2(tapBase + i, g.strideHeight * wp * cin, g.strideWidth * cin,
+                                                           Int32(rows), Int32(ow), Int32(min(tileChannels, cin - i)),
+                                                           stripGradient + block, gradientStride,
+                                                           partial + (t * cin + i) * coPad + block, coPad)
+                            }
                         }
                     }
                 }

@@ -25,6 +25,12 @@ func load4(_ p: UnsafePointer<Float>) -> V4 {
     UnsafeRawPointer(p).loadUnaligned(as: V4.self)
 }
 
+/// Stores all four lanes of `v` at `p` (unaligned).
+@inline(__always)
+func store4(_ v: V4, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V4.self)
+}
+
 /// Stores the first `lanes` lanes of `v` at `p` (all 4 with one unaligned store when `lanes == 4`).
 @inline(__always)
 func store(_ v: V4, _ p: UnsafeMutablePointer<Float>, lanes: Int) {

@@ -35,110 +35,114 @@ private func trainingForward(_ x: [Float], channels c: Int, gamma: [Float], beta
 }
 
 final class BatchNormKernelTests: XCTestCase {
-    let channels = 5, rows = 2 * 3 * 7
+    /// 5 channels run the scalar loops, 8 the four-channel vector loops.
+    let channelCounts = [5, 8], rows = 2 * 3 * 7
 
     func testTrainingForwardMatchesNaiveAndUpdatesRunningStatistics() {
-        let c = channels
-        // An offset keeps the shifted one-pass variance honest.
-        let x = kernelTestValues(rows * c, seed: 1).map { $0 * 3 + 10 }
-        let gamma = kernelTestValues(c, seed: 2).map { $0 + 1.5 }, beta = kernelTestValues(c, seed: 3)
-        for relu in [false, true] {
-            let reference = naiveBatchNorm(x.map(Double.init), channels: c, gamma: gamma.map(Double.init),
-                                           beta: beta.map(Double.init), relu: relu)
-            withPools { pool in
-                let out = trainingForward(x, channels: c, gamma: gamma, beta: beta,
-                                          runningMean: [Float](repeating: 0.5, count: c),
-                                          runningVariance: [Float](repeating: 2, count: c), relu: relu, pool: pool)
-                assertClose(out[0], reference.y, rtol: 1e-4, atol: 1e-4, "output relu \(relu)")
-                assertClose(out[1], reference.mean, "saved mean")
-                assertClose(out[2], reference.variance.map { 1 / ($0 + 1e-5).squareRoot() }, "saved inverse std")
-                let m = Double(rows)
-                assertClose(out[3], reference.mean.map { 0.9 * 0.5 + 0.1 * $0 }, "running mean")
-                assertClose(out[4], reference.variance.map { 0.9 * 2 + 0.1 * $0 * m / (m - 1) },
-                            "running variance (unbiased)")
+        for c in channelCounts {
+            // An offset keeps the shifted one-pass variance honest.
+            let x = kernelTestValues(rows * c, seed: 1).map { $0 * 3 + 10 }
+            let gamma = kernelTestValues(c, seed: 2).map { $0 + 1.5 }, beta = kernelTestValues(c, seed: 3)
+            for relu in [false, true] {
+                let reference = naiveBatchNorm(x.map(Double.init), channels: c, gamma: gamma.map(Double.init),
+                                               beta: beta.map(Double.init), relu: relu)
+                withPools { pool in
+                    let out = trainingForward(x, channels: c, gamma: gamma, beta: beta,
+                                              runningMean: [Float](repeating: 0.5, count: c),
+                                              runningVariance: [Float](repeating: 2, count: c), relu: relu, pool: pool)
+                    assertClose(out[0], reference.y, rtol: 1e-4, atol: 1e-4, "output relu \(relu)")
+                    assertClose(out[1], reference.mean, "saved mean")
+                    assertClose(out[2], reference.variance.map { 1 / ($0 + 1e-5).squareRoot() }, "saved inverse std")
+                    let m = Double(rows)
+                    assertClose(out[3], reference.mean.map { 0.9 * 0.5 + 0.1 * $0 }, "running mean")
+                    assertClose(out[4], reference.variance.map { 0.9 * 2 + 0.1 * $0 * m / (m - 1) },
+                                "running variance (unbiased)")
+                }
             }
         }
     }
 
     /// Kernel gradients against central differences of the Float64 forward, with and without ReLU.
     func testTrainingBackwardMatchesFiniteDifferences() {
-        let c = channels
-        let x = kernelTestValues(rows * c, seed: 4), r = kernelTestValues(rows * c, seed: 5)
-        let gamma = kernelTestValues(c, seed: 6).map { $0 + 1.5 }, beta = kernelTestValues(c, seed: 7).map { $0 * 0.5 }
-        for relu in [false, true] {
-            func loss(_ xd: [Double], _ gd: [Double], _ bd: [Double]) -> Double {
-                let y = naiveBatchNorm(xd, channels: c, gamma: gd, beta: bd, relu: relu).y
-                return zip(y, r).reduce(0) { $0 + $1.0 * Double($1.1) }
-            }
-            let xd = x.map(Double.init), gd = gamma.map(Double.init), bd = beta.map(Double.init)
-            let h = 1e-6
-            func difference(_ f: (Double) -> Double) -> Double { (f(h) - f(-h)) / (2 * h) }
-            let expectedDx = xd.indices.map { i in difference { e in var v = xd; v[i] += e; return loss(v, gd, bd) } }
-            let expectedDg = gd.indices.map { i in difference { e in var v = gd; v[i] += e; return loss(xd, v, bd) } }
-            let expectedDb = bd.indices.map { i in difference { e in var v = bd; v[i] += e; return loss(xd, gd, v) } }
-
-            withPools { pool in
-                let ws = KernelWorkspace()
-                let saved = trainingForward(x, channels: c, gamma: gamma, beta: beta,
-                                            runningMean: [Float](repeating: 0, count: c),
-                                            runningVariance: [Float](repeating: 1, count: c), relu: relu,
-                                            workspace: ws, pool: pool)
-                let inputs = [FloatBuffer(x), FloatBuffer(r), FloatBuffer(gamma), FloatBuffer(beta),
-                              FloatBuffer(saved[1]), FloatBuffer(saved[2])]
-                let dx = FloatBuffer(count: x.count), dg = FloatBuffer(count: c), db = FloatBuffer(count: c)
-                withExtendedLifetime(inputs) {
-                    BatchNorm2D.trainingBackward(
-                        input: inputs[0].buffer, outputGradient: inputs[1].buffer, channels: c,
-                        gamma: inputs[2].buffer, beta: inputs[3].buffer, savedMean: inputs[4].buffer,
-                        savedInverseStd: inputs[5].buffer, fuseReLU: relu, inputGradient: dx.mutable,
-                        gammaGradient: dg.mutable, betaGradient: db.mutable, workspace: ws, pool: pool)
+        for c in channelCounts {
+            let x = kernelTestValues(rows * c, seed: 4), r = kernelTestValues(rows * c, seed: 5)
+            let gamma = kernelTestValues(c, seed: 6).map { $0 + 1.5 }, beta = kernelTestValues(c, seed: 7).map { $0 * 0.5 }
+            for relu in [false, true] {
+                func loss(_ xd: [Double], _ gd: [Double], _ bd: [Double]) -> Double {
+                    let y = naiveBatchNorm(xd, channels: c, gamma: gd, beta: bd, relu: relu).y
+                    return zip(y, r).reduce(0) { $0 + $1.0 * Double($1.1) }
                 }
-                assertClose(dx.array, expectedDx, rtol: 1e-3, atol: 1e-4, "dx relu \(relu) threads \(pool.threadCount)")
-                assertClose(dg.array, expectedDg, rtol: 1e-3, atol: 1e-4, "dgamma relu \(relu)")
-                assertClose(db.array, expectedDb, rtol: 1e-3, atol: 1e-4, "dbeta relu \(relu)")
+                let xd = x.map(Double.init), gd = gamma.map(Double.init), bd = beta.map(Double.init)
+                let h = 1e-6
+                func difference(_ f: (Double) -> Double) -> Double { (f(h) - f(-h)) / (2 * h) }
+                let expectedDx = xd.indices.map { i in difference { e in var v = xd; v[i] += e; return loss(v, gd, bd) } }
+                let expectedDg = gd.indices.map { i in difference { e in var v = gd; v[i] += e; return loss(xd, v, bd) } }
+                let expectedDb = bd.indices.map { i in difference { e in var v = bd; v[i] += e; return loss(xd, gd, v) } }
+
+                withPools { pool in
+                    let ws = KernelWorkspace()
+                    let saved = trainingForward(x, channels: c, gamma: gamma, beta: beta,
+                                                runningMean: [Float](repeating: 0, count: c),
+                                                runningVariance: [Float](repeating: 1, count: c), relu: relu,
+                                                workspace: ws, pool: pool)
+                    let inputs = [FloatBuffer(x), FloatBuffer(r), FloatBuffer(gamma), FloatBuffer(beta),
+                                  FloatBuffer(saved[1]), FloatBuffer(saved[2])]
+                    let dx = FloatBuffer(count: x.count), dg = FloatBuffer(count: c), db = FloatBuffer(count: c)
+                    withExtendedLifetime(inputs) {
+                        BatchNorm2D.trainingBackward(
+                            input: inputs[0].buffer, outputGradient: inputs[1].buffer, channels: c,
+                            gamma: inputs[2].buffer, beta: inputs[3].buffer, savedMean: inputs[4].buffer,
+                            savedInverseStd: inputs[5].buffer, fuseReLU: relu, inputGradient: dx.mutable,
+                            gammaGradient: dg.mutable, betaGradient: db.mutable, workspace: ws, pool: pool)
+                    }
+                    assertClose(dx.array, expectedDx, rtol: 1e-3, atol: 1e-4, "dx relu \(relu) threads \(pool.threadCount)")
+                    assertClose(dg.array, expectedDg, rtol: 1e-3, atol: 1e-4, "dgamma relu \(relu)")
+                    assertClose(db.array, expectedDb, rtol: 1e-3, atol: 1e-4, "dbeta relu \(relu)")
+                }
             }
         }
     }
 
     /// Eval mode: the output and its gradients use the running statistics as constants.
     func testInferenceForwardAndBackward() {
-        let c = channels
-        let x = kernelTestValues(rows * c, seed: 8), dy = kernelTestValues(rows * c, seed: 9)
-        let gamma = kernelTestValues(c, seed: 10), beta = kernelTestValues(c, seed: 11)
-        let rm = kernelTestValues(c, seed: 12), rv = kernelTestValues(c, seed: 13).map { $0 + 1.2 }
-        for relu in [false, true] {
-            let inputs = [FloatBuffer(x), FloatBuffer(dy), FloatBuffer(gamma), FloatBuffer(beta),
-                          FloatBuffer(rm), FloatBuffer(rv)]
-            let y = FloatBuffer(count: x.count), dx = FloatBuffer(count: x.count)
-            let dg = FloatBuffer(count: c), db = FloatBuffer(count: c)
-            let ws = KernelWorkspace()
-            withExtendedLifetime(inputs) {
-                BatchNorm2D.inferenceForward(
-                    input: inputs[0].buffer, channels: c, gamma: inputs[2].buffer, beta: inputs[3].buffer,
-                    runningMean: inputs[4].buffer, runningVariance: inputs[5].buffer, fuseReLU: relu,
-                    output: y.mutable, workspace: ws)
-                BatchNorm2D.inferenceBackward(
-                    input: inputs[0].buffer, outputGradient: inputs[1].buffer, channels: c, gamma: inputs[2].buffer,
-                    beta: inputs[3].buffer, runningMean: inputs[4].buffer, runningVariance: inputs[5].buffer,
-                    fuseReLU: relu, inputGradient: dx.mutable, gammaGradient: dg.mutable, betaGradient: db.mutable,
-                    workspace: ws)
+        for c in channelCounts {
+            let x = kernelTestValues(rows * c, seed: 8), dy = kernelTestValues(rows * c, seed: 9)
+            let gamma = kernelTestValues(c, seed: 10), beta = kernelTestValues(c, seed: 11)
+            let rm = kernelTestValues(c, seed: 12), rv = kernelTestValues(c, seed: 13).map { $0 + 1.2 }
+            for relu in [false, true] {
+                let inputs = [FloatBuffer(x), FloatBuffer(dy), FloatBuffer(gamma), FloatBuffer(beta),
+                              FloatBuffer(rm), FloatBuffer(rv)]
+                let y = FloatBuffer(count: x.count), dx = FloatBuffer(count: x.count)
+                let dg = FloatBuffer(count: c), db = FloatBuffer(count: c)
+                let ws = KernelWorkspace()
+                withExtendedLifetime(inputs) {
+                    BatchNorm2D.inferenceForward(
+                        input: inputs[0].buffer, channels: c, gamma: inputs[2].buffer, beta: inputs[3].buffer,
+                        runningMean: inputs[4].buffer, runningVariance: inputs[5].buffer, fuseReLU: relu,
+                        output: y.mutable, workspace: ws)
+                    BatchNorm2D.inferenceBackward(
+                        input: inputs[0].buffer, outputGradient: inputs[1].buffer, channels: c, gamma: inputs[2].buffer,
+                        beta: inputs[3].buffer, runningMean: inputs[4].buffer, runningVariance: inputs[5].buffer,
+                        fuseReLU: relu, inputGradient: dx.mutable, gammaGradient: dg.mutable, betaGradient: db.mutable,
+                        workspace: ws)
+                }
+                var ey = [Double](repeating: 0, count: x.count), edx = ey
+                var edg = [Double](repeating: 0, count: c), edb = edg
+                for i in x.indices {
+                    let j = i % c, s = 1 / (Double(rv[j]) + 1e-5).squareRoot()
+                    let xhat = (Double(x[i]) - Double(rm[j])) * s
+                    let z = Double(gamma[j]) * xhat + Double(beta[j])
+                    ey[i] = relu ? max(0, z) : z
+                    let dz = relu && z <= 0 ? 0 : Double(dy[i])
+                    edx[i] = Double(gamma[j]) * s * dz
+                    edg[j] += dz * xhat
+                    edb[j] += dz
+                }
+                assertClose(y.array, ey, "inference output relu \(relu)")
+                assertClose(dx.array, edx, "inference dx relu \(relu)")
+                assertClose(dg.array, edg, "inference dgamma relu \(relu)")
+                assertClose(db.array, edb, "inference dbeta relu \(relu)")
             }
-            var ey = [Double](repeating: 0, count: x.count), edx = ey
-            var edg = [Double](repeating: 0, count: c), edb = edg
-            for i in x.indices {
-                let j = i % c, s = 1 / (Double(rv[j]) + 1e-5).squareRoot()
-                let xhat = (Double(x[i]) - Double(rm[j])) * s
-                let z = Double(gamma[j]) * xhat + Double(beta[j])
-                ey[i] = relu ? max(0, z) : z
-                let dz = relu && z <= 0 ? 0 : Double(dy[i])
-                edx[i] = Double(gamma[j]) * s * dz
-                edg[j] += dz * xhat
-                edb[j] += dz
-            }
-            assertClose(y.array, ey, "inference output relu \(relu)")
-            assertClose(dx.array, edx, "inference dx relu \(relu)")
-            assertClose(dg.array, edg, "inference dgamma relu \(relu)")
-            assertClose(db.array, edb, "inference dbeta relu \(relu)")
         }
     }
 
