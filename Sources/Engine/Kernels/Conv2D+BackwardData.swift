@@ -23,7 +23,7 @@ extension Conv2D {
             return backwardDataGEMM(g, outputGradient.baseAddress!, weight.baseAddress!,
                                     inputGradient.baseAddress!, pool: pool)
         }
-        if kernelSet == .wide && backwardDataIsCorrelation(g) {
+        if kernelSet == .wide {
             return backwardDataWide(g, outputGradient: outputGradient.baseAddress!, weight: weight.baseAddress!,
                                     inputGradient: inputGradient.baseAddress!, workspace: workspace, pool: pool)
         }

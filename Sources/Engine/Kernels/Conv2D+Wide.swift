@@ -27,110 +27,150 @@ extension Conv2D {
     /// are 12 accumulators, which with two weight vectors and a broadcast fill the 16 ymm registers.
     static let wideTileRows = 6
 
-    /// Packs a weight for the wide tiles: `[block][kh][kw][k][j]`, where output channel
-    /// `block·width + j` and reduced channel `k` of tap `(r, c)` hold `value(o, k, r, c)` (zero for
-    /// padded output channels).
-    static func packWide(into packed: UnsafeMutablePointer<Float>, outputs: Int, reduced: Int, kernelHeight kh: Int,
-                         kernelWidth kw: Int, blockWidth: Int, value: (Int, Int, Int, Int) -> Float) {
-        let blocks = (outputs + blockWidth - 1) / blockWidth
+    /// Packs a weight for the wide tiles: for each tap in `taps` (kernel row, column) and each
+    /// block of 16 outputs, rows `[tap][k][j]` holding `value(o, k, row, column)` for output
+    /// `o = block·16 + j` and reduced channel `k` (zero for padded outputs). Block `b` starts
+    /// `b · taps.count · reduced · 16` floats in.
+    static func packWide(into packed: UnsafeMutablePointer<Float>, outputs: Int, reduced: Int,
+                         taps: [(row: Int, column: Int)], value: (Int, Int, Int, Int) -> Float) {
+        let width = wideBlockWidth
         var p = packed
-        for b in 0..<blocks {
-            for r in 0..<kh {
-                for c in 0..<kw {
-                    for k in 0..<reduced {
-                        for j in 0..<blockWidth {
-                            let o = b * blockWidth + j
-                            p[j] = o < outputs ? value(o, k, r, c) : 0
-                        }
-                        p += blockWidth
+        for b in 0..<(outputs + width - 1) / width {
+            for (r, c) in taps {
+                for k in 0..<reduced {
+                    for j in 0..<width {
+                        let o = b * width + j
+                        p[j] = o < outputs ? value(o, k, r, c) : 0
                     }
+                    p += width
                 }
             }
         }
     }
 
-    /// A correlation with weights packed by `packWide`: for every image, zero-pads it (channel
-    /// stride C_in) and fills the output with wide tiles of 6 output pixels × 16 channels. `forward` runs it on the layer's weight; stride-1 `backwardData` on the flipped,
-    /// transposed weight over the output gradient.
-    static func wideCorrelation(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                                output y: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
-        let cin = g.inputChannels, cout = g.outputChannels
-        let kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
-        let blockWidth = wideBlockWidth, tilePixels = wideTileRows
-        let blocks = (cout + blockWidth - 1) / blockWidth
+    /// A grid of output pixels computed by one set of taps: pixel `(r, c)` reads its taps around
+    /// `input + r·inputRowStep + c·inputColumnStep` and writes `output + r·outputRowStep + c·outputColumnStep`.
+    struct WideGrid {
+        var rows: Int, columns: Int
+        var inputRowStep: Int, inputColumnStep: Int
+        var outputRowStep: Int, outputColumnStep: Int
+    }
+
+    /// Fills a grid with wide tiles of 6 pixels × 16 channels, for every block of `outputChannels`.
+    /// `table` holds the `taps` input offsets followed by room for 12 pointers.
+    @inline(__always)
+    static func runWideTiles(_ grid: WideGrid, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                             table: UnsafeMutablePointer<Int>, taps: Int, reduced: Int, packed: UnsafePointer<Float>,
+                             outputChannels: Int) {
+        let rawPointers = UnsafeMutableRawPointer(table + taps)
+        let inputs = rawPointers.bindMemory(to: UnsafePointer<Float>?.self, capacity: 6)
+        let outputs = (rawPointers + 6 * MemoryLayout<Int>.stride).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: 6)
+        let width = wideBlockWidth, pixels = grid.rows * grid.columns
+        for b in 0..<(outputChannels + width - 1) / width {
+            let lanes = min(width, outputChannels - b * width)
+            let weights = packed + b * taps * reduced * width
+            var q = 0
+            while q < pixels {
+                let count = min(wideTileRows, pixels - q)
+                for p in 0..<count {
+                    let r = (q + p) / grid.columns, c = (q + p) % grid.columns
+                    inputs[p] = input + r * grid.inputRowStep + c * grid.inputColumnStep
+                    outputs[p] = output + r * grid.outputRowStep + c * grid.outputColumnStep + b * width
+                }
+                sbcl_conv_tile_avx2(inputs, Int32(count), table, Int32(taps), Int32(reduced), weights, outputs, Int32(lanes))
+                q += count
+            }
+        }
+    }
+
+    /// `forward` on the wide tiles: each image zero-padded (channel stride C_in), one grid of all
+    /// output pixels over all kh·kw taps.
+    static func forwardWide(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
+                            output y: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
+        let cin = g.inputChannels, cout = g.outputChannels, kh = g.kernelHeight, kw = g.kernelWidth
+        let taps = (0..<kh * kw).map { (row: $0 / kw, column: $0 % kw) }
+        let packed = workspace.packed.reserve(roundUp(cout, wideBlockWidth) * taps.count * cin)
+        packWide(into: packed, outputs: cout, reduced: cin, taps: taps) { o, i, r, c in w[((o * cin + i) * kh + r) * kw + c] }
         let hp = g.inputHeight + 2 * g.paddingHeight, wp = g.inputWidth + 2 * g.paddingWidth
-        let oh = g.outputHeight, ow = g.outputWidth, pixels = oh * ow
-        let chunks = pool.chunkCount(for: g.batch)
-        // Per chunk: the tap offsets, then six input and six output pointers (as bit patterns).
-        workspace.prepare(chunks: chunks, scratch: hp * wp * cin, offsets: taps + 12)
+        let oh = g.outputHeight, ow = g.outputWidth
+        let grid = WideGrid(rows: oh, columns: ow, inputRowStep: g.strideHeight * wp * cin, inputColumnStep: g.strideWidth * cin,
+                            outputRowStep: ow * cout, outputColumnStep: cout)
+        workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cin, offsets: taps.count + 12)
         pool.parallelChunks(count: g.batch) { chunk, images in
-            let padded = workspace.scratch(chunk)
-            let table = workspace.offsets(chunk)
-            for t in 0..<taps { table[t] = ((t / kw) * wp + t % kw) * cin }
+            let padded = workspace.scratch(chunk), table = workspace.offsets(chunk)
+            for (t, tap) in taps.enumerated() { table[t] = (tap.row * wp + tap.column) * cin }
             padded.initialize(repeating: 0, count: hp * wp * cin)
-            let rawPointers = UnsafeMutableRawPointer(table + taps)
-            let inputs = rawPointers.bindMemory(to: UnsafePointer<Float>?.self, capacity: 6)
-            let outputs = (rawPointers + 6 * MemoryLayout<Int>.stride).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: 6)
             for n in images {
                 copyPadded(x + n * g.inputHeight * g.inputWidth * cin, rows: g.inputHeight, columns: g.inputWidth,
                            channels: cin, into: padded, channelStride: cin,
                            top: g.paddingHeight, left: g.paddingWidth, paddedColumns: wp)
-                let out = y + n * pixels * cout
-                for b in 0..<blocks {
-                    let lanes = min(blockWidth, cout - b * blockWidth)
-                    let weights = packed + b * taps * cin * blockWidth
-                    var q = 0
-                    while q < pixels {
-                        let count = min(tilePixels, pixels - q)
-                        for p in 0..<count {
-                            let r = (q + p) / ow, c = (q + p) % ow
-                            inputs[p] = UnsafePointer(padded + (r * g.strideHeight * wp + c * g.strideWidth) * cin)
-                            outputs[p] = out + (q + p) * cout + b * blockWidth
-                        }
-                        sbcl_conv_tile_avx2(inputs, Int32(count), table, Int32(taps), Int32(cin), weights,
-                                            outputs, Int32(lanes))
-                        q += count
-                    }
-                }
+                runWideTiles(grid, input: padded, output: y + n * oh * ow * cout, table: table, taps: taps.count,
+                             reduced: cin, packed: packed, outputChannels: cout)
             }
         }
     }
 
-    /// `forward` on the wide tiles.
-    static func forwardWide(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                            output: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
+    /// `backwardData` on the wide tiles. Input pixels are grouped by their phase
+    /// `(h mod sh, w mod sw)`: pixel `h = rh + sh·r` takes output row `r + dh` from kernel row `a`
+    /// when `rh + ph − a = sh·dh`, so within a phase one set of taps serves every pixel — a
+    /// correlation of the zero-padded output gradient with the phase's kernel taps (all of them,
+    /// flipped, at stride 1). A phase with no taps gets zeros.
+    static func backwardDataWide(_ g: Conv2DGeometry, outputGradient dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
+                                 inputGradient dx: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels, cout = g.outputChannels, kh = g.kernelHeight, kw = g.kernelWidth
-        let blockWidth = wideBlockWidth
-        let packed = workspace.packed.reserve(roundUp(cout, blockWidth) * kh * kw * cin)
-        packWide(into: packed, outputs: cout, reduced: cin, kernelHeight: kh, kernelWidth: kw, blockWidth: blockWidth) { o, i, r, c in
-            w[((o * cin + i) * kh + r) * kw + c]
+        let sh = g.strideHeight, sw = g.strideWidth, ph = g.paddingHeight, pw = g.paddingWidth
+        let h = g.inputHeight, wd = g.inputWidth, oh = g.outputHeight, ow = g.outputWidth
+        struct Phase { var rh: Int, rw: Int, taps: [(row: Int, column: Int)], offsets: [(dh: Int, dw: Int)], packedStart: Int }
+        var phases: [Phase] = []
+        var packedCount = 0
+        for rh in 0..<min(sh, h) {
+            for rw in 0..<min(sw, wd) {
+                var phase = Phase(rh: rh, rw: rw, taps: [], offsets: [], packedStart: packedCount)
+                for a in 0..<kh where (rh + ph - a) % sh == 0 {
+                    for k in 0..<kw where (rw + pw - k) % sw == 0 {
+                        phase.taps.append((a, k))
+                        phase.offsets.append(((rh + ph - a) / sh, (rw + pw - k) / sw))
+                    }
+                }
+                packedCount += roundUp(cin, wideBlockWidth) * phase.taps.count * cout
+                phases.append(phase)
+            }
         }
-        wideCorrelation(g, input: input, packed: packed, output: output, workspace: workspace, pool: pool)
-    }
-
-    /// Whether `backwardData` can run as one wide correlation: stride 1 and padding below the
-    /// kernel size (then the input gradient is the output gradient, padded by `k − 1 − p`,
-    /// correlated with the flipped kernel with input and output channels swapped).
-    static func backwardDataIsCorrelation(_ g: Conv2DGeometry) -> Bool {
-        g.strideHeight == 1 && g.strideWidth == 1 && g.paddingHeight < g.kernelHeight && g.paddingWidth < g.kernelWidth
-    }
-
-    /// Stride-1 `backwardData` on the wide tiles.
-    static func backwardDataWide(_ g: Conv2DGeometry, outputGradient: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                                 inputGradient: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
-        let cin = g.inputChannels, cout = g.outputChannels, kh = g.kernelHeight, kw = g.kernelWidth
-        let transposed = Conv2DGeometry(batch: g.batch, inputHeight: g.outputHeight, inputWidth: g.outputWidth,
-                                        inputChannels: cout, outputChannels: cin, kernelHeight: kh, kernelWidth: kw,
-                                        strideHeight: 1, strideWidth: 1,
-                                        paddingHeight: kh - 1 - g.paddingHeight, paddingWidth: kw - 1 - g.paddingWidth)
-        precondition(transposed.outputHeight == g.inputHeight && transposed.outputWidth == g.inputWidth,
-                     "Conv2D.backwardData: \(g) is not a stride-1 correlation")
-        let blockWidth = wideBlockWidth
-        let packed = workspace.packed.reserve(roundUp(cin, blockWidth) * kh * kw * cout)
-        packWide(into: packed, outputs: cin, reduced: cout, kernelHeight: kh, kernelWidth: kw, blockWidth: blockWidth) { i, o, r, c in
-            w[((o * cin + i) * kh + (kh - 1 - r)) * kw + (kw - 1 - c)]
+        let packed = workspace.packed.reserve(max(packedCount, 1))
+        for phase in phases {
+            packWide(into: packed + phase.packedStart, outputs: cin, reduced: cout, taps: phase.taps) { i, o, a, k in
+                w[((o * cin + i) * kh + a) * kw + k]
+            }
         }
-        wideCorrelation(transposed, input: outputGradient, packed: packed, output: inputGradient, workspace: workspace, pool: pool)
+        // Pad the output gradient so that every (r + dh, c + dw) lands inside the buffer.
+        var top = 0, bottom = 0, left = 0, right = 0
+        for phase in phases {
+            let rows = (h - phase.rh + sh - 1) / sh, columns = (wd - phase.rw + sw - 1) / sw
+            for (dh, dw) in phase.offsets {
+                top = max(top, -dh); bottom = max(bottom, rows - 1 + dh - (oh - 1))
+                left = max(left, -dw); right = max(right, columns - 1 + dw - (ow - 1))
+            }
+        }
+        let hp = oh + top + bottom, wp = ow + left + right
+        workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cout, offsets: kh * kw + 12)
+        pool.parallelChunks(count: g.batch) { chunk, images in
+            let padded = workspace.scratch(chunk), table = workspace.offsets(chunk)
+            padded.initialize(repeating: 0, count: hp * wp * cout)
+            for n in images {
+                copyPadded(dy + n * oh * ow * cout, rows: oh, columns: ow, channels: cout, into: padded, channelStride: cout,
+                           top: top, left: left, paddedColumns: wp)
+                let image = dx + n * h * wd * cin
+                for phase in phases {
+                    for (t, offset) in phase.offsets.enumerated() { table[t] = (offset.dh * wp + offset.dw) * cout }
+                    let grid = WideGrid(rows: (h - phase.rh + sh - 1) / sh, columns: (wd - phase.rw + sw - 1) / sw,
+                                        inputRowStep: wp * cout, inputColumnStep: cout,
+                                        outputRowStep: sh * wd * cin, outputColumnStep: sw * cin)
+                    runWideTiles(grid, input: padded + (top * wp + left) * cout, output: image + (phase.rh * wd + phase.rw) * cin,
+                                 table: table, taps: phase.taps.count, reduced: cout, packed: packed + phase.packedStart,
+                                 outputChannels: cin)
+                }
+            }
+        }
     }
 
     /// `backwardWeight` on the wide tiles: per chunk of images, partial sums `[kh][kw][i][o]` with

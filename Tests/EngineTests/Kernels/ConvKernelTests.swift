@@ -83,7 +83,8 @@ final class ConvKernelTests: XCTestCase {
     /// The shape list covers both the direct kernels and the pointwise sgemm path.
     func testShapesCoverDirectAndGEMMPaths() {
         XCTAssertEqual(geometries.filter(Conv2D.usesGEMM).count, 1)
-        XCTAssert(geometries.contains { Conv2D.backwardDataIsCorrelation($0) && $0.outputHeight * $0.outputWidth > 6 })
+        XCTAssert(geometries.contains { $0.strideHeight == 1 && $0.outputHeight * $0.outputWidth > 6 && $0.outputChannels > 16 })
+        XCTAssert(geometries.contains { $0.strideHeight == 3 && $0.kernelHeight == 3 }, "a stride as large as the kernel")
         XCTAssertFalse(Conv2D.usesGEMM(geometries[4]), "small pointwise convs stay on the direct kernels")
     }
 
