@@ -22,24 +22,41 @@ extension Conv2D {
             return backwardWeightGEMM(g, input.baseAddress!, outputGradient.baseAddress!,
                                       weightGradient.baseAddress!, accumulate: accumulate, pool: pool)
         }
-        if kernelSet == .wide && g.batch > 0 {
-            return backwardWeightWide(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
-                                      weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
-                                      workspace: workspace, pool: pool)
+        let wide = kernelSet == .wide
+        accumulateWeightGradient(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
+                                 weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
+                                 channelMultiple: wide ? wideBlockWidth : channelBlock, workspace: workspace, pool: pool) { image in
+            if wide { wideWeightTiles(g, image) } else { portableWeightTiles(g, image) }
         }
+    }
+
+    /// One image's share of the weight gradient: its zero-padded input (channel stride C_in), its
+    /// output gradient (rows `gradientStride` apart, C_out padded to `paddedOutputs` when needed)
+    /// and the chunk's partial sums `[kh][kw][i][o]` (rows `paddedOutputs` apart).
+    struct WeightGradientImage {
+        var padded: UnsafePointer<Float>, paddedColumns: Int
+        var gradient: UnsafePointer<Float>, gradientStride: Int
+        var partial: UnsafeMutablePointer<Float>, paddedOutputs: Int
+    }
+
+    /// The scaffolding shared by both tile sets: per chunk of images a partial sum, each image
+    /// padded (and its gradient copied to a padded channel count when C_out is not a multiple of
+    /// `channelMultiple`), `tiles` adding the image into the partial; then `sumPartials`.
+    static func accumulateWeightGradient(
+        _ g: Conv2DGeometry, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+        weightGradient: UnsafeMutablePointer<Float>, accumulate: Bool, channelMultiple: Int,
+        workspace: KernelWorkspace, pool: ThreadPool, tiles: (WeightGradientImage) -> Void
+    ) {
         let cin = g.inputChannels, cout = g.outputChannels
-        let taps = g.kernelHeight * g.kernelWidth, kw = g.kernelWidth
-        let coPad = roundUp(cout, channelBlock)
+        let taps = g.kernelHeight * g.kernelWidth
+        let coPad = roundUp(cout, channelMultiple)
         let h = g.inputHeight, w = g.inputWidth, oh = g.outputHeight, ow = g.outputWidth
         let hp = h + 2 * g.paddingHeight, wp = w + 2 * g.paddingWidth
-        // An output gradient whose channel count is not a multiple of 8 is copied, padded, per image.
         let copyGradient = cout != coPad
         let paddedFloats = hp * wp * cin, partialFloats = taps * cin * coPad
         let chunks = pool.chunkCount(for: g.batch)
-        workspace.prepare(chunks: max(chunks, 1),
-                          scratch: paddedFloats + (copyGradient ? oh * ow * coPad : 0),
+        workspace.prepare(chunks: max(chunks, 1), scratch: paddedFloats + (copyGradient ? oh * ow * coPad : 0),
                           partial: partialFloats)
-        let x = input.baseAddress!, dy = outputGradient.baseAddress!
         pool.parallelChunks(count: g.batch) { chunk, images in
             let padded = workspace.scratch(chunk), partial = workspace.partial(chunk)
             let gradientCopy = padded + paddedFloats
@@ -51,28 +68,32 @@ extension Conv2D {
                            top: g.paddingHeight, left: g.paddingWidth, paddedColumns: wp)
                 var gradient = dy + n * oh * ow * cout
                 if copyGradient {
-                    for q in 0..<(oh * ow) {
-                        (gradientCopy + q * coPad).update(from: gradient + q * cout, count: cout)
-                    }
+                    for q in 0..<(oh * ow) { (gradientCopy + q * coPad).update(from: gradient + q * cout, count: cout) }
                     gradient = UnsafePointer(gradientCopy)
                 }
-                for t in 0..<taps {
-                    let tapBase = padded + ((t / kw) * wp + t % kw) * cin
-                    for i in stride(from: 0, to: cin, by: 4) {
-                        for block in stride(from: 0, to: coPad, by: channelBlock) {
-                            weightGradientTile(
-                                input: tapBase + i, count: min(4, cin - i),
-                                inputRowStep: g.strideHeight * wp * cin, inputPixelStep: g.strideWidth * cin,
-                                gradient: gradient + block, gradientStride: copyGradient ? coPad : cout,
-                                rows: oh, columns: ow,
-                                partial: partial + (t * cin + i) * coPad + block, partialStride: coPad)
-                        }
-                    }
+                tiles(WeightGradientImage(padded: padded, paddedColumns: wp, gradient: gradient,
+                                          gradientStride: copyGradient ? coPad : cout, partial: partial, paddedOutputs: coPad))
+            }
+        }
+        sumPartials(workspace, chunks: chunks, outputChannels: cout, inputChannels: cin, taps: taps, stride: coPad,
+                    into: weightGradient, accumulate: accumulate)
+    }
+
+    /// The portable tiles (4 input channels × 8 output channels) over a whole image.
+    static func portableWeightTiles(_ g: Conv2DGeometry, _ image: WeightGradientImage) {
+        let cin = g.inputChannels, kw = g.kernelWidth, wp = image.paddedColumns, coPad = image.paddedOutputs
+        for t in 0..<(g.kernelHeight * kw) {
+            let tapBase = image.padded + ((t / kw) * wp + t % kw) * cin
+            for i in stride(from: 0, to: cin, by: 4) {
+                for block in stride(from: 0, to: coPad, by: channelBlock) {
+                    weightGradientTile(
+                        input: tapBase + i, count: min(4, cin - i),
+                        inputRowStep: g.strideHeight * wp * cin, inputPixelStep: g.strideWidth * cin,
+                        gradient: image.gradient + block, gradientStride: image.gradientStride,
+                        rows: g.outputHeight, columns: g.outputWidth,
+                        partial: image.partial + (t * cin + i) * coPad + block, partialStride: coPad)
                 }
             }
         }
-
-        sumPartials(workspace, chunks: chunks, outputChannels: cout, inputChannels: cin, taps: taps, stride: coPad,
-                    into: weightGradient.baseAddress!, accumulate: accumulate)
     }
 }

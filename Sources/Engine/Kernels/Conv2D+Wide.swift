@@ -173,61 +173,30 @@ extension Conv2D {
         }
     }
 
-    /// `backwardWeight` on the wide tiles: per chunk of images, partial sums `[kh][kw][i][o]` with
-    /// `o` padded to the block width, then `sumPartials`.
-    static func backwardWeightWide(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
-                                   weightGradient: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                   workspace: KernelWorkspace, pool: ThreadPool) {
-        let cin = g.inputChannels, cout = g.outputChannels
-        let taps = g.kernelHeight * g.kernelWidth, kw = g.kernelWidth
-        let blockWidth = wideBlockWidth, tileChannels = wideTileRows
-        let coPad = roundUp(cout, blockWidth)
-        let h = g.inputHeight, w = g.inputWidth, oh = g.outputHeight, ow = g.outputWidth
-        let hp = h + 2 * g.paddingHeight, wp = w + 2 * g.paddingWidth
-        let copyGradient = cout != coPad
-        let paddedFloats = hp * wp * cin, partialFloats = taps * cin * coPad
-        let chunks = pool.chunkCount(for: g.batch)
-        workspace.prepare(chunks: max(chunks, 1), scratch: paddedFloats + (copyGradient ? oh * ow * coPad : 0),
-                          partial: partialFloats)
-        pool.parallelChunks(count: g.batch) { chunk, images in
-            let padded = workspace.scratch(chunk), partial = workspace.partial(chunk)
-            let gradientCopy = padded + paddedFloats
-            padded.initialize(repeating: 0, count: paddedFloats)
-            partial.initialize(repeating: 0, count: partialFloats)
-            if copyGradient { gradientCopy.initialize(repeating: 0, count: oh * ow * coPad) }
-            for n in images {
-                copyPadded(x + n * h * w * cin, rows: h, columns: w, channels: cin, into: padded, channelStride: cin,
-                           top: g.paddingHeight, left: g.paddingWidth, paddedColumns: wp)
-                var gradient = dy + n * oh * ow * cout
-                if copyGradient {
-                    for q in 0..<(oh * ow) { (gradientCopy + q * coPad).update(from: gradient + q * cout, count: cout) }
-                    gradient = UnsafePointer(gradientCopy)
-                }
-                // Strips of about 128 output pixels: a strip's output gradient and input rows stay
-                // in L1 while every tap and channel tile reads them (a whole image per tile pass
-                // streamed them from L2 27 times for a 16-channel layer).
-                let gradientStride = copyGradient ? coPad : cout
-                let stripRows = max(1, 128 / ow)
-                for top in stride(from: 0, to: oh, by: stripRows) {
-                    let rows = min(stripRows, oh - top)
-                    let stripInput = padded + top * g.strideHeight * wp * cin
-                    let stripGradient = gradient + top * ow * gradientStride
-                    for t in 0..<taps {
-                        let tapBase = stripInput + ((t / kw) * wp + t % kw) * cin
-                        for i in stride(from: 0, to: cin, by: tileChannels) {
-                            for block in stride(from: 0, to: coPad, by: blockWidth) {
-                                sbcl_conv_weight_tile_avx2(tapBase + i, g.strideHeight * wp * cin, g.strideWidth * cin,
-                                                           Int32(rows), Int32(ow), Int32(min(tileChannels, cin - i)),
-                                                           stripGradient + block, gradientStride,
-                                                           partial + (t * cin + i) * coPad + block, coPad)
-                            }
-                        }
+    /// The wide weight-gradient tiles (6 input channels × 16 output channels) over one image, in
+    /// strips of about 128 output pixels: a strip's output gradient and input rows stay in L1 while
+    /// every tap and channel tile reads them (a whole image per tile pass streamed them from L2
+    /// 27 times for a 16-channel layer).
+    static func wideWeightTiles(_ g: Conv2DGeometry, _ image: WeightGradientImage) {
+        let cin = g.inputChannels, kw = g.kernelWidth, wp = image.paddedColumns, coPad = image.paddedOutputs
+        let oh = g.outputHeight, ow = g.outputWidth
+        let stripRows = max(1, 128 / ow)
+        for top in stride(from: 0, to: oh, by: stripRows) {
+            let rows = min(stripRows, oh - top)
+            let stripInput = image.padded + top * g.strideHeight * wp * cin
+            let stripGradient = image.gradient + top * ow * image.gradientStride
+            for t in 0..<(g.kernelHeight * kw) {
+                let tapBase = stripInput + ((t / kw) * wp + t % kw) * cin
+                for i in stride(from: 0, to: cin, by: wideTileRows) {
+                    for block in stride(from: 0, to: coPad, by: wideBlockWidth) {
+                        sbcl_conv_weight_tile_avx2(tapBase + i, g.strideHeight * wp * cin, g.strideWidth * cin,
+                                                   Int32(rows), Int32(ow), Int32(min(wideTileRows, cin - i)),
+                                                   stripGradient + block, image.gradientStride,
+                                                   image.partial + (t * cin + i) * coPad + block, coPad)
                     }
                 }
             }
         }
-        sumPartials(workspace, chunks: chunks, outputChannels: cout, inputChannels: cin, taps: taps, stride: coPad,
-                    into: weightGradient, accumulate: accumulate)
     }
 
     /// Adds the chunks' partial weight gradients `[kh][kw][i][o]` (rows `stride` floats apart) in
