@@ -48,5 +48,6 @@ stages:
   evaluation:
     kind: evaluation
     inputs: [classifier, encoder, lt]
+
 """#
 }
