@@ -72,49 +72,36 @@ extension BatchNorm2D {
         }
         let scale = UnsafePointer(coefficients), offset = UnsafePointer(coefficients + c)
 
-        let chunks = pool.chunkCount(for: rows)
-        workspace.prepareDoubles(chunks: chunks, count: 2 * c)
-        workspace.prepare(chunks: chunks, scratch: 2 * c)
-        pool.parallelChunks(count: rows) { chunk, range in
-            let sums = workspace.doubles(chunk), block = workspace.scratch(chunk)
-            sums.initialize(repeating: 0, count: 2 * c)
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let end = min(start + blockRows, range.upperBound)
-                block.initialize(repeating: 0, count: 2 * c)
-                if c % 4 == 0 {
-                    // The same arithmetic four channels at a time, with the ReLU mask as a blend:
-                    // a per-element branch on a random mask mispredicts half the time.
-                    for r in start..<end {
-                        let xr = x + r * c, gr = dy + r * c
-                        for j in stride(from: 0, to: c, by: 4) {
-                            let xv = load4(xr + j)
-                            var dz = load4(gr + j)
-                            if fuseReLU { dz.replace(with: 0, where: xv * load4(scale + j) + load4(offset + j) .<= 0) }
-                            store4(load4(block + j) + dz, block + j)
-                            store4(load4(block + c + j) + dz * ((xv - load4(mu + j)) * load4(s + j)), block + c + j)
-                        }
-                    }
-                } else {
-                    for r in start..<end {
-                        let xr = x + r * c, gr = dy + r * c
-                        for j in 0..<c {
-                            let xv = xr[j]
-                            let dz = fuseReLU && xv * scale[j] + offset[j] <= 0 ? 0 : gr[j]
-                            block[j] += dz
-                            block[c + j] += dz * ((xv - mu[j]) * s[j])
-                        }
+        let totals = pairedChannelSums(rows: rows, channels: c, workspace: workspace, pool: pool) { range, block in
+            if c % 4 == 0 {
+                // The same arithmetic four channels at a time, with the ReLU mask as a blend:
+                // a per-element branch on a random mask mispredicts half the time.
+                for r in range {
+                    let xr = x + r * c, gr = dy + r * c
+                    for j in stride(from: 0, to: c, by: 4) {
+                        let xv = load4(xr + j)
+                        var dz = load4(gr + j)
+                        if fuseReLU { dz.replace(with: 0, where: xv * load4(scale + j) + load4(offset + j) .<= 0) }
+                        store4(load4(block + j) + dz, block + j)
+                        store4(load4(block + c + j) + dz * ((xv - load4(mu + j)) * load4(s + j)), block + c + j)
                     }
                 }
-                for j in 0..<(2 * c) { sums[j] += Double(block[j]) }
-                start = end
+            } else {
+                for r in range {
+                    let xr = x + r * c, gr = dy + r * c
+                    for j in 0..<c {
+                        let xv = xr[j]
+                        let dz = fuseReLU && xv * scale[j] + offset[j] <= 0 ? 0 : gr[j]
+                        block[j] += dz
+                        block[c + j] += dz * ((xv - mu[j]) * s[j])
+                    }
+                }
             }
         }
         // Per channel: dx = a·(dz − dβ/M − x̂·dγ/M) with a = γ·invstd.
         let a = coefficients + 2 * c, bShift = coefficients + 3 * c, eShift = coefficients + 4 * c
         for j in 0..<c {
-            var sumDz = 0.0, sumDzXhat = 0.0
-            for k in 0..<chunks { sumDz += workspace.doubles(k)[j]; sumDzXhat += workspace.doubles(k)[c + j] }
+            let sumDz = totals[j], sumDzXhat = totals[c + j]
             betaGradient[j] = Float(sumDz)
             gammaGradient[j] = Float(sumDzXhat)
             a[j] = gamma[j] * s[j]

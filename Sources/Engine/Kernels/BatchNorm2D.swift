@@ -33,44 +33,31 @@ public enum BatchNorm2D {
         let x = input.baseAddress!
         // Σ(x − s) and Σ(x − s)² around the first row s: exact mean, well-conditioned variance.
         let shift = x
-        let chunks = pool.chunkCount(for: rows)
-        workspace.prepareDoubles(chunks: chunks, count: 2 * c)
-        workspace.prepare(chunks: chunks, scratch: 2 * c)
-        pool.parallelChunks(count: rows) { chunk, range in
-            let sums = workspace.doubles(chunk), block = workspace.scratch(chunk)
-            sums.initialize(repeating: 0, count: 2 * c)
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let end = min(start + blockRows, range.upperBound)
-                block.initialize(repeating: 0, count: 2 * c)
-                if c % 4 == 0 {
-                    // The same sums four channels at a time (LLVM does not vectorise the scalar
-                    // loop: `block` might alias `x`).
-                    for r in start..<end {
-                        let row = x + r * c
-                        for j in stride(from: 0, to: c, by: 4) {
-                            let d = load4(row + j) - load4(shift + j)
-                            store4(load4(block + j) + d, block + j)
-                            store4(load4(block + c + j) + d * d, block + c + j)
-                        }
-                    }
-                } else {
-                    for r in start..<end {
-                        let row = x + r * c
-                        for j in 0..<c {
-                            let d = row[j] - shift[j]
-                            block[j] += d
-                            block[c + j] += d * d
-                        }
+        let totals = pairedChannelSums(rows: rows, channels: c, workspace: workspace, pool: pool) { range, block in
+            if c % 4 == 0 {
+                // The same sums four channels at a time (LLVM does not vectorise the scalar
+                // loop: `block` might alias `x`).
+                for r in range {
+                    let row = x + r * c
+                    for j in stride(from: 0, to: c, by: 4) {
+                        let d = load4(row + j) - load4(shift + j)
+                        store4(load4(block + j) + d, block + j)
+                        store4(load4(block + c + j) + d * d, block + c + j)
                     }
                 }
-                for j in 0..<(2 * c) { sums[j] += Double(block[j]) }
-                start = end
+            } else {
+                for r in range {
+                    let row = x + r * c
+                    for j in 0..<c {
+                        let d = row[j] - shift[j]
+                        block[j] += d
+                        block[c + j] += d * d
+                    }
+                }
             }
         }
         for j in 0..<c {
-            var s1 = 0.0, s2 = 0.0
-            for k in 0..<chunks { s1 += workspace.doubles(k)[j]; s2 += workspace.doubles(k)[c + j] }
+            let s1 = totals[j], s2 = totals[c + j]
             let m = Double(rows)
             let meanShifted = s1 / m
             let variance = max(0, s2 / m - meanShifted * meanShifted)
@@ -128,6 +115,37 @@ public enum BatchNorm2D {
                 }
             }
         }
+    }
+
+    /// Two per-channel sums over `rows × channels` values, split over `pool`: `accumulate(rows,
+    /// block)` adds a block of up to `blockRows` rows into `block` (first sum in `block[0..<c]`,
+    /// second in `block[c..<2c]`, Float32); blocks are added into a Float64 sum per chunk and the
+    /// chunks in order, so the result has the same bits for a given thread count. Returns the
+    /// 2·c totals (valid until the workspace is next prepared).
+    static func pairedChannelSums(rows: Int, channels c: Int, workspace: KernelWorkspace, pool: ThreadPool,
+                                  accumulate: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> UnsafePointer<Double> {
+        let chunks = pool.chunkCount(for: rows)
+        workspace.prepareDoubles(chunks: max(chunks, 1), count: 2 * c)
+        workspace.prepare(chunks: chunks, scratch: 2 * c)
+        pool.parallelChunks(count: rows) { chunk, range in
+            let sums = workspace.doubles(chunk), block = workspace.scratch(chunk)
+            sums.initialize(repeating: 0, count: 2 * c)
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = min(start + blockRows, range.upperBound)
+                block.initialize(repeating: 0, count: 2 * c)
+                accumulate(start..<end, block)
+                for j in 0..<(2 * c) { sums[j] += Double(block[j]) }
+                start = end
+            }
+        }
+        let totals = workspace.doubles(0)
+        if chunks == 0 { totals.initialize(repeating: 0, count: 2 * c) }
+        for k in 1..<max(chunks, 1) {
+            let part = workspace.doubles(k)
+            for j in 0..<(2 * c) { totals[j] += part[j] }
+        }
+        return UnsafePointer(totals)
     }
 
     static func checkShapes(_ op: String, _ input: Int, _ channels: Int, _ output: Int, _ perChannel: [Int]) {
