@@ -40,21 +40,13 @@ public struct ClassifierArtifact: Sendable, Equatable, Codable {
     /// Writes the head's weights and this description into `directory`.
     public func write(head: ClassifierHead, to directory: URL) throws {
         try head.save(to: directory.appendingPathComponent(Self.weightsFile), metadata: ["format": "pt", "form": form])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: directory.appendingPathComponent(Self.metadataFile), options: .atomic)
+        try ArtifactJSON.write(self, to: directory.appendingPathComponent(Self.metadataFile))
     }
 
     /// Reads the description and the head from `directory`.
     public static func read(from directory: URL) throws -> (artifact: ClassifierArtifact, head: ClassifierHead) {
         let url = directory.appendingPathComponent(metadataFile)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw RunError("\(url.path): the classifier artifact has no \(metadataFile)")
-        }
-        let artifact: ClassifierArtifact
-        do { artifact = try JSONDecoder().decode(ClassifierArtifact.self, from: data) } catch {
-            throw RunError("\(url.path): unreadable classifier metadata: \(error)")
-        }
+        let artifact = try ArtifactJSON.read(ClassifierArtifact.self, from: url, artifact: "classifier", contents: "classifier metadata")
         guard let form = ClassifierHead.Form(rawValue: artifact.form) else {
             throw RunError("\(url.path): unknown classifier form '\(artifact.form)' (expected cosine or linear)")
         }

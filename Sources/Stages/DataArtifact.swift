@@ -46,9 +46,7 @@ public struct DataArtifact: Sendable, Equatable {
         let metadata = Metadata(source: source, height: train.height, width: train.width, channels: train.channels,
                                 classes: train.classCount, classNames: train.classNames, trainCount: train.count,
                                 testCount: test.count, trainClassCounts: classCounts)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(metadata).write(to: directory.appendingPathComponent(Self.metadataFile), options: .atomic)
+        try ArtifactJSON.write(metadata, to: directory.appendingPathComponent(Self.metadataFile))
     }
 
     /// Reads an artifact written by `write(to:)`.

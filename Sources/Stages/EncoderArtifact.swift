@@ -34,21 +34,13 @@ public struct EncoderArtifact: Sendable, Equatable, Codable {
     /// Writes the weights and the metadata into `directory`.
     public func write(model: SupConResNet, to directory: URL) throws {
         try model.save(to: directory.appendingPathComponent(Self.weightsFile), metadata: ["format": "pt"])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: directory.appendingPathComponent(Self.metadataFile), options: .atomic)
+        try ArtifactJSON.write(self, to: directory.appendingPathComponent(Self.metadataFile))
     }
 
     /// Reads the metadata and the trained network from `directory`.
     public static func read(from directory: URL) throws -> (artifact: EncoderArtifact, model: SupConResNet) {
-        let url = directory.appendingPathComponent(metadataFile)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw RunError("\(url.path): the encoder artifact has no \(metadataFile)")
-        }
-        let artifact: EncoderArtifact
-        do { artifact = try JSONDecoder().decode(EncoderArtifact.self, from: data) } catch {
-            throw RunError("\(url.path): unreadable encoder metadata: \(error)")
-        }
+        let artifact = try ArtifactJSON.read(EncoderArtifact.self, from: directory.appendingPathComponent(metadataFile),
+                                             artifact: "encoder", contents: "encoder metadata")
         let model = try SupConResNet(checkpoint: SafeTensors.read(contentsOf: directory.appendingPathComponent(weightsFile)))
         return (artifact, model)
     }

@@ -59,9 +59,6 @@ public enum EvaluationStage {
                            data.test.count, Date().timeIntervalSince(started), classifier.method, metrics.top1, metrics.top5,
                            show(metrics.many), show(metrics.medium), show(metrics.few)))
         context.recordMetrics(metrics.runMetrics)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        try encoder.encode(metrics).write(to: context.outputDirectory.appendingPathComponent(metricsFile), options: .atomic)
+        try ArtifactJSON.write(metrics, to: context.outputDirectory.appendingPathComponent(metricsFile), snakeCaseKeys: true)
     }
 }

@@ -81,9 +81,7 @@ public enum ImbalanceStage {
                       to: context.outputDirectory.appendingPathComponent(indicesFile))
         let counts = ClassCounts(counts: selection.classCounts, classNames: source.train.classNames,
                                  profile: profile.rawValue, factor: factor, seed: seed)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(counts).write(to: context.outputDirectory.appendingPathComponent(classCountsFile), options: .atomic)
+        try ArtifactJSON.write(counts, to: context.outputDirectory.appendingPathComponent(classCountsFile), escapingSlashes: false)
 
         let largest = selection.classCounts.max() ?? 0, smallest = selection.classCounts.filter { $0 > 0 }.min() ?? 0
         context.log("\(profile.rawValue) profile, factor \(factor), seed \(seed): kept \(selection.indices.count) of \(source.train.count) training images, "
@@ -93,12 +91,7 @@ public enum ImbalanceStage {
 
     /// Reads `class_counts.json` from an imbalance artifact folder.
     public static func readClassCounts(from directory: URL) throws -> ClassCounts {
-        let url = directory.appendingPathComponent(classCountsFile)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw RunError("\(url.path): the imbalance artifact has no \(classCountsFile)")
-        }
-        do { return try JSONDecoder().decode(ClassCounts.self, from: data) } catch {
-            throw RunError("\(url.path): unreadable class counts: \(error)")
-        }
+        try ArtifactJSON.read(ClassCounts.self, from: directory.appendingPathComponent(classCountsFile),
+                              artifact: "imbalance", contents: "class counts")
     }
 }
