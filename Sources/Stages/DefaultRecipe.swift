@@ -3,7 +3,7 @@ extension Stages {
     /// The Fashion-MNIST recipe's text; `defaultRecipe` returns it.
     static let fashionMNISTRecipe = #"""
 # SBCL on the real Fashion-MNIST, long-tailed at imbalance ratio 100, sized to finish on 2 CPU
-# cores in under 15 minutes (about 8 on an idle machine): the first 1500 training images of each
+# cores in under 15 minutes (about 7 on an idle machine): the first 1500 training images of each
 # class cut to 1500 … 15 per class (3,720 in all; many-, medium- and few-shot classes), a ResNet-32
 # for 1-channel 28×28 images trained for 12 epochs (3 of SupCon, then SBCL with re-clustering
 # before epochs 4, 7 and 10), an LDAM-DRW cosine classifier on cached features, evaluation on all
