@@ -57,22 +57,8 @@ extension Conv2D {
             phaseBase += kh * cin * length
         }
 
-        // Input row h = rh + sh·a takes output row a + dh from tap k when (rh + ph − k) = sh·dh.
-        // Pad the output gradient so every such row (and column) index lands in the buffer.
-        func padding(size: Int, outSize: Int, stride s: Int, pad p: Int, kernel: Int) -> (Int, Int) {
-            var before = 0, after = 0
-            for r in 0..<min(s, size) {
-                let count = (size - r + s - 1) / s
-                for k in 0..<kernel where (r + p - k) % s == 0 {
-                    let d = (r + p - k) / s
-                    before = max(before, -d)
-                    after = max(after, count - 1 + d - (outSize - 1))
-                }
-            }
-            return (before, after)
-        }
-        let (top, bottom) = padding(size: h, outSize: oh, stride: sh, pad: ph, kernel: kh)
-        let (left, right) = padding(size: w, outSize: ow, stride: sw, pad: pw, kernel: kw)
+        let (top, bottom) = outputGradientPadding(size: h, outSize: oh, stride: sh, pad: ph, kernel: kh)
+        let (left, right) = outputGradientPadding(size: w, outSize: ow, stride: sw, pad: pw, kernel: kw)
         let hp = oh + top + bottom, wp = ow + left + right
 
         let chunks = pool.chunkCount(for: g.batch)
@@ -116,5 +102,21 @@ extension Conv2D {
                 }
             }
         }
+    }
+
+    /// The zero border the output gradient needs along one axis for `backwardData`: input index
+    /// `r + s·a` (phase `r`) takes output index `a + d` from tap `k` when `r + p − k = s·d`, so
+    /// the buffer needs `max(−d)` entries before and `max(count_r − 1 + d − (outSize − 1))` after.
+    static func outputGradientPadding(size: Int, outSize: Int, stride s: Int, pad p: Int, kernel: Int) -> (before: Int, after: Int) {
+        var before = 0, after = 0
+        for r in 0..<min(s, size) {
+            let count = (size - r + s - 1) / s
+            for k in 0..<kernel where (r + p - k) % s == 0 {
+                let d = (r + p - k) / s
+                before = max(before, -d)
+                after = max(after, count - 1 + d - (outSize - 1))
+            }
+        }
+        return (before, after)
     }
 }

@@ -143,14 +143,8 @@ extension Conv2D {
             }
         }
         // Pad the output gradient so that every (r + dh, c + dw) lands inside the buffer.
-        var top = 0, bottom = 0, left = 0, right = 0
-        for phase in phases {
-            let rows = (h - phase.rh + sh - 1) / sh, columns = (wd - phase.rw + sw - 1) / sw
-            for (dh, dw) in phase.offsets {
-                top = max(top, -dh); bottom = max(bottom, rows - 1 + dh - (oh - 1))
-                left = max(left, -dw); right = max(right, columns - 1 + dw - (ow - 1))
-            }
-        }
+        let (top, bottom) = outputGradientPadding(size: h, outSize: oh, stride: sh, pad: ph, kernel: kh)
+        let (left, right) = outputGradientPadding(size: wd, outSize: ow, stride: sw, pad: pw, kernel: kw)
         let hp = oh + top + bottom, wp = ow + left + right
         workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cout, offsets: kh * kw + 12)
         pool.parallelChunks(count: g.batch) { chunk, images in
