@@ -1,133 +1,125 @@
-import Foundation
-
 extension AugmentationPipeline {
-    /// torchvision's `RandomResizedCrop.get_params`: (top, left, height, width) of the crop of a
-    /// height × width image.
-    public static func randomResizedCropBox(height: Int, width: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
-                                            random: inout AugmentationRandom) -> (top: Int, left: Int, height: Int, width: Int) {
-        let area = Double(height * width)
-        let logLow = log(ratio.lowerBound), logHigh = log(ratio.upperBound)
-        for _ in 0..<10 {
-            let targetArea = area * random.uniform(scale.lowerBound, scale.upperBound)
-            let aspect = exp(random.uniform(logLow, logHigh))
-            let w = Int((targetArea * aspect).squareRoot().rounded(.toNearestOrEven))
-            let h = Int((targetArea / aspect).squareRoot().rounded(.toNearestOrEven))
-            if w > 0, w <= width, h > 0, h <= height {
-                let top = random.below(height - h + 1)
-                let left = random.below(width - w + 1)
-                return (top, left, h, w)
-            }
-        }
-        // Fallback: the whole image, clamped to the ratio range, centred.
-        let inRatio = Double(width) / Double(height)
-        var w = width, h = height
-        if inRatio < ratio.lowerBound {
-            h = Int((Double(w) / ratio.lowerBound).rounded(.toNearestOrEven))
-        } else if inRatio > ratio.upperBound {
-            w = Int((Double(h) * ratio.upperBound).rounded(.toNearestOrEven))
-        }
-        return ((height - h) / 2, (width - w) / 2, h, w)
-    }
-
     /// Makes one view of an 8-bit H × W × C image and writes it, channels last, into `output`
-    /// (which must hold exactly the output size × C values).
+    /// (which must hold exactly the output size × C values): `draw`, then `apply`.
     ///
     /// Random draws come only from `random`; buffers come from `scratch`.
     public func augment(_ pixels: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels: Int,
                         random: inout AugmentationRandom, scratch: inout AugmentationScratch,
                         into output: UnsafeMutableBufferPointer<Float>) {
+        let parameters = draw(height: height, width: width, random: &random)
+        apply(parameters, to: pixels, height: height, width: width, channels: channels, scratch: &scratch, into: output)
+    }
+
+    /// Makes the view that `parameters` (from `draw`, or torchvision's draws) describe and writes
+    /// it, channels last, into `output`: every step on 8 bits as PIL does, then `ToTensor` (x / 255)
+    /// and, when the pipeline ends with one, `Normalize` ((x − mean) / std), in Float.
+    public func apply(_ parameters: AugmentationParameters, to pixels: UnsafeBufferPointer<UInt8>,
+                      height: Int, width: Int, channels: Int, scratch: inout AugmentationScratch,
+                      into output: UnsafeMutableBufferPointer<Float>) {
+        precondition(parameters.steps.count == steps.count,
+                     "AugmentationPipeline.apply: \(parameters.steps.count) parameters for \(steps.count) steps")
         scratch.front.load(pixels, height: height, width: width, channels: channels)
         var mean: [Double] = [], std: [Double] = []
-        for step in steps {
-            apply(step, random: &random, scratch: &scratch, mean: &mean, std: &std)
+        for (step, drawn) in zip(steps, parameters.steps) {
+            apply(step, drawn, scratch: &scratch, mean: &mean, std: &std)
         }
         let image = scratch.front
         precondition(output.count == image.values.count,
-                     "AugmentationPipeline.augment: output holds \(output.count) values, the view has \(image.height)×\(image.width)×\(image.channels)")
-        let c = image.channels
-        if mean.isEmpty {
-            image.values.withUnsafeBufferPointer { v in
-                _ = output.initialize(from: v)
-            }
-        } else {
-            precondition(mean.count == c || mean.count == 1,
-                         "AugmentationPipeline.augment: normalize has \(mean.count) means for \(c) channels")
-            // (x − mean) / std exactly as torchvision's Normalize, not a fused multiply-add.
-            var meanC = [Float](repeating: 0, count: c), stdC = meanC
-            for ch in 0..<c {
-                meanC[ch] = Float(mean.count == 1 ? mean[0] : mean[ch])
-                stdC[ch] = Float(std.count == 1 ? std[0] : std[ch])
-            }
-            image.values.withUnsafeBufferPointer { v in
-                for p in 0..<(v.count / c) {
-                    for ch in 0..<c { output[p * c + ch] = (v[p * c + ch] - meanC[ch]) / stdC[ch] }
-                }
-            }
-        }
+                     "AugmentationPipeline.apply: output holds \(output.count) values, the view has \(image.height)×\(image.width)×\(image.channels)")
+        AugmentationPipeline.toTensor(image, mean: mean, std: std, into: output)
     }
 
     /// One view as a `WorkImage` (tests and tools; the loader writes into its batch instead).
     public func augmented(_ pixels: [UInt8], height: Int, width: Int, channels: Int,
                           random: inout AugmentationRandom) -> WorkImage {
+        augmented(pixels, height: height, width: width, channels: channels,
+                  parameters: draw(height: height, width: width, random: &random))
+    }
+
+    /// The view that `parameters` describe, as a `WorkImage`.
+    public func augmented(_ pixels: [UInt8], height: Int, width: Int, channels: Int,
+                          parameters: AugmentationParameters) -> WorkImage {
         var scratch = AugmentationScratch()
         let size = outputSize(height: height, width: width)
         var out = WorkImage()
         out.reshape(height: size.height, width: size.width, channels: channels)
         pixels.withUnsafeBufferPointer { p in
             out.values.withUnsafeMutableBufferPointer { o in
-                augment(p, height: height, width: width, channels: channels, random: &random, scratch: &scratch, into: o)
+                apply(parameters, to: p, height: height, width: width, channels: channels, scratch: &scratch, into: o)
             }
         }
         return out
     }
 
-    private func apply(_ step: AugmentationStep, random: inout AugmentationRandom, scratch: inout AugmentationScratch,
+    private func apply(_ step: AugmentationStep, _ drawn: AugmentationStepParameters, scratch: inout AugmentationScratch,
                        mean: inout [Double], std: inout [Double]) {
-        switch step {
-        case let .randomResizedCrop(size, scaleMin, scaleMax, ratioMin, ratioMax):
-            let box = AugmentationPipeline.randomResizedCropBox(height: scratch.front.height, width: scratch.front.width,
-                                                                scale: scaleMin...scaleMax, ratio: ratioMin...ratioMax,
-                                                                random: &random)
-            scratch.resampleFront(x0: Double(box.left), y0: Double(box.top), x1: Double(box.left + box.width),
-                                  y1: Double(box.top + box.height), outHeight: size, outWidth: size)
-        case let .randomCrop(size, padding):
-            let h = scratch.front.height + 2 * padding, w = scratch.front.width + 2 * padding
-            precondition(h >= size && w >= size, "random_crop: \(size)×\(size) larger than the padded \(h)×\(w) image")
-            let top = random.below(h - size + 1), left = random.below(w - size + 1)
-            scratch.cropFront(top: top - padding, left: left - padding, outHeight: size, outWidth: size)
-        case let .resize(size):
+        switch (step, drawn) {
+        case let (.randomResizedCrop(size, _, _, _, _), .crop(box)):
+            precondition(box.top >= 0 && box.left >= 0 && box.height > 0 && box.width > 0
+                            && box.top + box.height <= scratch.front.height && box.left + box.width <= scratch.front.width,
+                         "random_resized_crop: box \(box) outside the \(scratch.front.height)×\(scratch.front.width) image")
+            scratch.resizeFront(box: box, outHeight: size, outWidth: size)
+        case let (.randomCrop(size, _), .crop(box)):
+            precondition(box.height == size && box.width == size, "random_crop: a \(box.height)×\(box.width) window for size \(size)")
+            scratch.cropFront(top: box.top, left: box.left, outHeight: size, outWidth: size)
+        case let (.resize(size), .fixed):
             let (h, w) = ResizeGeometry.resizedShorterSide(height: scratch.front.height, width: scratch.front.width, size: size)
-            if h != scratch.front.height || w != scratch.front.width {
-                scratch.resampleFront(x0: 0, y0: 0, x1: Double(scratch.front.width), y1: Double(scratch.front.height),
-                                      outHeight: h, outWidth: w)
-            }
-        case let .centerCrop(size):
+            scratch.resizeFront(box: CropBox(top: 0, left: 0, height: scratch.front.height, width: scratch.front.width),
+                                outHeight: h, outWidth: w)
+        case let (.centerCrop(size), .fixed):
+            // torchvision's center_crop: int(round((H − size) / 2)), zero padding when the image is smaller.
             let top = Int((Double(scratch.front.height - size) / 2).rounded(.toNearestOrEven))
             let left = Int((Double(scratch.front.width - size) / 2).rounded(.toNearestOrEven))
             scratch.cropFront(top: top, left: left, outHeight: size, outWidth: size)
-        case let .horizontalFlip(p):
-            if random.uniform() < p { scratch.flipFront() }
-        case let .colorJitter(b, c, s, h, p):
-            // RandomApply skips when p < u.
-            if p < random.uniform() { return }
-            let order = random.permutation(4)
-            let brightness = b > 0 ? Float(random.uniform(max(0, 1 - b), 1 + b)) : nil
-            let contrast = c > 0 ? Float(random.uniform(max(0, 1 - c), 1 + c)) : nil
-            let saturation = s > 0 ? Float(random.uniform(max(0, 1 - s), 1 + s)) : nil
-            let hue = h > 0 ? Float(random.uniform(-h, h)) : nil
-            for op in order {
+        case let (.horizontalFlip, .flip(flip)):
+            if flip { scratch.flipFront() }
+        case let (.colorJitter, .colorJitter(jitter)):
+            guard let jitter else { return }
+            for op in jitter.order {
                 switch op {
-                case 0: if let brightness { ColorAdjust.brightness(&scratch.front, factor: brightness) }
-                case 1: if let contrast { ColorAdjust.contrast(&scratch.front, factor: contrast) }
-                case 2: if let saturation { ColorAdjust.saturation(&scratch.front, factor: saturation) }
-                default: if let hue { ColorAdjust.hue(&scratch.front, shift: hue) }
+                case 0: if let f = jitter.brightness { ColorAdjust.brightness(&scratch.front, factor: f) }
+                case 1: if let f = jitter.contrast { ColorAdjust.contrast(&scratch.front, factor: f) }
+                case 2: if let f = jitter.saturation { ColorAdjust.saturation(&scratch.front, factor: f) }
+                default: if let f = jitter.hue { ColorAdjust.hue(&scratch.front, shift: f) }
                 }
             }
-        case let .grayscale(p):
-            if random.uniform() < p { ColorAdjust.grayscale(&scratch.front) }
-        case let .normalize(m, s):
+        case let (.grayscale, .grayscale(convert)):
+            if convert { ColorAdjust.grayscale(&scratch.front) }
+        case let (.normalize(m, s), .fixed):
             mean = m
             std = s
+        default:
+            preconditionFailure("AugmentationPipeline.apply: parameters \(drawn) do not fit the step \(step)")
+        }
+    }
+
+    /// `ToTensor` (x / 255 in Float) and, when `mean` is not empty, `Normalize` ((x − mean) / std in
+    /// Float, not a fused multiply-add), channels last. A 256-entry table per channel holds exactly
+    /// those Float results.
+    static func toTensor(_ image: ByteImage, mean: [Double], std: [Double], into output: UnsafeMutableBufferPointer<Float>) {
+        let c = image.channels
+        precondition(mean.isEmpty || mean.count == c || mean.count == 1,
+                     "AugmentationPipeline: normalize has \(mean.count) means for \(c) channels")
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256 * c) { table in
+            for ch in 0..<c {
+                let m = mean.isEmpty ? nil : Float(mean.count == 1 ? mean[0] : mean[ch])
+                let s = std.isEmpty ? nil : Float(std.count == 1 ? std[0] : std[ch])
+                for v in 0..<256 {
+                    let x = Float(v) / 255
+                    if let m, let s { table[ch * 256 + v] = (x - m) / s } else { table[ch * 256 + v] = x }
+                }
+            }
+            image.values.withUnsafeBufferPointer { v in
+                if c == 1 {
+                    for k in 0..<v.count { output[k] = table[Int(v[k])] }
+                } else {
+                    for p in 0..<(v.count / 3) {
+                        output[3 * p] = table[Int(v[3 * p])]
+                        output[3 * p + 1] = table[256 + Int(v[3 * p + 1])]
+                        output[3 * p + 2] = table[512 + Int(v[3 * p + 2])]
+                    }
+                }
+            }
         }
     }
 }

@@ -1,19 +1,21 @@
 /// One transform of torchvision's vocabulary, with torchvision's parameters and semantics.
+/// Geometric steps change the image size; `normalize` must be last.
 ///
-/// Geometric steps change the image size; photometric ones work on values in [0, 1] (torchvision's
-/// tensor path after `ToTensor`); `normalize` must be last.
-///
-/// Which torchvision we follow: the image is scaled to Float [0, 1] first and stays Float, so the
-/// colour formulas are those of torchvision's tensor functions (`_blend` clamps to [0, 1]; hue
-/// through `_rgb2hsv`/`_hsv2rgb`), without PIL's rounding to 8 bits after each step. Resizing is
-/// PIL's bilinear filter (a triangle filter widened by the scale when shrinking), which is also
-/// torchvision's tensor bilinear with `antialias=True`; when enlarging — always the case for
-/// CIFAR/MNIST crops — it is plain bilinear interpolation between pixel centres. The random draws
-/// follow torchvision's order per transform, from this package's generator (not torch's).
+/// Which torchvision we follow: its PIL path, because the reference feeds PIL images
+/// (`ToPILImage` for Fashion-MNIST, `Image.fromarray` for CIFAR) and only `ToTensor` comes after
+/// the augmentations. So every step works on the 8-bit image and rounds back to 8 bits as Pillow
+/// does: the crop is cut first and then resized with Pillow's separable, fixed-point bilinear
+/// filter (a triangle widened by the scale when shrinking; each pass rounded and clipped to 8
+/// bits; taps renormalised inside the crop); brightness, contrast and saturation are
+/// `Image.blend`s truncated to 8 bits; contrast's grey is the rounded integer mean of the 'L'
+/// image; grayscale is PIL's integer 'L' conversion; hue goes through PIL's 8-bit 'HSV' mode.
+/// `normalize` is `ToTensor` (x / 255) and `Normalize` in Float; without it the view is
+/// `ToTensor`'s [0, 1] values. The random draws follow torchvision's order per transform (see
+/// `AugmentationPipeline.draw`), from this package's generator (not torch's).
 public enum AugmentationStep: Sendable, Equatable, Codable {
     /// `RandomResizedCrop(size, scale, ratio)`: 10 attempts at an area fraction uniform in `scale`
-    /// and an aspect ratio log-uniform in `ratio`, else the centre crop clamped to `ratio`; then a
-    /// bilinear resize to size × size.
+    /// and an aspect ratio log-uniform in `ratio`, else the centre crop clamped to `ratio`; then
+    /// PIL's crop and bilinear resize to size × size.
     case randomResizedCrop(size: Int, scaleMin: Double, scaleMax: Double, ratioMin: Double, ratioMax: Double)
     /// `RandomCrop(size, padding)`: zero padding on every side, then a uniform size × size window.
     case randomCrop(size: Int, padding: Int)
@@ -29,10 +31,10 @@ public enum AugmentationStep: Sendable, Equatable, Codable {
     /// adjustments in a random order. Saturation and hue leave 1-channel images unchanged, as
     /// torchvision does.
     case colorJitter(brightness: Double, contrast: Double, saturation: Double, hue: Double, probability: Double)
-    /// `RandomGrayscale(p)`: ITU-R 601-2 luma (0.2989, 0.587, 0.114) written to all 3 channels;
-    /// a no-op on 1-channel images.
+    /// `RandomGrayscale(p)`: PIL's ITU-R 601-2 luma ((19595 R + 38470 G + 7471 B + 2^15) >> 16)
+    /// written to all 3 channels; a no-op on 1-channel images.
     case grayscale(probability: Double)
-    /// `Normalize(mean, std)`: (x − mean_c) / std_c per channel.
+    /// `ToTensor` then `Normalize(mean, std)`: (x / 255 − mean_c) / std_c per channel, in Float.
     case normalize(mean: [Double], std: [Double])
 
     /// The SBCL first-stage view of the reference (`SimCLR/main.py`): crop (scale 0.2–1), flip,

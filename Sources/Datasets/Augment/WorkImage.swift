@@ -1,5 +1,5 @@
-/// A Float image, channels last, values in [0, 1] until normalised; the working buffer of one
-/// view. Buffers keep their capacity between images so augmenting allocates nothing per pixel.
+/// A Float image, channels last: one finished view (values in [0, 1] after `ToTensor`, or
+/// normalised). The augmentations themselves work on `ByteImage`s, as PIL does.
 public struct WorkImage: Sendable {
     /// Height in pixels.
     public var height = 0
@@ -18,30 +18,54 @@ public struct WorkImage: Sendable {
         self.height = height
         self.width = width
         self.channels = channels
-        let n = height * width * channels
-        if values.count != n {
-            if values.count > n { values.removeLast(values.count - n) } else {
-                values.append(contentsOf: repeatElement(0, count: n - values.count))
-            }
-        }
+        values.resize(to: height * width * channels, filler: 0)
+    }
+}
+
+/// An 8-bit image, channels last (PIL's 'L' for 1 channel, 'RGB' for 3; saturation, hue and
+/// grayscale change only 3-channel images): the working buffer of one view. Buffers keep their capacity between images so augmenting allocates nothing per pixel.
+struct ByteImage: Sendable, Equatable {
+    var height = 0
+    var width = 0
+    var channels = 0
+    /// H × W × C bytes, row-major.
+    var values: [UInt8] = []
+
+    /// Reshapes to height × width × channels, keeping capacity; the contents are unspecified.
+    mutating func reshape(height: Int, width: Int, channels: Int) {
+        self.height = height
+        self.width = width
+        self.channels = channels
+        values.resize(to: height * width * channels, filler: 0)
     }
 
-    /// Loads 8-bit pixels, scaling to [0, 1] as torchvision's `ToTensor`.
+    /// Copies 8-bit pixels in (`ToPILImage` / `Image.fromarray`: no conversion).
     mutating func load(_ pixels: UnsafeBufferPointer<UInt8>, height: Int, width: Int, channels: Int) {
         precondition(pixels.count == height * width * channels,
-                     "WorkImage.load: \(pixels.count) bytes for \(height)×\(width)×\(channels)")
+                     "ByteImage.load: \(pixels.count) bytes for \(height)×\(width)×\(channels)")
         reshape(height: height, width: width, channels: channels)
         values.withUnsafeMutableBufferPointer { v in
-            for k in 0..<pixels.count { v[k] = Float(pixels[k]) / 255 }
+            _ = v.initialize(from: pixels)
+        }
+    }
+}
+
+extension Array {
+    /// Grows or shrinks to `count` elements, keeping capacity; new elements are `filler`.
+    mutating func resize(to count: Int, filler: Element) {
+        if self.count > count {
+            removeLast(self.count - count)
+        } else if self.count < count {
+            append(contentsOf: repeatElement(filler, count: count - self.count))
         }
     }
 }
 
 /// Reusable buffers of one worker thread.
 public struct AugmentationScratch: Sendable {
-    var front = WorkImage()
-    var back = WorkImage()
-    var rows: [Float] = []
+    var front = ByteImage()
+    var back = ByteImage()
+    var rows: [UInt8] = []
     var horizontal = ResampleCoefficients()
     var vertical = ResampleCoefficients()
 
