@@ -66,6 +66,6 @@ let package = Package(
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
         .testTarget(name: "CLITests", dependencies: ["sbcl-run"], path: "Tests/CLITests"),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
-                    swiftSettings: [.swiftLanguageMode(.v5)]),
+                    resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -9,17 +9,17 @@ public enum ContrastiveLossStage {
 
     /// The light kind: its artifact is its resolved parameters.
     public static let kind = StageKind.light(
-        name: name, version: 1,
+        name: name, version: 2,
         summary: "the first-stage loss: SBCL (rank or ccl variant), plain SupCon, or cross-entropy (the baseline)",
         parameters: [
             .choice("variant", ["rank", "ccl", "supcon", "ce"], default: "rank",
                     doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), supcon alone (a baseline; no re-clustering), or ce: cross-entropy through the encoder's linear layer on both views (the plain baseline; no warm-up, no re-clustering, temperatures unused)"),
             .float("temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the subclass term (and of supcon)"),
-            .float("base_temperature", default: 0.07, range: .greaterThan(0), doc: "τ_base: the subclass term is weighted τ/τ_base"),
+            .float("base_temperature", default: 0.07, range: .greaterThan(0), doc: "τ_base of the SBCL losses (rank, ccl): the subclass term is weighted τ/τ_base"),
             .float("gamma", default: 0.25, range: .atLeast(0), doc: "γ, the weight of the class term"),
             .float("warmup_temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the warm-up SupCon loss"),
             .float("warmup_base_temperature", default: 0.1, range: .greaterThan(0),
-                   doc: "τ_base of the warm-up SupCon loss (weight τ/τ_base = 1 by default)"),
+                   doc: "τ_base of the plain SupCon loss — the warm-up's, and the supcon variant's throughout (the reference's SupConLoss default, 0.1: weight τ/τ_base = 1)"),
         ])
 
     /// What the first stage minimises.
@@ -60,7 +60,10 @@ public enum ContrastiveLossStage {
             case "ce":
                 objective = .crossEntropy
                 main = .supCon(temperature: t, baseTemperature: base)
-            case "supcon": main = .supCon(temperature: t, baseTemperature: base)
+            case "supcon":
+                // The reference's plain SupConLoss (loss.py) has its own τ_base, 0.1, apart from the
+                // SBCL losses' 0.07: the baseline's loss is weighted τ/0.1, not τ/0.07.
+                main = .supCon(temperature: t, baseTemperature: Float(parameters.double("warmup_base_temperature")))
             case "ccl": main = .sbclCCL(temperature: t, baseTemperature: base, gamma: gamma)
             default: main = .sbclRank(temperature: t, baseTemperature: base, gamma: gamma)
             }

@@ -20,7 +20,7 @@ public enum EncoderStage {
 
     /// The stage kind.
     public static let kind = StageKind(
-        name: name, version: 1,
+        name: name, version: 2,
         summary: "first-stage training: SupCon warm-up, then SBCL with periodic re-clustering",
         parameters: [
             .choice("architecture", ["resnet_cifar", "resnet50"], default: "resnet_cifar",

@@ -17,6 +17,8 @@ final class EncoderTraining {
     let losses: ContrastiveLossStage.Settings
     let model: SupConResNet
     let optimizer: SGD
+    /// The step every batch runs (forward, loss, backward, SGD).
+    let trainStep: EncoderStep
     let schedule: LearningRateSchedule
     let epochs: Int, batchSize: Int, checkpointEvery: Int, clusterBatchSize: Int
     let depth: Int, projectionDimension: Int
@@ -48,6 +50,7 @@ final class EncoderTraining {
                              seed: UInt32(truncatingIfNeeded: context.seed))
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
                         momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
+        trainStep = EncoderStep(model: model, optimizer: optimizer)
         let warm: Bool
         switch p.string("warmup") {
         case "on": warm = true
@@ -99,7 +102,9 @@ final class EncoderTraining {
             }
             let crossEntropy = losses.objective == .crossEntropy
             let inWarmup = !crossEntropy && (clustering.isWarmup(epoch: epoch) || (losses.needsSubclasses && subclasses.isEmpty))
-            let loss = inWarmup ? warmupLoss : mainLoss
+            let objective: EncoderStep.Objective = crossEntropy
+                ? .crossEntropy
+                : .contrastive(inWarmup ? warmupLoss : mainLoss, subclasses: subclasses, temperatures: temperatures)
             var total = 0.0, images = 0
             var rate: Float = 0
             for step in 0..<steps {
@@ -107,11 +112,8 @@ final class EncoderTraining {
                 precondition(batch.position == LoaderPosition(epoch: epoch, step: step),
                              "EncoderTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
                 rate = schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
-                optimizer.learningRate = rate
-                let value = crossEntropy ? classificationLoss(batch) : contrastiveLoss(batch, loss, subclasses, temperatures)
-                let scalar = value.item
+                let scalar = trainStep(batch, rate: rate, objective: objective)
                 guard scalar.isFinite else { throw divergence(scalar, epoch: epoch, step: step) }
-                optimizer.step(value.gradients())
                 total += Double(scalar) * Double(batch.batchSize)
                 images += batch.batchSize
                 context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
@@ -136,23 +138,6 @@ final class EncoderTraining {
                                        mean: augmentation.mean.map { Float($0) }, std: augmentation.std.map { Float($0) },
                                        imageSize: augmentation.size)
         try artifact.write(model: model, to: context.outputDirectory)
-    }
-
-    /// The contrastive loss of one batch of two views per image.
-    private func contrastiveLoss(_ batch: Batch, _ loss: ContrastiveLoss, _ subclasses: [Int32], _ temperatures: [Float]) -> Tensor {
-        let z = model(Tensor(batch.images, shape: batch.shape), training: true)
-        let targets = ContrastiveTargets(labels: batch.labels,
-                                         subclasses: loss.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
-                                         classTemperatures: loss.kind.usesClassTemperatures ? temperatures : [])
-        return Tensor.contrastiveLoss(z, loss, targets)
-    }
-
-    /// The cross-entropy baseline: the encoder's linear classifier on every view (views are
-    /// view-major, so the B labels repeat once per view).
-    private func classificationLoss(_ batch: Batch) -> Tensor {
-        let logits = model.classify(model.features(Tensor(batch.images, shape: batch.shape), training: true))
-        let labels = Array(repeating: batch.labels, count: batch.views).flatMap { $0 }
-        return Tensor.crossEntropy(logits: logits, labels: Tensor(int32: labels, shape: [labels.count]))
     }
 
     /// Re-clusters at the start of `epoch` and logs the event.

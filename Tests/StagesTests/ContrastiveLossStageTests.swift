@@ -18,7 +18,10 @@ final class ContrastiveLossStageTests: XCTestCase {
 
     func testVariantsAndTemperatures() throws {
         XCTAssertEqual(try settings("variant: ccl\ngamma: 0.5").main, .sbclCCL(temperature: 0.1, baseTemperature: 0.07, gamma: 0.5))
-        let supcon = try settings("variant: supcon\ntemperature: 0.2\nbase_temperature: 0.2")
+        // supcon is the reference's plain SupConLoss: its τ_base is SupConLoss's (0.1, the warm-up's
+        // warmup_base_temperature), not the SBCL losses' base_temperature (0.07).
+        XCTAssertEqual(try settings("variant: supcon").main, .supCon(temperature: 0.1, baseTemperature: 0.1))
+        let supcon = try settings("variant: supcon\ntemperature: 0.2\nbase_temperature: 0.5\nwarmup_base_temperature: 0.2")
         XCTAssertEqual(supcon.main, .supCon(temperature: 0.2, baseTemperature: 0.2))
         XCTAssertFalse(supcon.needsSubclasses)
         XCTAssertEqual(try settings("warmup_temperature: 0.3").warmup, .supCon(temperature: 0.3, baseTemperature: 0.1))

@@ -2,10 +2,17 @@ import Foundation
 
 /// Learning rates as functions of the epoch (counted from 1) and the step within it.
 public enum LearningRateSchedule: Equatable, Sendable {
-    /// The first stage's schedule (SupContrast / the SBCL reference): cosine decay from `base`
-    /// to base·decay⁴ over `epochs`, with an optional linear warm-up from `warmupFrom` over the
-    /// first `warmupEpochs` epochs towards the cosine value at the warm-up's end computed with
-    /// base·decay³ as its floor (the reference's own inconsistency, kept for fidelity).
+    /// The first stage's schedule as the SBCL reference runs it (SimCLR/main.py, whose epoch loop
+    /// counts from 0): epoch e (ours, from 1) is the reference's epoch k = e − 1 and gets the
+    /// cosine value base·decay⁴ + (base − base·decay⁴)(1 + cos(π k / epochs)) / 2 — the full rate
+    /// in the first epoch, not yet the floor in the last.
+    ///
+    /// With a warm-up, the reference's `warmup_learning_rate` then runs per step while k ≤
+    /// `warmupEpochs`: from `warmupFrom` linearly towards the cosine value at k = warmupEpochs
+    /// computed with base·decay³ as its floor (the reference's own inconsistency, kept), at
+    /// p = (step + (k − 1)·steps) / (warmupEpochs·steps). In its first epoch (k = 0) p is negative,
+    /// which gives a rate below `warmupFrom` that turns negative — a bug we do not copy: p is held
+    /// at 0 there, so the first epoch trains at `warmupFrom`.
     case supConCosine(base: Float, epochs: Int, decayRate: Float, warmupEpochs: Int, warmupFrom: Float)
     /// Linear ramp over `warmupEpochs`, then ×`factor` at each milestone (the LDAM-DRW schedule:
     /// milestones 140 and 180, factor 0.1).
@@ -21,16 +28,19 @@ public enum LearningRateSchedule: Equatable, Sendable {
         case .constant(let lr):
             return lr
         case let .supConCosine(base, epochs, decay, warmupEpochs, warmupFrom):
-            func cosine(_ e: Int, floorPower: Float) -> Float {
+            // In Double, as Python computes the reference's rates; rounded to Float once.
+            let (base, decay) = (Double(base), Double(decay))
+            func cosine(_ e: Int, floorPower: Double) -> Double {
                 let etaMin = base * Foundation.pow(decay, floorPower)
-                return etaMin + (base - etaMin) * (1 + Foundation.cos(.pi * Float(e) / Float(epochs))) / 2
+                return etaMin + (base - etaMin) * (1 + Foundation.cos(.pi * Double(e) / Double(epochs))) / 2
             }
-            if warmupEpochs > 0 && epoch <= warmupEpochs {
-                let to = cosine(warmupEpochs, floorPower: 3)
-                let p = Float(step + (epoch - 1) * stepsPerEpoch) / Float(warmupEpochs * Swift.max(stepsPerEpoch, 1))
-                return warmupFrom + p * (to - warmupFrom)
+            let k = epoch - 1
+            if warmupEpochs > 0 && k <= warmupEpochs {
+                let (from, to) = (Double(warmupFrom), cosine(warmupEpochs, floorPower: 3))
+                let p = Double(Swift.max(0, step + (k - 1) * stepsPerEpoch)) / Double(warmupEpochs * Swift.max(stepsPerEpoch, 1))
+                return Float(from + p * (to - from))
             }
-            return cosine(epoch, floorPower: 4)
+            return Float(cosine(k, floorPower: 4))
         case let .warmupMultiStep(base, warmupEpochs, milestones, factor):
             if epoch <= warmupEpochs { return base * Float(epoch) / Float(Swift.max(warmupEpochs, 1)) }
             let passed = milestones.filter { epoch > $0 }.count

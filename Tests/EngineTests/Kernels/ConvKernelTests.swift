@@ -76,6 +76,10 @@ final class ConvKernelTests: XCTestCase {
         // More than one 6-pixel tile per image, 16-channel blocks with a partial last block.
         Conv2DGeometry(batch: 2, inputHeight: 10, inputWidth: 9, inputChannels: 20, outputChannels: 40, kernelSize: 3, stride: 1, padding: 1),
         Conv2DGeometry(batch: 2, inputHeight: 9, inputWidth: 11, inputChannels: 33, outputChannels: 17, kernelSize: 3, stride: 2, padding: 1),
+        // The ResNet-32 shapes of 28×28 images (Fashion-MNIST): 7×7 and 14×14 maps, 64 and 32 channels.
+        Conv2DGeometry(batch: 6, inputHeight: 7, inputWidth: 7, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 1, padding: 1),
+        Conv2DGeometry(batch: 3, inputHeight: 14, inputWidth: 14, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1, padding: 1),
+        Conv2DGeometry(batch: 3, inputHeight: 14, inputWidth: 14, inputChannels: 32, outputChannels: 64, kernelSize: 3, stride: 2, padding: 1),
         // Pointwise with many channels: the sgemm path.
         Conv2DGeometry(batch: 2, inputHeight: 3, inputWidth: 5, inputChannels: 64, outputChannels: 72, kernelSize: 1),
     ]
@@ -118,6 +122,40 @@ final class ConvKernelTests: XCTestCase {
                                             workspace: KernelWorkspace(), pool: pool)
                     } } }
                     assertClose(dx, expected, "backwardData \(set) \(g) threads \(pool.threadCount)")
+                }
+            }
+        }
+    }
+
+    /// A network reuses one workspace for every layer: each op must give the naive result whatever
+    /// the workspace held before (stale packed weights, scratch borders, offsets).
+    func testEveryOpIsExactWithAWorkspaceReusedAcrossShapes() {
+        forEachKernelSet { set in
+            withPools([2]) { pool in
+                let workspace = KernelWorkspace()
+                for round in 0..<2 {
+                    for (index, g) in geometries.enumerated().reversed() {
+                        let x = kernelTestValues(g.inputCount, seed: UInt64(600 + index))
+                        let w = kernelTestValues(g.weightCount, seed: UInt64(700 + index))
+                        let dy = kernelTestValues(g.outputCount, seed: UInt64(800 + index))
+                        var y = [Float](repeating: .nan, count: g.outputCount)
+                        var dx = [Float](repeating: .nan, count: g.inputCount)
+                        var dw = [Float](repeating: .nan, count: g.weightCount)
+                        x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in dy.withUnsafeBufferPointer { db in
+                            y.withUnsafeMutableBufferPointer { Conv2D.forward(g, input: xb, weight: wb, output: $0, workspace: workspace, pool: pool) }
+                            dx.withUnsafeMutableBufferPointer {
+                                Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: $0, workspace: workspace, pool: pool)
+                            }
+                            dw.withUnsafeMutableBufferPointer {
+                                Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0, accumulate: false,
+                                                      workspace: workspace, pool: pool)
+                            }
+                        } } }
+                        assertClose(y, NaiveConv.forward(g, x, w), "reused workspace, round \(round): forward \(set) \(g)")
+                        assertClose(dx, NaiveConv.backwardData(g, dy, w), "reused workspace, round \(round): backwardData \(set) \(g)")
+                        assertClose(dw, NaiveConv.backwardWeight(g, x, dy), rtol: 1e-4, atol: 1e-3,
+                                    "reused workspace, round \(round): backwardWeight \(set) \(g)")
+                    }
                 }
             }
         }
