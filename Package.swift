@@ -42,11 +42,14 @@ let package = Package(
             ]),
         // Data set readers, the long-tail selection, augmentations and the batch loader.
         .target(name: "Datasets", dependencies: ["Engine", "CJPEG", "CZlib"], swiftSettings: numericSettings),
+        // Reading run folders back: HTML reports, run comparison, TensorBoard event files. Needs
+        // only the pipeline's types (records, JSON), so it builds without the engine.
+        .target(name: "Reporting", dependencies: ["PipelineDSL"]),
         // The stage kinds: joins the pipeline to the engine and the data.
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",
@@ -65,6 +68,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
         .testTarget(name: "CLITests", dependencies: ["sbcl-run"], path: "Tests/CLITests"),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]

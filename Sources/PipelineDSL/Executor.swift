@@ -14,10 +14,16 @@ public struct ExecutorOptions: Sendable {
     public var engineVersion: String
     /// Echo log lines to standard error.
     public var echo: Bool
+    /// The command line's overrides, kept in the run folder's `run.json` (what `compare` diffs against).
+    public var overrides: [String]
+    /// Told of every epoch record and of the run's end (the CLI's TensorBoard files and report).
+    public var observer: (any RunObserver)?
 
     /// Creates options.
     public init(runsDirectory: URL, runDirectory: URL? = nil, device: String? = nil, threads: Int,
-                engineVersion: String = "sbcl", echo: Bool = true) {
+                engineVersion: String = "sbcl", echo: Bool = true, overrides: [String] = [], observer: (any RunObserver)? = nil) {
+        self.overrides = overrides
+        self.observer = observer
         self.runsDirectory = runsDirectory
         self.runDirectory = runDirectory
         self.device = device
@@ -65,7 +71,8 @@ public struct Executor: Sendable {
 
     /// Runs every stage not already cached; throws `RunError` naming the stage that failed.
     ///
-    /// The run folder gets `recipe.yaml` (resolved), `plan.json`, `log.txt` and `metrics.json`.
+    /// The run folder gets `recipe.yaml` (resolved), `plan.json`, `log.txt`, `metrics.json`,
+    /// `metrics.jsonl` (every training epoch) and `run.json` (overrides, each stage's outcome and time).
     public func run(_ plan: Plan) throws -> RunSummary {
         let runDirectory = try makeRunDirectory(for: plan.recipe)
         let log = RunLog(fileURL: runDirectory.appendingPathComponent("log.txt"), echo: options.echo)
@@ -80,6 +87,8 @@ public struct Executor: Sendable {
         let statusByName = Dictionary(uniqueKeysWithValues: zip(plan.stages.map(\.name), statuses))
         try write(PlanReport.json(plan) { statusByName[$0.name]! }.prettyJSON() + "\n", to: runDirectory.appendingPathComponent("plan.json"))
         let device = options.device ?? plan.recipe.device
+        let recorder = RunRecorder(runDirectory: runDirectory, plan: plan, overrides: options.overrides, observer: options.observer)
+        recorder.start()
         log.write("run \(plan.recipe.name): \(plan.stages.count) stages, device \(device), \(options.threads) threads, cache \(cache.root.path)")
         var metrics: [String: ParamValue] = [:]
         var outcomes: [(String, StageOutcome)] = []
@@ -90,7 +99,21 @@ public struct Executor: Sendable {
                 input.slot = slot
                 return input
             }
-            let (manifest, outcome) = try obtain(stage, initial: initial[stage.hash]!, inputs: inputs, plan: plan, device: device, log: log)
+            let started = Date()
+            let (manifest, outcome): (Manifest, StageOutcome)
+            do {
+                (manifest, outcome) = try obtain(stage, initial: initial[stage.hash]!, inputs: inputs, plan: plan, device: device,
+                                                 log: log, recorder: recorder)
+            } catch {
+                let message = (error as? RunError)?.message ?? String(describing: error)
+                recorder.stage(stage.name, outcome: "failed", seconds: Date().timeIntervalSince(started), failure: message)
+                recorder.finish(failure: message)
+                throw error
+            }
+            if outcome == .cached {
+                recorder.replay(cache.filesDirectory(stage.hash).appendingPathComponent(RunContext.historyFile))
+            }
+            recorder.stage(stage.name, outcome: outcome.rawValue, seconds: Date().timeIntervalSince(started), computeSeconds: manifest.seconds)
             initial[stage.hash] = .valid(manifest)  // a second stage with the same hash reuses it
             metrics.merge(manifest.metrics) { _, new in new }
             outcomes.append((stage.name, outcome))
@@ -98,13 +121,14 @@ public struct Executor: Sendable {
                                                parameters: stage.spec.parameters, artifactDirectory: cache.filesDirectory(stage.hash))
             try write(ParamValue.map(metrics).prettyJSON() + "\n", to: runDirectory.appendingPathComponent("metrics.json"))
         }
+        recorder.finish(failure: nil)
         log.write("done: \(outcomes.filter { $0.1 == .cached }.count) cached, \(outcomes.filter { $0.1 != .cached }.count) run; run folder \(runDirectory.path)")
         return RunSummary(runDirectory: runDirectory, metrics: metrics, outcomes: outcomes)
     }
 
     /// Returns the stage's cached manifest, computing (under the entry lock) when needed.
     func obtain(_ stage: PlannedStage, initial: ArtifactCache.EntryState, inputs: [StageInput], plan: Plan, device: String,
-                log: RunLog) throws -> (Manifest, StageOutcome) {
+                log: RunLog, recorder: RunRecorder) throws -> (Manifest, StageOutcome) {
         if case .valid(let manifest) = initial {
             log.write("[\(stage.name)] cached (\(stage.hash.prefix(12)))")
             return (manifest, .cached)
@@ -122,20 +146,23 @@ public struct Executor: Sendable {
             case .missing:
                 break
             }
-            return try compute(stage, inputs: inputs, seed: plan.recipe.seed, device: device, log: log)
+            return try compute(stage, inputs: inputs, seed: plan.recipe.seed, device: device, log: log, recorder: recorder)
         }
     }
 
     /// Runs one stage into a staging folder and commits it. Call holding the entry's lock.
-    func compute(_ stage: PlannedStage, inputs: [StageInput], seed: Int, device: String, log: RunLog) throws -> (Manifest, StageOutcome) {
+    func compute(_ stage: PlannedStage, inputs: [StageInput], seed: Int, device: String, log: RunLog,
+                 recorder: RunRecorder) throws -> (Manifest, StageOutcome) {
         let staging = try cache.makeStaging(stage.hash)
         let checkpoints = cache.checkpointDirectory(stage.hash)
         let resuming = cache.hasCheckpoint(stage.hash)
+        let history = checkpoints.appendingPathComponent(RunContext.historyFile)
+        if resuming { recorder.replay(history) }
         let started = Date()
         let context = RunContext(stageName: stage.name, kind: stage.kind.name, hash: stage.hash, parameters: stage.spec.parameters,
                                  inputs: inputs, outputDirectory: staging.appendingPathComponent("files"),
                                  checkpointDirectory: checkpoints, isResuming: resuming, log: log,
-                                 device: device, threads: options.threads, seed: seed)
+                                 device: device, threads: options.threads, seed: seed, onRecord: { recorder.append($0) })
         do {
             try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
             if stage.kind.isLight {
@@ -144,6 +171,7 @@ public struct Executor: Sendable {
                 log.write("[\(stage.name)] \(resuming ? "resuming from checkpoint" : "running") \(stage.kind.name) (\(stage.hash.prefix(12)))")
                 try stage.kind.run(context)
                 context.progress.finish()
+                try keepHistory(history, in: context.outputDirectory)
             }
         } catch {
             context.progress.finish()
@@ -159,6 +187,14 @@ public struct Executor: Sendable {
         let committed = try cache.commit(staging: staging, manifest: manifest)
         if !stage.kind.isLight { log.write(String(format: "[\(stage.name)] done in %.2f s", seconds)) }
         return (committed, resuming ? .resumed : .ran)
+    }
+
+    /// Moves the stage's epoch history (once per epoch, the last of any repeat) into its artifact,
+    /// so a later run that finds it cached can still show every epoch.
+    func keepHistory(_ history: URL, in outputDirectory: URL) throws {
+        guard let text = try? String(contentsOf: history, encoding: .utf8) else { return }
+        let lines = EpochRecord.parseLines(text).map { $0.jsonLine + "\n" }.joined()
+        try write(lines, to: outputDirectory.appendingPathComponent(RunContext.historyFile))
     }
 
     func makeRunDirectory(for recipe: Recipe) throws -> URL {

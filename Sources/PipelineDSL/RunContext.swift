@@ -56,12 +56,18 @@ public final class RunContext: @unchecked Sendable {
     private let runLog: RunLog
     private let lock = NSLock()
     private var metrics: [String: ParamValue] = [:]
+    private let onRecord: (@Sendable (EpochRecord) -> Void)?
+
+    /// The file in `checkpointDirectory` (and then in the cached artifact) that keeps the stage's
+    /// epoch records, so a resumed or cached stage still shows its whole history.
+    public static let historyFile = "history.jsonl"
 
     /// Creates a context; the executor makes one per stage run. Public so a stage kind can be
     /// unit-tested without a cache: point the folders at a temporary directory.
     public init(stageName: String, kind: String, hash: String, parameters: ResolvedParameters, inputs: [StageInput],
          outputDirectory: URL, checkpointDirectory: URL, isResuming: Bool, log: RunLog,
-         device: String, threads: Int, seed: Int) {
+         device: String, threads: Int, seed: Int, onRecord: (@Sendable (EpochRecord) -> Void)? = nil) {
+        self.onRecord = onRecord
         self.stageName = stageName
         self.kind = kind
         self.hash = hash
@@ -86,6 +92,16 @@ public final class RunContext: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         metrics.merge(values) { _, new in new }
+    }
+
+    /// Records what a training stage measured in `epoch` (`event` `epoch`) or at an event in it
+    /// (e.g. `recluster`): appended to the stage's history and to the run's `metrics.jsonl`.
+    public func recordEpoch(_ epoch: Int, event: String = "epoch", values: [String: ParamValue]) {
+        let record = EpochRecord(stage: stageName, event: event, epoch: epoch, values: values)
+        lock.lock()
+        EpochRecord.appendLine(record.jsonLine, to: checkpointDirectory.appendingPathComponent(Self.historyFile))
+        lock.unlock()
+        onRecord?(record)
     }
 
     /// Metrics recorded so far.

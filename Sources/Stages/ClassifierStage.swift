@@ -140,6 +140,8 @@ public enum ClassifierStage {
                               last.loss, last.accuracy, last.learningRate, Date().timeIntervalSince(started))
             context.progress.update(step: epoch, total: configuration.epochs, message: String(format: "loss %.4f", last.loss))
             if epoch % logEvery == 0 || epoch == configuration.epochs { context.log(line) }
+            context.recordClassifierEpoch(epoch, loss: last.loss, accuracy: last.accuracy, learningRate: last.learningRate,
+                                          seconds: Date().timeIntervalSince(started))
         }
         let artifact = ClassifierArtifact(method: configuration.method.rawValue, form: configuration.form.rawValue,
                                           featureCount: trainer.head.featureCount, classCount: trainer.head.classCount,

@@ -124,6 +124,8 @@ final class EncoderTraining {
             context.log("epoch \(epoch)/\(epochs)  loss \(Self.format(meanLoss))  lr \(String(format: "%.6g", rate))  "
                         + "\(String(format: "%.1f", seconds)) s  \(String(format: "%.1f", Double(images) / max(seconds, 1e-9))) images/s"
                         + (inWarmup ? "  (SupCon warm-up)" : crossEntropy ? "  (cross-entropy)" : ""))
+            context.recordEncoderEpoch(epoch, loss: meanLoss, learningRate: rate, seconds: seconds, images: images,
+                                       phase: inWarmup ? "supcon_warmup" : crossEntropy ? "cross_entropy" : "main")
             if epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
                 try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,
                                       generator: generator, lastLoss: meanLoss)
@@ -155,6 +157,7 @@ final class EncoderTraining {
                     + "class temperatures \(String(format: "%.4f", t.min()!))–\(String(format: "%.4f", t.max()!)), "
                     + "embedding \(String(format: "%.1f", embedded.timeIntervalSince(started))) s, "
                     + "k-means \(String(format: "%.1f", Date().timeIntervalSince(embedded))) s")
+        context.recordReclustering(epoch, result: result)
         return result
     }
 

@@ -7,8 +7,8 @@ import PipelineDSL
 ///
 /// Inputs: `classifier`, `encoder` and `data` (`dataset` or `imbalance`). Embeds the test images
 /// in eval mode (normalised, no augmentation), scores them with the classifier, records
-/// `top1`, `top5`, `many`, `medium`, `few`, `per_class`, `class_counts`, `test_counts` and
-/// `confusion` as the run's metrics (accuracies in %), and writes them to `metrics.json` in its artifact.
+/// `top1`, `top5`, `many`, `medium`, `few`, `per_class`, `class_counts`, `test_counts`,
+/// `confusion` and `class_names` as the run's metrics (accuracies in %), and writes them to `metrics.json` in its artifact.
 public enum EvaluationStage {
     /// The artifact's file.
     public static let metricsFile = "metrics.json"
@@ -58,7 +58,7 @@ public enum EvaluationStage {
         context.log(String(format: "%d test images in %.1f s (classifier %@): top-1 %.2f%% top-5 %.2f%% many %@ medium %@ few %@",
                            data.test.count, Date().timeIntervalSince(started), classifier.method, metrics.top1, metrics.top5,
                            show(metrics.many), show(metrics.medium), show(metrics.few)))
-        context.recordMetrics(metrics.runMetrics)
+        context.recordMetrics(metrics.runMetrics.merging(["class_names": .list(data.train.classNames.map { .string($0) })]) { $1 })
         try ArtifactJSON.write(metrics, to: context.outputDirectory.appendingPathComponent(metricsFile), snakeCaseKeys: true)
     }
 }

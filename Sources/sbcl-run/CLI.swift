@@ -11,6 +11,8 @@ enum CLI {
                sbcl-run cache ls|verify|gc [--json] [--older-than DAYS]
                sbcl-run schema [--output FILE]               write the recipe JSON schema
                sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
+               sbcl-run compare RUN_DIR... [--json|--csv|--markdown]  compare runs (a sweep folder: its points)
+               sbcl-run report RUN_DIR... -o FILE            one run's report, or a page comparing runs
 
         options:
           --cache-dir DIR   artifact cache (default $SBCL_CACHE_DIR, else .sbcl/cache)
@@ -37,6 +39,10 @@ enum CLI {
                 return try CacheCommand.run(Array(arguments.dropFirst()))
             case "schema":
                 return try SchemaCommand.run(Options.parse(Array(arguments.dropFirst())))
+            case "compare":
+                return try CompareCommand.compare(Options.parse(Array(arguments.dropFirst())))
+            case "report":
+                return try CompareCommand.report(Options.parse(Array(arguments.dropFirst())))
             case "embed":
                 try runEmbed(Array(arguments.dropFirst()))
                 return ExitStatus.success

@@ -13,6 +13,8 @@ struct Options {
     var quiet = false
     var output: String?
     var olderThanDays: Double?
+    /// `compare`'s output: `json`, `csv`, `markdown`, or nil for a text table.
+    var format: String?
 
     /// Parses `--name value`, `--name=value` and flags; everything else is positional.
     static func parse(_ arguments: [String]) throws -> Options {
@@ -51,7 +53,9 @@ struct Options {
                     throw UsageError("--older-than \(text): expected a number of days")
                 }
                 options.olderThanDays = days
-            case "--json": options.json = true
+            case "--json": options.json = true; options.format = "json"
+            case "--csv": options.format = "csv"
+            case "--markdown": options.format = "markdown"
             case "-m", "--multirun": options.multirun = true
             case "-q", "--quiet": options.quiet = true
             case "--":
@@ -60,7 +64,7 @@ struct Options {
             default:
                 if argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.count > 1 || argument.hasPrefix("--") {
                     let known = ["--cache-dir", "--runs-dir", "--device", "--threads", "--json", "--multirun", "--quiet",
-                                 "--output", "--older-than", "--help"]
+                                 "--output", "--older-than", "--help", "--csv", "--markdown"]
                     let hint = Suggestion.closest(to: name, among: known).map { "; did you mean \($0)?" } ?? ""
                     throw UsageError("unknown option \(name)\(hint)")
                 }

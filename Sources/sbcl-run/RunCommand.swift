@@ -1,6 +1,7 @@
 import Foundation
 import PipelineDSL
 import Engine
+import Reporting
 
 /// `sbcl-run [RECIPE] [overrides]` and its multirun form `-m`.
 enum RunCommand {
@@ -26,7 +27,8 @@ enum RunCommand {
         try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: options.quiet)
         let executor = Executor(registry: registry, cache: cache,
                                 options: ExecutorOptions(runsDirectory: runsDirectory, device: options.device, threads: threads,
-                                                         engineVersion: engineVersion, echo: !options.quiet))
+                                                         engineVersion: engineVersion, echo: !options.quiet,
+                                                         overrides: source.overrides, observer: ReportingObserver()))
         let summary = try executor.run(plan)
         if options.json {
             CLI.output(ParamValue.map([
@@ -73,7 +75,8 @@ enum RunCommand {
             if !options.quiet { ExitStatus.printError("== point \(index + 1)/\(points.count): \(label)") }
             let executor = Executor(registry: registry, cache: cache,
                                     options: ExecutorOptions(runsDirectory: runsDirectory, runDirectory: folder, device: options.device,
-                                                             threads: threads, engineVersion: engineVersion, echo: !options.quiet))
+                                                             threads: threads, engineVersion: engineVersion, echo: !options.quiet,
+                                                             overrides: point.overrides.map(\.argument), observer: ReportingObserver()))
             do {
                 let summary = try executor.run(plan)
                 rows.append(SweepReport.Row(assignments: point.assignments, runDirectory: folder.path, metrics: summary.metrics))
@@ -86,6 +89,9 @@ enum RunCommand {
         let json = SweepReport.json(rows).prettyJSON() + "\n"
         try? Data(table.utf8).write(to: sweepDirectory.appendingPathComponent("comparison.txt"))
         try? Data(json.utf8).write(to: sweepDirectory.appendingPathComponent("comparison.json"))
+        try? ComparisonPage.write(rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) },
+                                  to: sweepDirectory.appendingPathComponent(RunRecord.reportFile),
+                                  title: "\(plans[0].recipe.name): sweep over \(sweep.axes.map(\.prefix).joined(separator: ", "))")
         CLI.output(options.json ? json : table)
         return rows.contains { $0.error != nil } ? ExitStatus.failure : ExitStatus.success
     }

@@ -1,0 +1,66 @@
+import Foundation
+import PipelineDSL
+
+/// One HTML page comparing runs: the table, grouped many / medium / few bars, overlaid training
+/// curves, and a warning for runs whose recipes differ outside the comparison.
+public enum ComparisonPage {
+    /// Writes the page comparing `runs` (the first is the baseline) to `url`.
+    public static func write(_ runs: [RunRecord], to url: URL, title: String? = nil) throws {
+        do { try Data(html(RunComparison(runs), title: title).utf8).write(to: url, options: .atomic) } catch {
+            throw RunError("cannot write \(url.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The page.
+    public static func html(_ comparison: RunComparison, title: String? = nil) -> String {
+        let runs = comparison.rows.map(\.run)
+        let heading = title ?? "Comparison of \(runs.count) runs"
+        let color = { (index: Int) in SVGCanvas.palette[index % SVGCanvas.palette.count] }
+        var body = "<h1>\(HTML.escape(heading))</h1>\n<div class=\"sub\">keys compared: "
+            + (comparison.keys.isEmpty ? "none (no run had overrides)" : "<code>\(HTML.escape(comparison.keys.joined(separator: ", ")))</code>")
+            + "</div>\n"
+        if comparison.hasFlags {
+            body += "<div class=\"warn\"><b>Not like for like:</b> these runs' recipes differ in keys outside the comparison.<ul>"
+                + comparison.warnings.map { "<li>\(HTML.escape($0))</li>" }.joined() + "</ul></div>\n"
+        }
+        let incomplete = runs.filter { $0.metric("top1") == nil }
+        if !incomplete.isEmpty {
+            body += "<div class=\"warn\"><b>Without test metrics:</b> " + HTML.escape(incomplete.map(\.name).joined(separator: ", ")) + "</div>\n"
+        }
+        let links = comparison.rows.map { row -> String in
+            "<a href=\"\(HTML.escape(row.run.directory.appendingPathComponent(RunRecord.reportFile).path))\">report</a>"
+        }
+        let cells = zip(comparison.cells, links).map { row, link in row.map(HTML.escape) + [link] }
+        body += "<h2>Runs</h2>\n" + HTML.table(header: RunComparison.columns + [""], rows: cells, raw: true,
+                                                classes: comparison.rows.map { $0.flagged.isEmpty ? nil : "flag" }) + "\n"
+        let labels = comparison.rows.enumerated().map { index, row in label(row, index: index) }
+        body += "<h2>Test accuracy</h2>\n"
+        body += HTML.figure(Chart.groupedBars(
+            title: "Many / medium / few-shot and top-1 accuracy per run", yLabel: "test accuracy (%)",
+            groups: ["many-shot", "medium-shot", "few-shot", "top-1"],
+            series: runs.enumerated().map { index, run in
+                Chart.BarSeries(name: labels[index], values: ["many", "medium", "few", "top1"].map(run.metric), color: color(index))
+            }, yMax: 100, width: 1100, height: 340))
+        body += "<h2>Training curves</h2>\n<div class=\"row\">"
+        for (kind, title, value, axis) in [("encoder", "First-stage loss per epoch", "loss", "mean contrastive loss"),
+                                           ("classifier", "Classifier loss per epoch", "loss", "mean loss"),
+                                           ("classifier", "Classifier training accuracy per epoch", "train_accuracy", "training accuracy (%)")] {
+            let series = runs.enumerated().compactMap { index, run -> Chart.Series? in
+                guard let stage = run.stageNames(kind: kind).first else { return nil }
+                let points = run.epochs(of: stage).compactMap { r in r.number(value).map { (Double(r.epoch), $0) } }
+                return points.isEmpty ? nil : Chart.Series(name: labels[index], points: points, color: color(index))
+            }
+            if !series.isEmpty { body += HTML.figure(Chart.lines(title: title, xLabel: "epoch", yLabel: axis, series: series)) }
+        }
+        body += "</div>\n"
+        return HTML.page(title: heading, body: body)
+    }
+
+    /// A short legend label: the differing values, else the folder name.
+    static func label(_ row: RunComparison.Row, index: Int) -> String {
+        let values = row.differences.filter { !$0.key.hasSuffix(".name") }.map(\.value)
+        if index > 0, !values.isEmpty { return String(values.joined(separator: ",").prefix(28)) }
+        let own = row.run.overrides.compactMap { $0.split(separator: "=", maxSplits: 1).last.map(String.init) }
+        return String((own.isEmpty ? row.run.name : own.joined(separator: ",")).prefix(28))
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A map from data values to SVG coordinates, linear or base-10 logarithmic, with readable ticks.
+struct SVGScale {
+    var lower: Double, upper: Double
+    var start: Double, end: Double
+    var logarithmic = false
+
+    /// A scale over `values` (padded when they are all equal); a log scale keeps positive values only.
+    init(covering values: [Double], to start: Double, _ end: Double, logarithmic: Bool = false, includeZero: Bool = false) {
+        let finite = values.filter { $0.isFinite && (!logarithmic || $0 > 0) }
+        var low = finite.min() ?? (logarithmic ? 1 : 0), high = finite.max() ?? (logarithmic ? 10 : 1)
+        if includeZero && !logarithmic { low = min(low, 0); high = max(high, 0) }
+        if logarithmic {
+            low = pow(10, floor(log10(low)))
+            high = pow(10, ceil(log10(high)))
+            if high <= low { high = low * 10 }
+        } else if high - low < 1e-12 {
+            let pad = abs(high) > 0 ? abs(high) * 0.1 : 1
+            low -= pad; high += pad
+        }
+        self.init(lower: low, upper: high, start: start, end: end, logarithmic: logarithmic)
+    }
+
+    init(lower: Double, upper: Double, start: Double, end: Double, logarithmic: Bool = false) {
+        self.lower = lower; self.upper = upper; self.start = start; self.end = end; self.logarithmic = logarithmic
+    }
+
+    /// The coordinate of `value`.
+    func callAsFunction(_ value: Double) -> Double {
+        let t = logarithmic
+            ? (log10(max(value, lower)) - log10(lower)) / (log10(upper) - log10(lower))
+            : (value - lower) / (upper - lower)
+        return start + (end - start) * t
+    }
+
+    /// Tick values: powers of ten (and 2×, 5× when few) on a log scale, 1-2-5 steps otherwise.
+    func ticks(_ approximate: Int = 5) -> [Double] {
+        if logarithmic {
+            let decades = Array(Int(log10(lower).rounded())...Int(log10(upper).rounded())).map { pow(10, Double($0)) }
+            guard decades.count <= 3 else { return decades }
+            return decades.flatMap { [$0, 2 * $0, 5 * $0] }.filter { $0 >= lower && $0 <= upper }
+        }
+        let raw = (upper - lower) / Double(max(approximate, 1))
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        var ticks: [Double] = [], value = ceil(lower / step - 1e-9) * step
+        while value <= upper + step * 1e-9 { ticks.append(abs(value) < step * 1e-9 ? 0 : value); value += step }
+        return ticks
+    }
+
+    /// A tick's label: integers plainly, small numbers with enough digits, large in k / M.
+    static func label(_ value: Double) -> String {
+        let magnitude = abs(value)
+        if magnitude >= 1_000_000 { return trimmed(value / 1_000_000) + "M" }
+        if magnitude >= 10_000 { return trimmed(value / 1000) + "k" }
+        if magnitude == 0 || magnitude >= 1 { return trimmed(value) }
+        if magnitude >= 0.001 { return String(format: "%g", value) }
+        return String(format: "%.0e", value)
+    }
+
+    private static func trimmed(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%g", (value * 100).rounded() / 100)
+    }
+}
