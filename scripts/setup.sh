@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the default job need, when any is missing.
 set -euo pipefail
-pkgs=(libopenblas-dev libjpeg-dev libyaml-dev dataset-fashion-mnist zlib1g-dev)
+# chromium: the headless browser the report test opens the HTML reports in.
+pkgs=(libopenblas-dev libjpeg-dev libyaml-dev dataset-fashion-mnist zlib1g-dev chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -98,7 +98,7 @@ public struct RunRecord: Sendable {
         var parts: [String] = []
         let failed = stages.first { $0.outcome == "failed" }
         let notReached = stages.filter { $0.outcome == "pending" }.map(\.name)
-        if let failed { parts.append("stage '\(failed.name)' (\(failed.kind)) failed: \(failed.failure ?? "no message")") }
+        if let failed { parts.append(failed.failure ?? "stage '\(failed.name)' (\(failed.kind)) failed") }
         if !notReached.isEmpty { parts.append("not run: \(notReached.map { "'\($0)'" }.joined(separator: ", "))") }
         if metric("top1") == nil { parts.append("no test metrics (top-1, many / medium / few, per-class accuracy, confusion matrix)") }
         if !stageNames(kind: "encoder").isEmpty && stageNames(kind: "encoder").allSatisfy({ epochs(of: $0).isEmpty }) {

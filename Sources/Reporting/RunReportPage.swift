@@ -58,12 +58,21 @@ public enum RunReportPage {
                                              groups: ["many-shot", "medium-shot", "few-shot", "top-1", "top-5"],
                                              series: [Chart.BarSeries(name: run.name, values: groups.map(run.metric), color: "#4c78a8")],
                                              yMax: 100, width: 520),
-                           caption: "Many / medium / few: mean per-class accuracy of classes with > 100, 20–100 and < 20 training images (the recipe's bounds).")
+                           caption: shotCaption(run))
         if let matrix = run.metrics["confusion"]?.listValue?.map({ $0.listValue?.compactMap(\.intValue) ?? [] }),
            matrix.count == counts.count, matrix.allSatisfy({ $0.count == counts.count }) {
             out += HTML.figure(Chart.confusion(matrix, counts: counts, names: names))
         }
         return out + "</div>\n"
+    }
+
+    /// The shot groups' definition, with the evaluation stage's bounds.
+    static func shotCaption(_ run: RunRecord) -> String {
+        let stage = run.stageNames(kind: "evaluation").first ?? "evaluation"
+        let many = run.parameters["stages.\(stage).many_shot_above"]?.intValue ?? 100
+        let few = run.parameters["stages.\(stage).few_shot_below"]?.intValue ?? 20
+        return "Many / medium / few: mean per-class accuracy of the classes with more than \(many), \(few)–\(many) "
+            + "and fewer than \(few) training images."
     }
 
     static func encoderSection(_ run: RunRecord, stage: String) -> String {
@@ -100,13 +109,15 @@ public enum RunReportPage {
                                     color: SVGCanvas.palette[index % SVGCanvas.palette.count])
             }
         }
-        let axis = "class rank by training images (0 = largest\(classes <= 12 ? ": " + order.map { names[$0] }.joined(separator: ", ") : ""))"
+        let axis = "class rank by training images (0 = most images)"
         out += "<div class=\"row\">"
         out += HTML.figure(Chart.lines(title: "Subclasses per class at each re-clustering", xLabel: axis, yLabel: "subclasses k_c",
                                        series: perClass("subclasses", \.doubleValue)))
         out += HTML.figure(Chart.lines(title: "Class temperatures at each re-clustering", xLabel: axis, yLabel: "temperature τ_c",
                                        series: perClass("temperatures", \.doubleValue)))
         out += "</div>\n"
+        out += "<p class=\"sub\">Classes by rank: \(HTML.escape(order.prefix(40).enumerated().map { "\($0) \(names[$1])" }.joined(separator: ", ")))"
+            + (order.count > 40 ? ", …" : "") + "</p>\n"
         let rows = reclusterings.map { r -> [String] in
             let t = r.values["temperatures"]?.listValue?.compactMap(\.doubleValue) ?? []
             return ["\(r.epoch)", "\(r.values["total_subclasses"]?.intValue ?? 0)",

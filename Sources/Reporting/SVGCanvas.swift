@@ -69,9 +69,9 @@ struct SVGCanvas {
         if onRight { line(plotRight, plotTop, plotRight, plotBottom, stroke: color) }
     }
 
-    /// Ticks of a numeric horizontal axis.
-    mutating func xAxis(_ scale: SVGScale) {
-        for tick in scale.ticks(8) {
+    /// Ticks of a numeric horizontal axis (whole numbers only for counts such as epochs).
+    mutating func xAxis(_ scale: SVGScale, integers: Bool = true) {
+        for tick in scale.ticks(8, integers: integers) {
             let x = scale(tick)
             line(x, plotBottom, x, plotBottom + 4, stroke: "#444")
             text(SVGScale.label(tick), x: x, y: plotBottom + 16, size: 10)

@@ -35,7 +35,7 @@ struct SVGScale {
     }
 
     /// Tick values: powers of ten (and 2×, 5× when few) on a log scale, 1-2-5 steps otherwise.
-    func ticks(_ approximate: Int = 5) -> [Double] {
+    func ticks(_ approximate: Int = 5, integers: Bool = false) -> [Double] {
         if logarithmic {
             let decades = Array(Int(log10(lower).rounded())...Int(log10(upper).rounded())).map { pow(10, Double($0)) }
             guard decades.count <= 3 else { return decades }
@@ -43,7 +43,8 @@ struct SVGScale {
         }
         let raw = (upper - lower) / Double(max(approximate, 1))
         let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        var step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        if integers { step = max(1, step.rounded(.up)) }
         var ticks: [Double] = [], value = ceil(lower / step - 1e-9) * step
         while value <= upper + step * 1e-9 { ticks.append(abs(value) < step * 1e-9 ? 0 : value); value += step }
         return ticks

@@ -14,8 +14,9 @@ final class CLIHarness {
     let cacheDirectory: URL
     let runLog: URL
 
-    init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-cli-\(UUID().uuidString)")
+    /// A harness working in `folder` (default: a fresh temporary folder).
+    init(folder chosen: URL? = nil) throws {
+        folder = chosen ?? FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-cli-\(UUID().uuidString)")
         cacheDirectory = folder.appendingPathComponent("cache")
         runLog = folder.appendingPathComponent("ran.txt")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -5,15 +5,7 @@ import PipelineDSL
 
 /// `sbcl-run compare` and the comparison page: the differences against the first run, the four
 /// formats, and runs that differ outside the compared keys flagged.
-final class ComparisonTests: XCTestCase {
-    var root: URL!
-
-    override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-compare-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: root) }
+final class ComparisonTests: TemporaryFolderTestCase {
 
     func runs(extraDifference: Bool) throws -> [RunRecord] {
         let a = try RunFolderFixture(in: root, name: "0-rank", overrides: ["stages.loss.variant=rank"])

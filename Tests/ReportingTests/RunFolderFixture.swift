@@ -1,5 +1,18 @@
 import Foundation
 import PipelineDSL
+import XCTest
+
+/// A test case with a fresh temporary folder `root`, removed afterwards.
+class TemporaryFolderTestCase: XCTestCase {
+    var root: URL!
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-reporting-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: root) }
+}
 
 /// Writes a synthetic run folder the way the executor does (run.json, metrics.json,
 /// metrics.jsonl, recipe.yaml), so reports can be tested without training anything.

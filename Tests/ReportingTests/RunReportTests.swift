@@ -4,15 +4,7 @@ import XCTest
 
 /// The per-run `report.html`: self-contained, every figure present, key numbers as text, and a
 /// failed run rendered for what it has.
-final class RunReportTests: XCTestCase {
-    var root: URL!
-
-    override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: root) }
+final class RunReportTests: TemporaryFolderTestCase {
 
     func testCompleteRunShowsEveryFigureAndTheNumbers() throws {
         let fixture = try RunFolderFixture(in: root, name: "run-a", classes: 10)
