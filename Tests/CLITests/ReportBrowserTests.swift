@@ -105,7 +105,7 @@ final class ReportBrowserTests: XCTestCase {
         let probed = report.deletingLastPathComponent().appendingPathComponent("report.probe.html")
         try Data(html.replacingOccurrences(of: "<head>", with: "<head>\n" + probe).utf8).write(to: probed)
         defer { try? FileManager.default.removeItem(at: probed) }
-        let dump = try chromium(browser, ["--dump-dom", "--virtual-time-budget=3000", probed.absoluteString])
+        let dump = try chromium(browser, ["--dump-dom", "--window-size=1280,900", "--virtual-time-budget=3000", probed.absoluteString])
         let consoleErrors = dump.stderr.split(separator: "\n").filter { $0.contains("CONSOLE") && $0.contains("ERROR") }
         XCTAssertEqual(consoleErrors, [], file: file, line: line)
         guard let start = dump.stdout.range(of: "PROBE-START"), let end = dump.stdout.range(of: "PROBE-END", range: start.upperBound..<dump.stdout.endIndex) else {

@@ -30,7 +30,7 @@ final class ExecutorTests: XCTestCase {
         XCTAssertEqual(try value(plan.stage(named: "total")!.hash), "14.0", "(2 + 5) × scale 2")
         XCTAssertEqual(summary.metrics["top1"], .float(5), "the last test_sum stage to run records top1")
         let files = try FileManager.default.contentsOfDirectory(atPath: summary.runDirectory.path).sorted()
-        XCTAssertEqual(files, ["log.txt", "metrics.json", "plan.json", "recipe.yaml"])
+        XCTAssertEqual(files, ["log.txt", "metrics.json", "plan.json", "recipe.yaml", "run.json"])
         let metrics = try String(contentsOf: summary.runDirectory.appendingPathComponent("metrics.json"), encoding: .utf8)
         XCTAssertEqual(ParamValue.parseJSON(metrics), .map(["top1": .float(5)]))
         let resolved = try String(contentsOf: summary.runDirectory.appendingPathComponent("recipe.yaml"), encoding: .utf8)
