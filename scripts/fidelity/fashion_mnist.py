@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Fidelity harness: SBCL's first stage + LDAM-DRW on real Fashion-MNIST-LT, ours against the
+authors' code, for N training seeds, as a table (issue 15).
+
+Ours:      sbcl-run recipes/fashion_mnist_lt.yaml with the authors' settings as overrides.
+Authors':  ../shared/anchors/torch_fmnist_lt.py (the official SimCLR/ model, losses and k-means,
+           torchvision's PIL augmentations, the official LDAM-DRW linear stage), TSEED = seed.
+
+Each cell (side, variant, seed) writes RESULTS/<schedule>/<side>-<variant>-seed<S>.json once and is
+skipped when that file exists, so a table too long for one sitting fills in over several; the table
+is printed from whatever cells exist. Both sides train on the same data (numpy's selection with
+seed 0); the seed changes only the training draws.
+
+Schedules:
+  full   the authors' settings (issue 15): all 14,886 images (6000 ... 60), ResNet-32 with a
+         1-channel stem, batch 256, lr 0.5 cosine, 15 epochs (3 of SupCon, re-clustering every 3),
+         LDAM-DRW 30 epochs with RandomCrop + flip (×0.1 after 21, 27). About 35 min per cell for
+         ours and 60 for the authors' on 2 cores.
+  short  the same with the first LIMIT (1000) training images per class before the long tail
+         (1000 ... 10, 2,480 images), 9 epochs, LDAM-DRW 30 epochs: about 4 and 7 min per cell.
+         The authors' script is run with that selection through a documented patch of its two
+         data lines (see authors_command); nothing else in it changes.
+
+Usage: scripts/fidelity/fashion_mnist.py [--schedule short|full] [--seeds 3] [--variants rank,supcon]
+         [--sides ours,authors] [--results docs/fidelity/results] [--table-only]
+Env:   PYTHON (the venv with torch, default /work/venv/bin/python), SBCL_REF (a checkout of
+       JackHck/SBCL, default /work/ref/SBCL), SBCL_RUN (default .build/release/sbcl-run),
+       ANCHOR (default ../shared/anchors/torch_fmnist_lt.py).
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SCHEDULES = {
+    "full": {"limit": 0, "epochs": 15, "warm": 3, "step": 3, "batch": 256, "lr": 0.5, "cls_epochs": 30},
+    "short": {"limit": 1000, "epochs": 9, "warm": 3, "step": 3, "batch": 256, "lr": 0.5, "cls_epochs": 30},
+}
+RULES = {"rank": "Rank", "supcon": "SupCon"}
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def ours_command(s, variant, seed, threads):
+    binary = os.environ.get("SBCL_RUN", os.path.join(ROOT, ".build", "release", "sbcl-run"))
+    milestones = [round(0.7 * s["cls_epochs"]), round(0.9 * s["cls_epochs"])]
+    return [binary, os.path.join(ROOT, "recipes", "fashion_mnist_lt.yaml"), f"seed={seed}",
+            f"stages.data.per_class_limit={s['limit']}", f"stages.encoder.epochs={s['epochs']}",
+            f"stages.clusters.warmup_epochs={s['warm']}", f"stages.clusters.every={s['step']}",
+            f"stages.encoder.batch_size={s['batch']}", f"stages.encoder.learning_rate={s['lr']}",
+            f"stages.encoder.checkpoint_every={s['epochs']}",
+            f"stages.classifier.epochs={s['cls_epochs']}", "stages.classifier.augment=true",
+            f"stages.classifier.milestones=[{milestones[0]},{milestones[1]}]",
+            "stages.views.color_jitter=[0.4,0.4,0,0]", f"stages.loss.variant={variant}",
+            "--threads", str(threads), "--json", "--quiet"]
+
+
+def authors_command(s, variant, seed, threads, out):
+    """The anchor, unchanged for `full`; for a per-class limit its two data lines are patched
+    (train split cut to the first LIMIT images of each class in file order, n_max = LIMIT), the
+    same selection as our `per_class_limit`."""
+    anchor = os.environ.get("ANCHOR", os.path.join(ROOT, "..", "shared", "anchors", "torch_fmnist_lt.py"))
+    python = os.environ.get("PYTHON", "/work/venv/bin/python")
+    env = {"EPOCHS": s["epochs"], "WARM": s["warm"], "STEP": s["step"], "BATCH": s["batch"], "LR": s["lr"],
+           "CLS_EPOCHS": s["cls_epochs"], "THREADS": threads, "RULE": RULES[variant], "TSEED": seed}
+    env = {k: str(v) for k, v in env.items()}
+    if s["limit"] == 0:
+        return [python, anchor, out], env
+    source = open(anchor).read()
+    load = 'xtr, ytr = imgs("train-images-idx3-ubyte.gz"), labs("train-labels-idx1-ubyte.gz")\n'
+    counts = "counts = [int(6000 * 0.01 ** (c / 9)) for c in range(10)]"
+    if load not in source or counts not in source:
+        sys.exit("the anchor's data lines changed; update authors_command's patch")
+    limit = s["limit"]
+    source = source.replace(load, load + f"keep = np.concatenate([np.where(ytr == c)[0][:{limit}] for c in range(10)]); keep.sort(); "
+                            "xtr, ytr = xtr[keep], ytr[keep]\n")
+    source = source.replace(counts, counts.replace("6000", str(limit)))
+    patched = os.path.join(out, "anchor_limited.py")
+    os.makedirs(out, exist_ok=True)
+    open(patched, "w").write(source)
+    return [python, patched, out], env
+
+
+def run_cell(side, variant, seed, schedule, results, threads):
+    s = SCHEDULES[schedule]
+    path = os.path.join(results, schedule, f"{side}-{variant}-seed{seed}.json")
+    if os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    started = time.time()
+    if side == "ours":
+        command = ours_command(s, variant, seed, threads)
+        print("$", " ".join(command), flush=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"ours failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        reply = json.loads(done.stdout)
+        metrics = reply["metrics"]
+        record = {"run": reply["run"]}
+    else:
+        out = os.path.join(ROOT, "runs", "fidelity", f"authors-{schedule}-{variant}-seed{seed}")
+        command, env = authors_command(s, variant, seed, threads, out)
+        os.makedirs(out, exist_ok=True)
+        print("$", " ".join(f"{k}={v}" for k, v in env.items()), " ".join(command), flush=True)
+        done = subprocess.run(command, cwd=ROOT, env={**os.environ, **env, "SBCL_REF": os.environ.get("SBCL_REF", "/work/ref/SBCL")},
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"the authors' script failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        metrics = json.load(open(os.path.join(out, "metrics.json")))
+        record = {"run": out}
+    record.update({"side": side, "variant": variant, "seed": seed, "schedule": schedule,
+                   "top1": metrics["top1"], "many": metrics["many"], "medium": metrics["medium"],
+                   "per_class": metrics["per_class"], "seconds": round(time.time() - started, 1),
+                   "cpu": cpu_model(), "threads": threads, "command": command,
+                   "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()})
+    json.dump(record, open(path, "w"), indent=1)
+    print(f"{side} {variant} seed {seed}: top1 {record['top1']:.2f}  many {record['many']:.2f}  medium {record['medium']:.2f}  "
+          f"class 5 {record['per_class'][5]:.1f}  ({record['seconds']:.0f} s)", flush=True)
+
+
+def mean_sd(values):
+    if not values:
+        return float("nan"), float("nan")
+    m = sum(values) / len(values)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, sd
+
+
+def table(schedule, results, variants, tolerance=1.5):
+    cells = {}
+    folder = os.path.join(results, schedule)
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        r = json.load(open(os.path.join(folder, name)))
+        cells.setdefault((r["side"], r["variant"]), []).append(r)
+    print(f"\nschedule {schedule} ({folder}); mean ± sd over seeds")
+    print("| run | seeds | top-1 | many | medium | class 5 |")
+    print("|---|---|---|---|---|---|")
+    means = {}
+    for variant in variants:
+        for side in ("authors", "ours"):
+            rows = cells.get((side, variant), [])
+            stats = [mean_sd([r[k] for r in rows]) for k in ("top1", "many", "medium")]
+            c5 = mean_sd([r["per_class"][5] for r in rows])
+            means[(side, variant)] = stats[0][0]
+            seeds = ",".join(str(r["seed"]) for r in sorted(rows, key=lambda r: r["seed"]))
+            print(f"| {side} `{variant}` | {seeds or '-'} | " + " | ".join(f"{m:.2f} ± {sd:.2f}" for m, sd in stats + [c5]) + " |")
+    verdict = True
+    for variant in variants:
+        a, o = means[("authors", variant)], means[("ours", variant)]
+        ok = abs(a - o) <= tolerance
+        verdict &= ok
+        print(f"{variant}: ours − authors = {o - a:+.2f} top-1 points ({'within' if ok else 'NOT within'} {tolerance})")
+    if "rank" in variants and "supcon" in variants:
+        for side in ("authors", "ours"):
+            gain = means[(side, "rank")] - means[(side, "supcon")]
+            print(f"{side}: SBCL gain over SupCon {gain:+.2f} top-1 points")
+            verdict &= gain > 0 or side == "authors"
+    return verdict
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--schedule", choices=sorted(SCHEDULES), default="short")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--variants", default="rank,supcon")
+    p.add_argument("--sides", default="ours,authors")
+    p.add_argument("--results", default=os.path.join(ROOT, "docs", "fidelity", "results"))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--table-only", action="store_true")
+    a = p.parse_args()
+    variants = a.variants.split(",")
+    if not a.table_only:
+        for seed in range(a.seeds):
+            for variant in variants:
+                for side in a.sides.split(","):
+                    run_cell(side, variant, seed, a.schedule, a.results, a.threads)
+    sys.exit(0 if table(a.schedule, a.results, variants) else 1)
+
+
+if __name__ == "__main__":
+    main()
