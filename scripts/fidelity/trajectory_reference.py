@@ -41,7 +41,8 @@ statistics, against their initial values), and per-step loss differences in loss
 information, the float32 run with 2 threads against 1 (`spread_threads_params`).
 
 Usage: SBCL_REF=<checkout of JackHck/SBCL> /work/venv/bin/python scripts/fidelity/trajectory_reference.py
-Env: EPOCHS (12) WARM (4) STEP (4) BATCH (36) LR (0.05) PRETRAIN (40)
+Env: EPOCHS (12) WARM (4) STEP (4) BATCH (36) LR (0.05) PRETRAIN (40); for diagnostics, NMAX (40: the
+largest class) and OUT (another folder for the files)
 """
 import gzip
 import math
@@ -63,14 +64,15 @@ torch.set_num_threads(1)
 E = int(os.environ.get("EPOCHS", 12)); WARM = int(os.environ.get("WARM", 4)); STEP = int(os.environ.get("STEP", 4))
 B = int(os.environ.get("BATCH", 36)); LR = float(os.environ.get("LR", 0.05)); PRETRAIN = int(os.environ.get("PRETRAIN", 40))
 TEMP, M, CLUSTER_SEED = 0.1, 10, 100
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "StagesTests", "Fixtures", "trajectory")
+NMAX = int(os.environ.get("NMAX", 40))
+OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "StagesTests", "Fixtures", "trajectory")
 os.makedirs(OUT, exist_ok=True)
 
 d = "/usr/share/datasets/fashion-mnist/"
 xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
 ytr = np.frombuffer(gzip.open(d + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8).astype(np.int64)
 np.random.seed(0)
-counts = [int(40 * 0.1 ** (c / 9)) for c in range(10)]
+counts = [int(NMAX * 0.1 ** (c / 9)) for c in range(10)]
 sel = []
 for c in range(10):
     idx = np.where(ytr == c)[0]; np.random.shuffle(idx); sel.append(idx[:counts[c]])

@@ -101,6 +101,13 @@ add_contrastive(k, "rank", 8, 16, 5, None, 0.1, 0.07, labels=labels, subs=subs)
 # The same batch through ccl and supcon.
 add_contrastive(k + 1, "ccl", 8, 16, 5, None, 0.1, 0.07, labels=labels, subs=subs)
 add_contrastive(k + 2, "supcon", 8, 16, 5, None, 0.1, 0.1, labels=labels, subs=subs)
+# Training-sized batches (B = 256 and an odd 200: the fused kernel's blocked and threaded paths),
+# with many subclasses holding one image, as after a re-clustering at k_c up to 100. Their own
+# generator, so the cases above and below keep their values.
+rng, _saved_rng = np.random.RandomState(99), rng
+add_contrastive(k + 3, "rank", 256, 128, 10, 40, 0.1, 0.07)
+add_contrastive(k + 4, "ccl", 200, 128, 10, 40, 0.1, 0.07)
+rng = _saved_rng
 
 
 def effective_number_weights(counts, beta=0.9999):
@@ -145,6 +152,6 @@ add_ldam(2, 8, [500, 120, 40, 11, 5], weighted=False)
 add_ldam(3, 8, [500, 120, 40, 11, 5], weighted=True, kind="ce")
 add_ldam(4, 8, [500, 120, 40, 11, 5], weighted=False, kind="ce")
 
-meta["contrastive_cases"] = str(len(cases) + 3)
+meta["contrastive_cases"] = str(len(cases) + 5)
 meta["ldam_cases"] = "5"
 save_file(tensors, fixture_path("loss_golden.safetensors"), metadata=meta)
