@@ -38,6 +38,8 @@ public enum EncoderStage {
                     doc: "linear learning-rate warm-up from 0.01 over the reference's epochs 0–10 (ours 1–11); auto: when batch_size > 256 (the reference)"),
             .int("checkpoint_every", default: 10, range: .atLeast(1), doc: "epochs between checkpoints (the last epoch always writes one)"),
             .int("cluster_batch_size", default: 256, range: .atLeast(1), doc: "images per forward pass when embedding for re-clustering"),
+            .bool("drop_last", default: false,
+                  doc: "drop each epoch's last partial batch; false trains on it, as SimCLR/main.py's DataLoader does (the Fashion-MNIST anchor script drops it)"),
         ],
         inputs: [.one("data", of: "dataset", "imbalance"), .one("augmentation", of: AugmentationStage.name),
                  .one("clustering", of: ClusteringStage.name), .one("loss", of: ContrastiveLossStage.name)],

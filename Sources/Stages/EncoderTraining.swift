@@ -21,6 +21,8 @@ final class EncoderTraining {
     let trainStep: EncoderStep
     let schedule: LearningRateSchedule
     let epochs: Int, batchSize: Int, checkpointEvery: Int, clusterBatchSize: Int
+    /// Whether each epoch's last partial batch is dropped.
+    let dropLast: Bool
     let depth: Int, projectionDimension: Int
 
     /// The seed of the re-clustering views, apart from the training views'.
@@ -43,6 +45,7 @@ final class EncoderTraining {
         batchSize = p.int("batch_size")
         checkpointEvery = p.int("checkpoint_every")
         clusterBatchSize = p.int("cluster_batch_size")
+        dropLast = p.bool("drop_last")
         // The contrastive stages keep the reference's 64 → 10 classifier layer (unused, but in its
         // checkpoints); the cross-entropy baseline trains that layer, so it gets one output per class.
         model = SupConResNet(depth: depth, inputChannels: data.train.channels, projectionDimension: projectionDimension,
@@ -83,7 +86,7 @@ final class EncoderTraining {
             context.log("resuming after epoch \(checkpoint.epoch) (loss \(Self.format(checkpoint.lastLoss)))")
         }
         let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
-        let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize,
+        let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: dropLast,
                                      seed: seed, threads: context.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
         let steps = loader.stepsPerEpoch
         let warmupLoss = ContrastiveLoss(losses.warmup, maxThreads: context.threads)

@@ -142,6 +142,23 @@ final class EncoderStageTests: XCTestCase {
         #endif
     }
 
+    /// 21 images in batches of 8: SimCLR/main.py trains the last 5 too (3 steps), drop_last does not (2).
+    func testTheLastPartialBatchIsTrainedUnlessDropLast() throws {
+        #if DEBUG
+        throw XCTSkip("trains a network; run with -c release -Xswiftc -enable-testing")
+        #else
+        for (dropLast, steps) in [(false, 3), (true, 2)] {
+            let folder = try temporaryFolder(self)
+            let encoder = tinyEncoder.replacingOccurrences(of: "epochs: 4", with: "epochs: 1") + "\ndrop_last: \(dropLast)"
+            let plan = try planFirstStage(firstStageRecipe(clustering: tinyClustering, encoder: encoder))
+            let logURL = folder.appendingPathComponent("run.log")
+            try EncoderStage.run(encoderContext(plan: plan, data: tinyDataArtifact(), folder: folder, log: logURL))
+            let log = try String(contentsOf: logURL, encoding: .utf8)
+            XCTAssert(log.contains("batch 8, \(steps) steps per epoch"), "drop_last \(dropLast): \(log)")
+        }
+        #endif
+    }
+
     func testSupConBaselineNeverReclustersAndCCLDoes() throws {
         #if DEBUG
         throw XCTSkip("trains a network; run with -c release -Xswiftc -enable-testing")

@@ -54,7 +54,7 @@ def cpu_model():
     return platform.processor()
 
 
-def ours_command(s, variant, seed, threads):
+def ours_command(s, variant, seed, threads, drop_last=False):
     binary = os.environ.get("SBCL_RUN", os.path.join(ROOT, ".build", "release", "sbcl-run"))
     milestones = [round(0.7 * s["cls_epochs"]), round(0.9 * s["cls_epochs"])]
     return [binary, os.path.join(ROOT, "recipes", "fashion_mnist_lt.yaml"), f"seed={seed}",
@@ -65,6 +65,7 @@ def ours_command(s, variant, seed, threads):
             f"stages.classifier.epochs={s['cls_epochs']}", "stages.classifier.augment=true",
             f"stages.classifier.milestones=[{milestones[0]},{milestones[1]}]",
             "stages.views.color_jitter=[0.4,0.4,0,0]", f"stages.loss.variant={variant}",
+            f"stages.encoder.drop_last={'true' if drop_last else 'false'}",
             "--threads", str(threads), "--json", "--quiet"]
 
 
@@ -94,15 +95,16 @@ def authors_command(s, variant, seed, threads, out):
     return [python, patched, out], env
 
 
-def run_cell(side, variant, seed, schedule, results, threads):
+def run_cell(side, variant, seed, schedule, results, threads, drop_last=False):
     s = SCHEDULES[schedule]
-    path = os.path.join(results, schedule, f"{side}-{variant}-seed{seed}.json")
+    folder = schedule + ("-drop_last" if drop_last else "")
+    path = os.path.join(results, folder, f"{side}-{variant}-seed{seed}.json")
     if os.path.exists(path):
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     started = time.time()
     if side == "ours":
-        command = ours_command(s, variant, seed, threads)
+        command = ours_command(s, variant, seed, threads, drop_last)
         print("$", " ".join(command), flush=True)
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
@@ -139,9 +141,9 @@ def mean_sd(values):
     return m, sd
 
 
-def table(schedule, results, variants, tolerance=1.5):
+def table(schedule, results, variants, tolerance=1.5, drop_last=False):
     cells = {}
-    folder = os.path.join(results, schedule)
+    folder = os.path.join(results, schedule + ("-drop_last" if drop_last else ""))
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
         r = json.load(open(os.path.join(folder, name)))
         cells.setdefault((r["side"], r["variant"]), []).append(r)
@@ -180,14 +182,17 @@ def main():
     p.add_argument("--results", default=os.path.join(ROOT, "docs", "fidelity", "results"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--drop-last", action="store_true",
+                   help="ours drops each epoch's last partial batch, as the anchor script does (SimCLR/main.py keeps it, "
+                        "and so do we by default); cells go to <schedule>-drop_last, the authors' cells too")
     a = p.parse_args()
     variants = a.variants.split(",")
     if not a.table_only:
         for seed in range(a.seeds):
             for variant in variants:
                 for side in a.sides.split(","):
-                    run_cell(side, variant, seed, a.schedule, a.results, a.threads)
-    sys.exit(0 if table(a.schedule, a.results, variants) else 1)
+                    run_cell(side, variant, seed, a.schedule, a.results, a.threads, a.drop_last)
+    sys.exit(0 if table(a.schedule, a.results, variants, drop_last=a.drop_last) else 1)
 
 
 if __name__ == "__main__":
