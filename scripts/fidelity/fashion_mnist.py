@@ -64,9 +64,8 @@ def ours_command(s, variant, seed, threads, drop_last=False):
             f"stages.encoder.checkpoint_every={s['epochs']}",
             f"stages.classifier.epochs={s['cls_epochs']}", "stages.classifier.augment=true",
             f"stages.classifier.milestones=[{milestones[0]},{milestones[1]}]",
-            "stages.views.color_jitter=[0.4,0.4,0,0]", f"stages.loss.variant={variant}",
-            f"stages.encoder.drop_last={'true' if drop_last else 'false'}",
-            "--threads", str(threads), "--json", "--quiet"]
+            "stages.views.color_jitter=[0.4,0.4,0,0]", f"stages.loss.variant={variant}"] \
+        + (["stages.encoder.drop_last=true"] if drop_last else []) + ["--threads", str(threads), "--json", "--quiet"]
 
 
 def authors_command(s, variant, seed, threads, out):
