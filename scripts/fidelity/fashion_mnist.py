@@ -17,7 +17,7 @@ Schedules:
          LDAM-DRW 30 epochs with RandomCrop + flip (×0.1 after 21, 27). About 35 min per cell for
          ours and 60 for the authors' on 2 cores.
   short  the same with the first LIMIT (1000) training images per class before the long tail
-         (1000 ... 10, 2,480 images), 9 epochs, LDAM-DRW 30 epochs: about 4 and 7 min per cell.
+         (1000 ... 10, 2,478 images), 9 epochs, LDAM-DRW 30 epochs: about 4 and 7 min per cell.
          The authors' script is run with that selection through a documented patch of its two
          data lines (see authors_command); nothing else in it changes.
 
