@@ -32,4 +32,58 @@ void sbcl_conv_weight_tile_avx2(const float *input, ptrdiff_t row_step, ptrdiff_
                                 int channels, const float *gradient, ptrdiff_t gradient_stride,
                                 float *partial, ptrdiff_t partial_stride);
 
+/// 1 when the CPU has AVX-512 Foundation and FMA and the OS saves the ZMM and opmask registers, else 0.
+int sbcl_cpu_has_avx512(void);
+
+/// `sbcl_conv_tile_avx2` on 16-float vectors: `pixels` ≤ 12 output pixels × `lanes` ≤ `width`
+/// output channels, with weight rows of `width` floats (16: the only width implemented).
+void sbcl_conv_tile_avx512(const float *const *inputs, int pixels, const ptrdiff_t *tap_offsets, int taps,
+                           int channels, const float *weights, int width, float *const *outputs, int lanes);
+
+/// `sbcl_conv_weight_tile_avx2` on 16-float vectors: `channels` ≤ 12 input channels × `width`
+/// (16) output channels; every gradient row must have `width` readable floats.
+void sbcl_conv_weight_tile_avx512(const float *input, ptrdiff_t row_step, ptrdiff_t pixel_step, int rows,
+                                  int columns, int channels, const float *gradient, ptrdiff_t gradient_stride,
+                                  int width, float *partial, ptrdiff_t partial_stride);
+
+/// One Winograd F(2×2, 3×3) forward call over `images` zero-padded NHWC images (see winograd.c).
+///
+/// Tile (ty, tx) of image n reads the 4×4 patch at `input + n·input_image_stride + 2ty·input_row +
+/// 2tx·channels` and writes the outputs (2ty + a, 2tx + b) that lie inside `out_h × out_w` to
+/// `output + n·output_image_stride` (NHWC, `outputs` channels). `weights` holds G g Gᵀ packed as
+/// `[16][output block][channels][width]`; `scratch` has 16·block_tiles·(channels + padded outputs)
+/// + padded outputs floats.
+typedef struct {
+    const float *input;
+    ptrdiff_t input_image_stride, input_row;
+    int images, channels, tiles_h, tiles_w;
+    const float *weights;
+    int outputs, width;
+    float *output;
+    ptrdiff_t output_image_stride;
+    int out_h, out_w;
+    float *scratch;
+    int block_tiles;
+} sbcl_winograd_job;
+
+/// One Winograd weight-gradient call: adds V[ξ]ᵀ·(A dY Aᵀ)[ξ] over every tile of `images` images to
+/// `partial` (`[16][channels][padded outputs]`); inputs as `sbcl_winograd_job`, output gradients
+/// NHWC at `gradient + n·gradient_image_stride` (zero outside `out_h × out_w`).
+typedef struct {
+    const float *input;
+    ptrdiff_t input_image_stride, input_row;
+    int images, channels, tiles_h, tiles_w;
+    const float *gradient;
+    ptrdiff_t gradient_image_stride;
+    int out_h, out_w, outputs, width;
+    float *partial;
+    float *scratch;
+    int block_tiles;
+} sbcl_winograd_weight_job;
+
+void sbcl_winograd_forward_avx2(const sbcl_winograd_job *job);
+void sbcl_winograd_forward_avx512(const sbcl_winograd_job *job);
+void sbcl_winograd_weight_avx2(const sbcl_winograd_weight_job *job);
+void sbcl_winograd_weight_avx512(const sbcl_winograd_weight_job *job);
+
 #endif

@@ -23,7 +23,11 @@ extension Conv2D {
             return backwardDataGEMM(g, outputGradient.baseAddress!, weight.baseAddress!,
                                     inputGradient.baseAddress!, pool: pool)
         }
-        if kernelSet == .wide {
+        if usesWinograd(g) {
+            return backwardDataWinograd(g, outputGradient: outputGradient.baseAddress!, weight: weight.baseAddress!,
+                                        inputGradient: inputGradient.baseAddress!, workspace: workspace, pool: pool)
+        }
+        if kernelSet != .portable {
             return backwardDataWide(g, outputGradient: outputGradient.baseAddress!, weight: weight.baseAddress!,
                                     inputGradient: inputGradient.baseAddress!, workspace: workspace, pool: pool)
         }

@@ -22,11 +22,16 @@ extension Conv2D {
             return backwardWeightGEMM(g, input.baseAddress!, outputGradient.baseAddress!,
                                       weightGradient.baseAddress!, accumulate: accumulate, pool: pool)
         }
-        let wide = kernelSet == .wide
+        if usesWinograd(g) && g.batch > 0 {
+            return backwardWeightWinograd(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
+                                          weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
+                                          workspace: workspace, pool: pool)
+        }
+        let tiles = kernelSet == .portable ? nil : WideTiles(kernelSet)
         accumulateWeightGradient(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
                                  weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
-                                 channelMultiple: wide ? wideBlockWidth : channelBlock, workspace: workspace, pool: pool) { image in
-            if wide { wideWeightTiles(g, image) } else { portableWeightTiles(g, image) }
+                                 channelMultiple: tiles?.width ?? channelBlock, workspace: workspace, pool: pool) { image in
+            if let tiles { wideWeightTiles(g, image, tiles: tiles) } else { portableWeightTiles(g, image) }
         }
     }
 

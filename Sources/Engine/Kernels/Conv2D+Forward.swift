@@ -23,7 +23,11 @@ extension Conv2D {
         if usesGEMM(g) {
             return forwardGEMM(g, input.baseAddress!, weight.baseAddress!, output.baseAddress!, pool: pool)
         }
-        if kernelSet == .wide {
+        if usesWinograd(g) {
+            return forwardWinograd(g, input: input.baseAddress!, weight: weight.baseAddress!, output: output.baseAddress!,
+                                   workspace: workspace, pool: pool)
+        }
+        if kernelSet != .portable {
             return forwardWide(g, input: input.baseAddress!, weight: weight.baseAddress!, output: output.baseAddress!,
                                workspace: workspace, pool: pool)
         }

@@ -1,39 +1,16 @@
 import CKernels
 import Foundation
 
-/// Which inner loops the convolution kernels run.
-public enum ConvKernelSet: String, Sendable {
-    /// AVX2 + FMA tiles (`CKernels`): 8-wide fused multiply-adds, broadcast inputs against packed
-    /// output-channel rows. Chosen when the CPU and OS support them.
-    case wide
-    /// The portable Swift SIMD tiles (SSE on x86-64 without `-target-cpu`): every CPU.
-    case portable
-
-    /// What this machine can run: `wide` where AVX2 and FMA are available, unless the environment
-    /// variable `SBCL_KERNELS=portable` asks for the portable tiles.
-    public static let best: ConvKernelSet = {
-        if ProcessInfo.processInfo.environment["SBCL_KERNELS"] == "portable" { return .portable }
-        return sbcl_cpu_has_avx2_fma() != 0 ? .wide : .portable
-    }()
-}
-
 extension Conv2D {
-    /// The tiles the kernels use; tests switch it to compare the two sets on the same data.
+    /// The tiles the kernels use; tests switch it to compare the sets on the same data.
     public static var kernelSet = ConvKernelSet.best
 
-    /// Output channels per wide tile (two 8-float vectors).
-    static let wideBlockWidth = 16
-    /// Output pixels (forward) or input channels (weight gradient) per wide tile: 6 × 2 vectors
-    /// are 12 accumulators, which with two weight vectors and a broadcast fill the 16 ymm registers.
-    static let wideTileRows = 6
-
     /// Packs a weight for the wide tiles: for each tap in `taps` (kernel row, column) and each
-    /// block of 16 outputs, rows `[tap][k][j]` holding `value(o, k, row, column)` for output
-    /// `o = block·16 + j` and reduced channel `k` (zero for padded outputs). Block `b` starts
-    /// `b · taps.count · reduced · 16` floats in.
-    static func packWide(into packed: UnsafeMutablePointer<Float>, outputs: Int, reduced: Int,
+    /// block of `width` outputs, rows `[tap][k][j]` holding `value(o, k, row, column)` for output
+    /// `o = block·width + j` and reduced channel `k` (zero for padded outputs). Block `b` starts
+    /// `b · taps.count · reduced · width` floats in.
+    static func packWide(into packed: UnsafeMutablePointer<Float>, outputs: Int, reduced: Int, width: Int,
                          taps: [(row: Int, column: Int)], value: (Int, Int, Int, Int) -> Float) {
-        let width = wideBlockWidth
         var p = packed
         for b in 0..<(outputs + width - 1) / width {
             for (r, c) in taps {
@@ -56,28 +33,35 @@ extension Conv2D {
         var outputRowStep: Int, outputColumnStep: Int
     }
 
-    /// Fills a grid with wide tiles of 6 pixels × 16 channels, for every block of `outputChannels`.
-    /// `table` holds the `taps` input offsets followed by room for 12 pointers.
+    /// Room a pointer table needs after its `taps` offsets for `runWideTiles`' pointers.
+    static let wideTablePointers = 2 * WideTiles.maximumRows
+
+    /// Fills a grid with wide tiles (`tiles.rows` pixels × `tiles.width` channels), for every block
+    /// of `outputChannels`. `table` holds the `taps` input offsets followed by room for
+    /// `wideTablePointers` pointers.
     @inline(__always)
-    static func runWideTiles(_ grid: WideGrid, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    static func runWideTiles(_ grid: WideGrid, tiles: WideTiles, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                              table: UnsafeMutablePointer<Int>, taps: Int, reduced: Int, packed: UnsafePointer<Float>,
                              outputChannels: Int) {
         let rawPointers = UnsafeMutableRawPointer(table + taps)
-        let inputs = rawPointers.bindMemory(to: UnsafePointer<Float>?.self, capacity: 6)
-        let outputs = (rawPointers + 6 * MemoryLayout<Int>.stride).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: 6)
-        let width = wideBlockWidth, pixels = grid.rows * grid.columns
+        let maxRows = WideTiles.maximumRows
+        let inputs = rawPointers.bindMemory(to: UnsafePointer<Float>?.self, capacity: maxRows)
+        let outputs = (rawPointers + maxRows * MemoryLayout<Int>.stride).bindMemory(to: UnsafeMutablePointer<Float>?.self,
+                                                                                   capacity: maxRows)
+        let width = tiles.width, pixels = grid.rows * grid.columns
         for b in 0..<(outputChannels + width - 1) / width {
             let lanes = min(width, outputChannels - b * width)
             let weights = packed + b * taps * reduced * width
             var q = 0
             while q < pixels {
-                let count = min(wideTileRows, pixels - q)
+                let count = min(tiles.rows, pixels - q)
                 for p in 0..<count {
                     let r = (q + p) / grid.columns, c = (q + p) % grid.columns
                     inputs[p] = input + r * grid.inputRowStep + c * grid.inputColumnStep
                     outputs[p] = output + r * grid.outputRowStep + c * grid.outputColumnStep + b * width
                 }
-                sbcl_conv_tile_avx2(inputs, Int32(count), table, Int32(taps), Int32(reduced), weights, outputs, Int32(lanes))
+                tiles.conv(inputs, pixels: count, offsets: table, taps: taps, channels: reduced, weights: weights,
+                           outputs: outputs, lanes: lanes)
                 q += count
             }
         }
@@ -89,13 +73,16 @@ extension Conv2D {
                             output y: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels, cout = g.outputChannels, kh = g.kernelHeight, kw = g.kernelWidth
         let taps = (0..<kh * kw).map { (row: $0 / kw, column: $0 % kw) }
-        let packed = workspace.packed.reserve(roundUp(cout, wideBlockWidth) * taps.count * cin)
-        packWide(into: packed, outputs: cout, reduced: cin, taps: taps) { o, i, r, c in w[((o * cin + i) * kh + r) * kw + c] }
+        let tiles = WideTiles(kernelSet)
+        let packed = workspace.packed.reserve(roundUp(cout, tiles.width) * taps.count * cin)
+        packWide(into: packed, outputs: cout, reduced: cin, width: tiles.width, taps: taps) { o, i, r, c in
+            w[((o * cin + i) * kh + r) * kw + c]
+        }
         let hp = g.inputHeight + 2 * g.paddingHeight, wp = g.inputWidth + 2 * g.paddingWidth
         let oh = g.outputHeight, ow = g.outputWidth
         let grid = WideGrid(rows: oh, columns: ow, inputRowStep: g.strideHeight * wp * cin, inputColumnStep: g.strideWidth * cin,
                             outputRowStep: ow * cout, outputColumnStep: cout)
-        workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cin, offsets: taps.count + 12)
+        workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cin, offsets: taps.count + wideTablePointers)
         pool.parallelChunks(count: g.batch) { chunk, images in
             let padded = workspace.scratch(chunk), table = workspace.offsets(chunk)
             for (t, tap) in taps.enumerated() { table[t] = (tap.row * wp + tap.column) * cin }
@@ -104,7 +91,7 @@ extension Conv2D {
                 copyPadded(x + n * g.inputHeight * g.inputWidth * cin, rows: g.inputHeight, columns: g.inputWidth,
                            channels: cin, into: padded, channelStride: cin,
                            top: g.paddingHeight, left: g.paddingWidth, paddedColumns: wp)
-                runWideTiles(grid, input: padded, output: y + n * oh * ow * cout, table: table, taps: taps.count,
+                runWideTiles(grid, tiles: tiles, input: padded, output: y + n * oh * ow * cout, table: table, taps: taps.count,
                              reduced: cin, packed: packed, outputChannels: cout)
             }
         }
@@ -123,6 +110,7 @@ extension Conv2D {
         struct Phase { var rh: Int, rw: Int, taps: [(row: Int, column: Int)], offsets: [(dh: Int, dw: Int)], packedStart: Int }
         var phases: [Phase] = []
         var packedCount = 0
+        let tiles = WideTiles(kernelSet)
         for rh in 0..<min(sh, h) {
             for rw in 0..<min(sw, wd) {
                 var phase = Phase(rh: rh, rw: rw, taps: [], offsets: [], packedStart: packedCount)
@@ -132,13 +120,13 @@ extension Conv2D {
                         phase.offsets.append(((rh + ph - a) / sh, (rw + pw - k) / sw))
                     }
                 }
-                packedCount += roundUp(cin, wideBlockWidth) * phase.taps.count * cout
+                packedCount += roundUp(cin, tiles.width) * phase.taps.count * cout
                 phases.append(phase)
             }
         }
         let packed = workspace.packed.reserve(max(packedCount, 1))
         for phase in phases {
-            packWide(into: packed + phase.packedStart, outputs: cin, reduced: cout, taps: phase.taps) { i, o, a, k in
+            packWide(into: packed + phase.packedStart, outputs: cin, reduced: cout, width: tiles.width, taps: phase.taps) { i, o, a, k in
                 w[((o * cin + i) * kh + a) * kw + k]
             }
         }
@@ -146,7 +134,7 @@ extension Conv2D {
         let (top, bottom) = outputGradientPadding(size: h, outSize: oh, stride: sh, pad: ph, kernel: kh)
         let (left, right) = outputGradientPadding(size: wd, outSize: ow, stride: sw, pad: pw, kernel: kw)
         let hp = oh + top + bottom, wp = ow + left + right
-        workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cout, offsets: kh * kw + 12)
+        workspace.prepare(chunks: pool.chunkCount(for: g.batch), scratch: hp * wp * cout, offsets: kh * kw + wideTablePointers)
         pool.parallelChunks(count: g.batch) { chunk, images in
             let padded = workspace.scratch(chunk), table = workspace.offsets(chunk)
             padded.initialize(repeating: 0, count: hp * wp * cout)
@@ -159,7 +147,7 @@ extension Conv2D {
                     let grid = WideGrid(rows: (h - phase.rh + sh - 1) / sh, columns: (wd - phase.rw + sw - 1) / sw,
                                         inputRowStep: wp * cout, inputColumnStep: cout,
                                         outputRowStep: sh * wd * cin, outputColumnStep: sw * cin)
-                    runWideTiles(grid, input: padded + (top * wp + left) * cout, output: image + (phase.rh * wd + phase.rw) * cin,
+                    runWideTiles(grid, tiles: tiles, input: padded + (top * wp + left) * cout, output: image + (phase.rh * wd + phase.rw) * cin,
                                  table: table, taps: phase.taps.count, reduced: cout, packed: packed + phase.packedStart,
                                  outputChannels: cin)
                 }
@@ -167,11 +155,11 @@ extension Conv2D {
         }
     }
 
-    /// The wide weight-gradient tiles (6 input channels × 16 output channels) over one image, in
+    /// The wide weight-gradient tiles (`weightRows` input channels × `width` output channels) over one image, in
     /// strips of about 128 output pixels: a strip's output gradient and input rows stay in L1 while
     /// every tap and channel tile reads them (a whole image per tile pass streamed them from L2
     /// 27 times for a 16-channel layer).
-    static func wideWeightTiles(_ g: Conv2DGeometry, _ image: WeightGradientImage) {
+    static func wideWeightTiles(_ g: Conv2DGeometry, _ image: WeightGradientImage, tiles: WideTiles) {
         let cin = g.inputChannels, kw = g.kernelWidth, wp = image.paddedColumns, coPad = image.paddedOutputs
         let oh = g.outputHeight, ow = g.outputWidth
         let stripRows = max(1, 128 / ow)
@@ -181,12 +169,12 @@ extension Conv2D {
             let stripGradient = image.gradient + top * ow * image.gradientStride
             for t in 0..<(g.kernelHeight * kw) {
                 let tapBase = stripInput + ((t / kw) * wp + t % kw) * cin
-                for i in stride(from: 0, to: cin, by: wideTileRows) {
-                    for block in stride(from: 0, to: coPad, by: wideBlockWidth) {
-                        sbcl_conv_weight_tile_avx2(tapBase + i, g.strideHeight * wp * cin, g.strideWidth * cin,
-                                                   Int32(rows), Int32(ow), Int32(min(wideTileRows, cin - i)),
-                                                   stripGradient + block, image.gradientStride,
-                                                   image.partial + (t * cin + i) * coPad + block, coPad)
+                for i in stride(from: 0, to: cin, by: tiles.weightRows) {
+                    for block in stride(from: 0, to: coPad, by: tiles.width) {
+                        tiles.weightTile(input: tapBase + i, rowStep: g.strideHeight * wp * cin, pixelStep: g.strideWidth * cin,
+                                         rows: rows, columns: ow, channels: min(tiles.weightRows, cin - i),
+                                         gradient: stripGradient + block, gradientStride: image.gradientStride,
+                                         partial: image.partial + (t * cin + i) * coPad + block, partialStride: coPad)
                     }
                 }
             }
