@@ -18,11 +18,17 @@ public struct ExecutorOptions: Sendable {
     public var overrides: [String]
     /// Told of every epoch record and of the run's end (the CLI's TensorBoard files and report).
     public var observer: (any RunObserver)?
+    /// What computed entries are computed with (e.g. `kernel_set`, `cpu`, `threads`), copied into
+    /// the manifest of every entry this run computes. Provenance, not a cache key: it enters no
+    /// hash, so entries computed elsewhere are still reused (results differ by rounding only).
+    public var environment: [String: String]
 
     /// Creates options.
     public init(runsDirectory: URL, runDirectory: URL? = nil, device: String? = nil, threads: Int,
-                engineVersion: String = "sbcl", echo: Bool = true, overrides: [String] = [], observer: (any RunObserver)? = nil) {
+                engineVersion: String = "sbcl", echo: Bool = true, overrides: [String] = [], observer: (any RunObserver)? = nil,
+                environment: [String: String] = [:]) {
         self.overrides = overrides
+        self.environment = environment
         self.observer = observer
         self.runsDirectory = runsDirectory
         self.runDirectory = runDirectory
@@ -183,7 +189,8 @@ public struct Executor: Sendable {
         let manifest = Manifest(hash: stage.hash, kind: stage.kind.name, version: stage.kind.version, stageName: stage.name,
                                 parameters: stage.spec.parameters.asValue, inputHashes: stage.inputHashes, files: [],
                                 createdAt: ISO8601DateFormatter().string(from: Date()), seconds: seconds,
-                                engineVersion: options.engineVersion, backend: device, metrics: context.recordedMetrics)
+                                engineVersion: options.engineVersion, backend: device, metrics: context.recordedMetrics,
+                                environment: options.environment)
         let committed = try cache.commit(staging: staging, manifest: manifest)
         if !stage.kind.isLight { log.write(String(format: "[\(stage.name)] done in %.2f s", seconds)) }
         return (committed, resuming ? .resumed : .ran)

@@ -37,6 +37,12 @@ public struct Manifest: Sendable {
     public var backend: String
     /// Metrics the stage recorded.
     public var metrics: [String: ParamValue]
+    /// What the entry was computed with, as the caller of the executor described it
+    /// (`ExecutorOptions.environment`; `sbcl-run` records `kernel_set`, `cpu` and `threads`).
+    /// Provenance only: it is in no hash, so an entry computed on another CPU or with other
+    /// kernels is reused — such results differ by floating-point rounding, not in meaning.
+    /// Empty for entries written before it existed (their manifests have no `environment`).
+    public var environment: [String: String]
 
     /// The manifest as a JSON value.
     public var value: ParamValue {
@@ -45,11 +51,12 @@ public struct Manifest: Sendable {
             "params": parameters, "input_hashes": .list(inputHashes.map(ParamValue.string)),
             "files": .list(files.map { .map(["path": .string($0.path), "size": .int($0.size), "sha256": .string($0.sha256)]) }),
             "created_at": .string(createdAt), "seconds": .float(seconds), "engine_version": .string(engineVersion),
-            "backend": .string(backend), "metrics": .map(metrics),
+            "backend": .string(backend), "metrics": .map(metrics), "environment": .map(environment.mapValues(ParamValue.string)),
         ])
     }
 
     /// Reads a manifest from its JSON value; nil when a field is missing or has the wrong type.
+    /// `environment` is optional (older manifests lack it); of its entries only strings are kept.
     public init?(_ value: ParamValue) {
         guard let map = value.mapValue,
               let hash = map["hash"]?.stringValue, let kind = map["kind"]?.stringValue,
@@ -66,13 +73,14 @@ public struct Manifest: Sendable {
         }
         self.init(hash: hash, kind: kind, version: version, stageName: stageName, parameters: parameters,
                   inputHashes: inputs.compactMap(\.stringValue), files: digests, createdAt: createdAt, seconds: seconds,
-                  engineVersion: engineVersion, backend: backend, metrics: metrics)
+                  engineVersion: engineVersion, backend: backend, metrics: metrics,
+                  environment: (map["environment"]?.mapValue ?? [:]).compactMapValues(\.stringValue))
     }
 
     /// Creates a manifest.
     public init(hash: String, kind: String, version: Int, stageName: String, parameters: ParamValue, inputHashes: [String],
                 files: [FileDigest], createdAt: String, seconds: Double, engineVersion: String, backend: String,
-                metrics: [String: ParamValue]) {
+                metrics: [String: ParamValue], environment: [String: String] = [:]) {
         self.hash = hash
         self.kind = kind
         self.version = version
@@ -85,6 +93,7 @@ public struct Manifest: Sendable {
         self.engineVersion = engineVersion
         self.backend = backend
         self.metrics = metrics
+        self.environment = environment
     }
 }
 

@@ -3,7 +3,8 @@ import Foundation
 
 /// `sbcl-bench conv [--batch N] [--threads T] [--repeats R] [--json]`: times the direct convolution
 /// kernels on ResNet-32's layer shapes (forward, backward-data, backward-weight) and prints GFLOP/s
-/// per shape and over the whole network, each layer weighted by how often ResNet-32 uses it.
+/// per shape and over the whole network, each layer weighted by how often ResNet-32 uses it, and
+/// the network's fraction of the machine's peak (`BenchMachine.peakGFLOPS`).
 func runConvBench(_ arguments: [String]) throws {
     var batch = 256, repeats = 5, json = false
     var threads = ThreadPool.shared.threadCount
@@ -90,6 +91,9 @@ func runConvBench(_ arguments: [String]) throws {
         }
     }
     let allFlops = totalFlops.reduce(0, +), allMs = totalMs.reduce(0, +), allCpuMs = totalCpuMs.reduce(0, +)
+    // The whole network's speed against the peak of `threads` cores at this kernel set's width.
+    let peak = BenchMachine.peakGFLOPS(threads: threads)
+    let fraction = peak.map { gflops(allFlops, allMs) / $0 }
     if json {
         let shapesJSON = rows.map { row in
             let fields = (0..<3).map { p in
@@ -101,11 +105,16 @@ func runConvBench(_ arguments: [String]) throws {
             "\"\(passes[$0])_gflops\": \(fmt(gflops(totalFlops[$0], totalMs[$0]))), "
                 + "\"\(passes[$0])_gflops_per_core\": \(fmt(gflops(totalFlops[$0], totalCpuMs[$0])))"
         }.joined(separator: ", ")
-        print("{\"bench\": \"conv\", \"batch\": \(batch), \"threads\": \(threads), \"repeats\": \(repeats), "
+        var peakJSON = ""
+        if let peak, let fraction {
+            peakJSON = "\"peak_gflops\": \(fmt(peak)), \"fraction_of_peak\": \(String(format: "%.3f", fraction)), "
+        }
+        print("{\"bench\": \"conv\", \"kernel_set\": \"\(BenchMachine.kernelSet)\", \"cpu\": \(BenchMachine.jsonString(BenchMachine.cpu)), "
+              + "\"batch\": \(batch), \"threads\": \(threads), \"repeats\": \(repeats), \(peakJSON)"
               + "\"shapes\": [\(shapesJSON)], \"resnet32\": {\(totals), \"gflops\": \(fmt(gflops(allFlops, allMs))), "
               + "\"gflops_per_core\": \(fmt(gflops(allFlops, allCpuMs))), \"ms\": \(fmt(allMs))}}")
     } else {
-        print("conv bench: batch \(batch), \(threads) threads, median of \(repeats); GFLOP/s (ms)")
+        print("conv bench: batch \(batch), \(threads) threads, median of \(repeats), \(BenchMachine.summary); GFLOP/s (ms)")
         for row in rows {
             let cells = (0..<3).map { p in "\(passes[p]) \(fmt(gflops(row.geometry.flops, row.ms[p]))) (\(fmt(row.ms[p])))" }
             print("  \(row.name.padding(toLength: 20, withPad: " ", startingAt: 0)) ×\(row.uses)  " + cells.joined(separator: "  "))
@@ -116,6 +125,9 @@ func runConvBench(_ arguments: [String]) throws {
         let perCore = (0..<3).map { "\(passes[$0]) \(fmt(gflops(totalFlops[$0], totalCpuMs[$0])))" }
         print("  per busy core (flops / CPU time): " + perCore.joined(separator: "  ")
               + "  all \(fmt(gflops(allFlops, allCpuMs)))")
+        if let fraction, let peak = BenchMachine.peakDescription(threads: threads) {
+            print("  peak \(peak); the network's convs reach \(String(format: "%.1f", 100 * fraction))% of it")
+        }
     }
 }
 

@@ -13,6 +13,6 @@ func runInferBench(_ arguments: [String]) throws {
     let seconds = timed { for _ in 0..<o.steps { run() } } / Double(o.steps)
     let gflop = Double(o.batch) * resnetForwardGFLOP(size: o.size, channels: o.channels)
     report([("bench", "infer"), ("batch", o.batch), ("size", o.size), ("channels", o.channels), ("threads", o.threads),
-            ("ms_per_batch", seconds * 1000), ("images_per_s", Double(o.batch) / seconds), ("gflops", gflop / seconds)],
-           json: o.json)
+            ("ms_per_batch", seconds * 1000), ("images_per_s", Double(o.batch) / seconds), ("gflops", gflop / seconds)]
+           + BenchMachine.peakFields(gflops: gflop / seconds, threads: o.threads), json: o.json)
 }

@@ -37,19 +37,25 @@ enum BenchError: Error, CustomStringConvertible {
     var description: String { switch self { case .usage(let s): return s } }
 }
 
-/// Prints a result as one JSON line (or a readable line).
+/// Prints a result as one JSON line (or a readable line), with the kernel set and CPU model
+/// (`BenchMachine.fields`) after the first field (the bench's name).
 func report(_ fields: [(String, Any)], json: Bool) {
+    let fields = Array(fields.prefix(1)) + BenchMachine.fields + fields.dropFirst()
     if json {
         let body = fields.map { key, value -> String in
             switch value {
-            case let s as String: return "\"\(key)\":\"\(s)\""
+            case let s as String: return "\"\(key)\":\(BenchMachine.jsonString(s))"
             case let d as Double: return "\"\(key)\":\(String(format: "%.3f", d))"
             default: return "\"\(key)\":\(value)"
             }
         }
         print("{" + body.joined(separator: ",") + "}")
     } else {
-        print(fields.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+        // A string with spaces (the CPU model) is quoted so the line still splits on spaces.
+        print(fields.map { key, value in
+            let text = "\(value)"
+            return "\(key)=" + (value is String && text.contains(" ") ? "\"\(text)\"" : text)
+        }.joined(separator: " "))
     }
 }
 
@@ -86,11 +92,13 @@ func runStepBench(_ arguments: [String]) throws {
     for _ in 0..<o.warmup { _ = step() }
     var last: Float = 0
     let seconds = timed { for _ in 0..<o.steps { last = step() } } / Double(o.steps)
+    // Convolution flops only (they dominate; the head, normalisation and loss are not counted):
     // ResNet-32 forward ≈ 0.069 GFLOP per 32×32 view; a training step costs ≈ 3× forward.
     let gflop = 3 * Double(views) * resnetForwardGFLOP(size: o.size, channels: o.channels)
     report([("bench", "step"), ("batch", o.batch), ("views", views), ("size", o.size), ("channels", o.channels),
             ("threads", o.threads), ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
-            ("gflops", gflop / seconds), ("loss", Double(last)), ("loss_kind", "sbcl-rank")], json: o.json)
+            ("gflops", gflop / seconds)] + BenchMachine.peakFields(gflops: gflop / seconds, threads: o.threads)
+           + [("loss", Double(last)), ("loss_kind", "sbcl-rank")], json: o.json)
 }
 
 /// Forward GFLOP of one ResNet-32 view (convolutions only, which dominate).

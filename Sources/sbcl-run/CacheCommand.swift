@@ -3,6 +3,13 @@ import PipelineDSL
 
 /// `sbcl-run cache ls|verify|gc`.
 enum CacheCommand {
+    /// An entry's `environment` (what it was computed with) as `key=value` pairs in key order, or
+    /// `-` when the manifest has none (entries written before it was recorded).
+    static func environment(_ manifest: Manifest?) -> String {
+        let pairs = (manifest?.environment ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return pairs.isEmpty ? "-" : pairs.joined(separator: ", ")
+    }
+
     static func run(_ arguments: [String]) throws -> Int32 {
         let options = try Options.parse(Array(arguments.dropFirst()))
         guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])' after cache \(arguments.first ?? "")") }
@@ -14,12 +21,13 @@ enum CacheCommand {
                 CLI.output(ParamValue.list(listings.map { listing in
                     .map(["hash": .string(listing.hash), "kind": .string(listing.manifest?.kind ?? "?"),
                           "stage": .string(listing.manifest?.stageName ?? "?"), "bytes": .int(listing.bytes),
-                          "created_at": .string(listing.manifest?.createdAt ?? "?")])
+                          "created_at": .string(listing.manifest?.createdAt ?? "?"),
+                          "environment": .map((listing.manifest?.environment ?? [:]).mapValues(ParamValue.string))])
                 }).prettyJSON() + "\n")
             } else {
                 let rows = listings.map { [String($0.hash.prefix(12)), $0.manifest?.kind ?? "?", $0.manifest?.stageName ?? "?",
-                                           "\($0.bytes)", $0.manifest?.createdAt ?? "unreadable manifest"] }
-                CLI.output(Table.render(header: ["hash", "kind", "stage", "bytes", "created"], rows: rows))
+                                           "\($0.bytes)", $0.manifest?.createdAt ?? "unreadable manifest", environment($0.manifest)] }
+                CLI.output(Table.render(header: ["hash", "kind", "stage", "bytes", "created", "computed with"], rows: rows))
                 CLI.output("\(listings.count) entries in \(cache.root.path)\n")
             }
             return ExitStatus.success

@@ -2,6 +2,7 @@ import Foundation
 import PipelineDSL
 import Engine
 import Reporting
+import Stages
 
 /// `sbcl-run [RECIPE] [overrides]` and its multirun form `-m`.
 enum RunCommand {
@@ -28,7 +29,8 @@ enum RunCommand {
         let executor = Executor(registry: registry, cache: cache,
                                 options: ExecutorOptions(runsDirectory: runsDirectory, device: options.device, threads: threads,
                                                          engineVersion: engineVersion, echo: !options.quiet,
-                                                         overrides: source.overrides, observer: ReportingObserver()))
+                                                         overrides: source.overrides, observer: ReportingObserver(),
+                                                         environment: Stages.runEnvironment(threads: threads)))
         let summary = try executor.run(plan)
         if options.json {
             CLI.output(ParamValue.map([
@@ -76,7 +78,8 @@ enum RunCommand {
             let executor = Executor(registry: registry, cache: cache,
                                     options: ExecutorOptions(runsDirectory: runsDirectory, runDirectory: folder, device: options.device,
                                                              threads: threads, engineVersion: engineVersion, echo: !options.quiet,
-                                                             overrides: point.overrides.map(\.argument), observer: ReportingObserver()))
+                                                             overrides: point.overrides.map(\.argument), observer: ReportingObserver(),
+                                                             environment: Stages.runEnvironment(threads: threads)))
             do {
                 let summary = try executor.run(plan)
                 rows.append(SweepReport.Row(assignments: point.assignments, runDirectory: folder.path, metrics: summary.metrics))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side speed against the authors' PyTorch code (../shared/anchors/torch_step.py for the step
 # and inference, torch_loss_kmeans.py for the loss with its backward and one k-means pass),
-# alternating the two so that both see the same machine load; prints each pair and the median ratios.
+# alternating the two so that both see the same machine load; prints the kernel set and CPU model,
+# each pair, our step's fraction of the machine's peak, and the median ratios.
 #   PYTHON=/path/to/venv/bin/python SBCL_REF=/path/to/JackHck-SBCL scripts/bench/compare_with_pytorch.sh [rounds] [batch] [size] [channels]
 # Needs a release build of sbcl-bench and a Python with torch (never needed by the tests).
 set -euo pipefail
@@ -15,8 +16,14 @@ bench=.build/release/sbcl-bench
 [ -x "$bench" ] || swift build -c release --product sbcl-bench
 step_ratios=(); infer_ratios=(); loss_ratios=(); kmeans_ratios=()
 field() { sed -E "s/.*\"$1\": ?([0-9.]+).*/\1/" <<<"$2"; }
+# A field of a JSON line as text (strings such as the CPU model; n/a when absent, e.g. no peak
+# without a known clock).
+jfield() { python3 -c 'import json, sys; print(json.loads(sys.argv[2]).get(sys.argv[1], "n/a"))' "$1" "$2"; }
 for r in $(seq "$rounds"); do
   ours_step=$("$bench" step --batch "$batch" --size "$size" --channels "$channels" --steps 3 --warmup 1 --threads 2 --json)
+  if [ "$r" = 1 ]; then
+    echo "sbcl-bench: kernel set $(jfield kernel_set "$ours_step"), CPU $(jfield cpu "$ours_step")"
+  fi
   ours_infer=$("$bench" infer --size "$size" --channels "$channels" --steps 3 --threads 2 --json)
   theirs=$(THREADS=2 STEPS=3 SBCL_REF="$SBCL_REF" "$python" "$anchor" "$batch" "$size" "$channels")
   s_ours=$(field images_per_s "$ours_step")
@@ -26,6 +33,7 @@ for r in $(seq "$rounds"); do
   step_ratios+=("$(python3 -c "print($s_ours/$s_theirs)")")
   infer_ratios+=("$(python3 -c "print($i_ours/$i_theirs)")")
   echo "round $r: step ours $s_ours img/s, pytorch $s_theirs img/s; infer ours $i_ours img/s, pytorch $i_theirs img/s"
+  echo "round $r: step ours $(field gflops "$ours_step") GFLOP/s (convs), fraction of peak $(jfield fraction_of_peak "$ours_step") of $(jfield peak_gflops "$ours_step") GFLOP/s"
   ours_loss=$("$bench" loss --threads 2 --json)
   ours_kmeans=$("$bench" kmeans --threads 2 --repeats 1 --json)
   theirs_lk=$(THREADS=2 SBCL_REF="$SBCL_REF" "$python" "$loss_anchor" | tail -1)
