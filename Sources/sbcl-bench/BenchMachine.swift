@@ -17,21 +17,32 @@ enum BenchMachine {
     /// For the first line of readable output: `kernels avx2, CPU AMD EPYC 7B13`.
     static var summary: String { "kernels \(kernelSet), CPU \(cpu)" }
 
-    /// Peak GFLOP/s of `threads` threads with the kernel set's vector width (`CPUInfo.peakGFLOPS`:
-    /// cores × GHz × 2 FMA pipes × lanes × 2). Threads beyond the logical processors add no compute,
-    /// so at most that many count; with SMT siblings sharing FMA pipes the peak is still overstated.
-    /// nil when the clock is unknown.
+    /// One core's measured multiply-add peak with the kernel set in use (`measuredCorePeakGFLOPS`),
+    /// measured once per process.
+    static let corePeak: Double = Conv2D.kernelSet.measuredCorePeakGFLOPS()
+
+    /// Peak GFLOP/s of `threads` threads with the kernel set in use: cores × one core's measured
+    /// multiply-add peak. Measured rather than cores × GHz × 2 FMA pipes × lanes × 2, because a
+    /// VM's /proc/cpuinfo gives the nominal clock (2.6 GHz on the Zen 5 of docs/performance.md,
+    /// whose cores ran the loop at the equivalent of ~3.7 GHz). Threads beyond the logical
+    /// processors add no compute, so at most that many count; SMT siblings sharing a core's pipes
+    /// would still overstate it. nil when the loop could not run.
     static func peakGFLOPS(threads: Int) -> Double? {
-        CPUInfo.peakGFLOPS(cores: cores(threads: threads), floatLanes: CPUInfo.floatLanes(forKernelSet: kernelSet))
+        corePeak > 0 ? Double(cores(threads: threads)) * corePeak : nil
     }
 
     /// The cores the peak counts for `threads` threads.
     static func cores(threads: Int) -> Int { min(threads, ProcessInfo.processInfo.activeProcessorCount) }
 
-    /// The peak's arithmetic for readable output: `2 cores × 2.60 GHz × 2 FMA × 8 lanes × 2 = 166.15 GFLOP/s`.
+    /// The clock at which two FMA pipes of the set's width would give the measured core peak.
+    static var equivalentGHz: Double { corePeak / (2 * Double(CPUInfo.floatLanes(forKernelSet: kernelSet)) * 2) }
+
+    /// The peak's arithmetic for readable output:
+    /// `2 cores × 237.10 GFLOP/s (measured avx512 multiply-add loop; ≈ 3.70 GHz × 2 FMA × 16 lanes × 2) = 474.20 GFLOP/s`.
     static func peakDescription(threads: Int) -> String? {
-        guard let mhz = CPUInfo.megahertz, let peak = peakGFLOPS(threads: threads) else { return nil }
-        return String(format: "%d cores × %.2f GHz × 2 FMA × %d lanes × 2 = %.2f GFLOP/s", cores(threads: threads), mhz / 1000,
+        guard let peak = peakGFLOPS(threads: threads) else { return nil }
+        return String(format: "%d cores × %.2f GFLOP/s (measured %@ multiply-add loop; ≈ %.2f GHz × 2 FMA × %d lanes × 2) = %.2f GFLOP/s",
+                      cores(threads: threads), corePeak, kernelSet, equivalentGHz,
                       CPUInfo.floatLanes(forKernelSet: kernelSet), peak)
     }
 

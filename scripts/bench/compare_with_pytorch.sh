@@ -5,7 +5,14 @@
 # each pair, our step's fraction of the machine's peak, and the median ratios.
 #   PYTHON=/path/to/venv/bin/python SBCL_REF=/path/to/JackHck-SBCL scripts/bench/compare_with_pytorch.sh [rounds] [batch] [size] [channels]
 # Needs a release build of sbcl-bench and a Python with torch (never needed by the tests).
+#   ISA=avx2 restricts both sides to AVX2 + FMA on an AVX-512 machine, to stand in for an AVX2-only
+#   CPU: our SBCL_KERNELS=avx2 and OpenBLAS's Haswell kernels; PyTorch's ATEN_CPU_CAPABILITY=avx2
+#   and oneDNN's ONEDNN_MAX_CPU_ISA=AVX2.
 set -euo pipefail
+if [ "${ISA:-}" = avx2 ]; then
+  export SBCL_KERNELS=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+  echo "ISA=avx2: both sides restricted to AVX2 + FMA"
+fi
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}; batch=${2:-128}; size=${3:-32}; channels=${4:-3}
 python=${PYTHON:-python3}

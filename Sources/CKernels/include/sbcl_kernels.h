@@ -81,6 +81,13 @@ typedef struct {
     int block_tiles;
 } sbcl_winograd_weight_job;
 
+/// `iterations` rounds of 12 independent multiply-adds on the widest vectors of an instruction set,
+/// in registers only; returns the floating-point operations done (time the call to get a core's
+/// peak). The avx512 and avx2 loops need the CPU checks above; the SSE loop runs everywhere (x86).
+double sbcl_fma_loop_avx512(long iterations);
+double sbcl_fma_loop_avx2(long iterations);
+double sbcl_fma_loop_sse(long iterations);
+
 void sbcl_winograd_forward_avx2(const sbcl_winograd_job *job);
 void sbcl_winograd_forward_avx512(const sbcl_winograd_job *job);
 void sbcl_winograd_weight_avx2(const sbcl_winograd_weight_job *job);

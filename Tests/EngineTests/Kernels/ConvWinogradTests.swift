@@ -161,4 +161,18 @@ final class ConvWinogradTests: XCTestCase {
             XCTAssertEqual(ConvKernelSet.best, expected, "the widest set the CPU has")
         }
     }
+
+    /// The peak loop runs for every set the CPU has (a positive, finite rate) and refuses the others.
+    func testMeasuredPeakRunsForSupportedSetsOnly() {
+        for set in ConvKernelSet.allCases {
+            let peak = set.measuredCorePeakGFLOPS()
+            if set.isSupported {
+                #if arch(x86_64)
+                XCTAssert(peak > 0 && peak.isFinite, "\(set): \(peak)")
+                #endif
+            } else {
+                XCTAssertEqual(peak, 0, "\(set) is not supported here")
+            }
+        }
+    }
 }
