@@ -12,7 +12,11 @@ extension ImageSet {
     /// Writes the set to `path` through a temporary file renamed into place, so a reader never
     /// sees half a file.
     public func write(to path: String) throws {
-        let header = try JSONEncoder().encode(Header(height: height, width: width, channels: channels, count: count, classNames: classNames))
+        // Sorted keys: the same set gives the same bytes in every process (Swift randomises the
+        // order of an encoder's keys per process otherwise), so artifacts compare bit for bit.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let header = try encoder.encode(Header(height: height, width: width, channels: channels, count: count, classNames: classNames))
         var bytes = ImageSet.magic
         bytes += (0..<4).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) }
         bytes += header

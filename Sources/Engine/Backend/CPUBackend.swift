@@ -61,11 +61,12 @@ public enum CPUThreads {
     /// The thread count in force.
     public static var count: Int { current }
 
-    /// Sets the thread count for the engine's kernels and for OpenBLAS.
+    /// Sets the thread count for the engine's kernels. OpenBLAS stays single-threaded: `GEMM`
+    /// splits products over the engine's threads itself, in chunks that do not depend on `n`.
     public static func set(_ n: Int) {
         precondition(n >= 1, "CPUThreads.set: thread count must be at least 1, got \(n)")
         current = n
         ThreadPool.shared.threadCount = n
-        openblas_set_num_threads(Int32(n))
+        GEMM.singleThreaded()
     }
 }

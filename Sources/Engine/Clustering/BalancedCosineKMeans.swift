@@ -60,8 +60,8 @@ public struct BalancedCosineKMeans: Equatable, Sendable {
                 unitCentres.withUnsafeBufferPointer { c in
                     unit.withUnsafeBufferPointer { u in
                         similarity.withUnsafeMutableBufferPointer { s in
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(k), Int32(n), Int32(dimension),
-                                        1, c.baseAddress, Int32(dimension), u.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
+                            GEMM.sgemm(transposeA: false, transposeB: true, m: k, n: n, k: dimension, a: c.baseAddress!,
+                                       lda: dimension, b: u.baseAddress!, ldb: dimension, beta: 0, c: s.baseAddress!, ldc: n)
                         }
                     }
                 }

@@ -60,8 +60,8 @@ public struct CosineKMeans: Equatable, Sendable {
                 unit.withUnsafeBufferPointer { u in
                     unitCentres.withUnsafeBufferPointer { c in
                         similarities.withUnsafeMutableBufferPointer { s in
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(k), Int32(dimension),
-                                        1, u.baseAddress, Int32(dimension), c.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(k))
+                            GEMM.sgemm(transposeA: false, transposeB: true, m: n, n: k, k: dimension, a: u.baseAddress!,
+                                       lda: dimension, b: c.baseAddress!, ldb: dimension, beta: 0, c: s.baseAddress!, ldc: k)
                         }
                     }
                 }

@@ -2,7 +2,8 @@
 /// ReLU: `y = max(0, γ·(x − μ)/√(σ² + ε) + β)`.
 ///
 /// Statistics are summed per chunk of rows in Float64 (Float32 within blocks of 64 rows, around a
-/// per-channel shift) and the chunks are added in order: bit-identical results for a given thread count.
+/// per-channel shift) and the chunks — fixed, whatever the thread count — are added in order:
+/// bit-identical results on any number of threads.
 public enum BatchNorm2D {
     /// Rows summed in Float32 before they are added to the Float64 partial.
     static let blockRows = 64
@@ -120,14 +121,15 @@ public enum BatchNorm2D {
     /// Two per-channel sums over `rows × channels` values, split over `pool`: `accumulate(rows,
     /// block)` adds a block of up to `blockRows` rows into `block` (first sum in `block[0..<c]`,
     /// second in `block[c..<2c]`, Float32); blocks are added into a Float64 sum per chunk and the
-    /// chunks in order, so the result has the same bits for a given thread count. Returns the
-    /// 2·c totals (valid until the workspace is next prepared).
+    /// chunks in order. The chunks are `ThreadPool.reductionChunkCount`'s, fixed whatever the
+    /// thread count, so the result has the same bits on any number of threads. Returns the 2·c
+    /// totals (valid until the workspace is next prepared).
     static func pairedChannelSums(rows: Int, channels c: Int, workspace: KernelWorkspace, pool: ThreadPool,
                                   accumulate: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> UnsafePointer<Double> {
-        let chunks = pool.chunkCount(for: rows)
+        let chunks = ThreadPool.reductionChunkCount(for: rows)
         workspace.prepareDoubles(chunks: max(chunks, 1), count: 2 * c)
         workspace.prepare(chunks: chunks, scratch: 2 * c)
-        pool.parallelChunks(count: rows) { chunk, range in
+        pool.parallelReductionChunks(count: rows) { chunk, range in
             let sums = workspace.doubles(chunk), block = workspace.scratch(chunk)
             sums.initialize(repeating: 0, count: 2 * c)
             var start = range.lowerBound

@@ -2,8 +2,9 @@ extension Conv2D {
     /// The gradient with respect to the weight, returned in OIHW:
     /// `weightGradient[o, i, kh, kw] (+)= Σ_{n, oh, ow} outputGradient[n, oh, ow, o] · input[n, oh·sh − ph + kh, ow·sw − pw + kw, i]`.
     ///
-    /// Each chunk of images sums into its own partial buffer; the partials are then added in chunk
-    /// order, so the result is bit-identical for a given thread count.
+    /// Each chunk of images (`ThreadPool.reductionChunkCount`'s fixed chunks) sums into its own
+    /// partial buffer; the partials are then added in chunk order, so the result has the same bits
+    /// on any number of threads.
     ///
     /// - Parameters:
     ///   - input: N × H × W × C_in floats (the forward input).
@@ -59,10 +60,10 @@ extension Conv2D {
         let hp = h + 2 * g.paddingHeight, wp = w + 2 * g.paddingWidth
         let copyGradient = cout != coPad
         let paddedFloats = hp * wp * cin, partialFloats = taps * cin * coPad
-        let chunks = pool.chunkCount(for: g.batch)
+        let chunks = ThreadPool.reductionChunkCount(for: g.batch)
         workspace.prepare(chunks: max(chunks, 1), scratch: paddedFloats + (copyGradient ? oh * ow * coPad : 0),
                           partial: partialFloats)
-        pool.parallelChunks(count: g.batch) { chunk, images in
+        pool.parallelReductionChunks(count: g.batch) { chunk, images in
             let padded = workspace.scratch(chunk), partial = workspace.partial(chunk)
             let gradientCopy = padded + paddedFloats
             padded.initialize(repeating: 0, count: paddedFloats)

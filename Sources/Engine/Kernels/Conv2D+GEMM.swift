@@ -15,16 +15,15 @@ extension Conv2D {
             && min(g.inputChannels, g.outputChannels) >= gemmMinimumChannels
     }
 
-    /// Runs `cblas_sgemm` (row-major) on `threads` OpenBLAS threads. OpenBLAS splits the output, not
-    /// the reduction, so for a given thread count its sums are in a fixed order.
+    /// `GEMM.sgemm` (row-major, split over `pool` in shape-only chunks: the same bits on any
+    /// number of threads).
     private static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool
     ) {
-        if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        GEMM.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc, pool: pool)
     }
 
     /// Pointwise forward: `Y[p, o] = Σ_i X[p, i] · W[o, i]`, i.e. `Y = X·Wᵀ` over the N·H·W pixels.
@@ -33,7 +32,7 @@ extension Conv2D {
         let pixels = g.batch * g.inputHeight * g.inputWidth
         sgemm(transposeA: false, transposeB: true, m: pixels, n: g.outputChannels, k: g.inputChannels,
               x, lda: g.inputChannels, w, ldb: g.inputChannels, beta: 0, y, ldc: g.outputChannels,
-              threads: pool.threadCount)
+              pool: pool)
     }
 
     /// Pointwise backward-data: `dX = dY·W`.
@@ -42,7 +41,7 @@ extension Conv2D {
         let pixels = g.batch * g.inputHeight * g.inputWidth
         sgemm(transposeA: false, transposeB: false, m: pixels, n: g.inputChannels, k: g.outputChannels,
               dy, lda: g.outputChannels, w, ldb: g.inputChannels, beta: 0, dx, ldc: g.inputChannels,
-              threads: pool.threadCount)
+              pool: pool)
     }
 
     /// Pointwise backward-weight: `dW (+)= dYᵀ·X`.
@@ -51,6 +50,6 @@ extension Conv2D {
         let pixels = g.batch * g.inputHeight * g.inputWidth
         sgemm(transposeA: true, transposeB: false, m: g.outputChannels, n: g.inputChannels, k: pixels,
               dy, lda: g.outputChannels, x, ldb: g.inputChannels, beta: accumulate ? 1 : 0, dw,
-              ldc: g.inputChannels, threads: pool.threadCount)
+              ldc: g.inputChannels, pool: pool)
     }
 }

@@ -182,7 +182,8 @@ extension Conv2D {
     }
 
     /// Adds the chunks' partial weight gradients `[kh][kw][i][o]` (rows `stride` floats apart) in
-    /// chunk order — bit-identical for a given thread count — and writes them transposed to OIHW.
+    /// chunk order — the same bits on any number of threads, the chunks being fixed — and writes
+    /// them transposed to OIHW.
     static func sumPartials(_ workspace: KernelWorkspace, chunks: Int, outputChannels cout: Int, inputChannels cin: Int,
                             taps: Int, stride: Int, into dw: UnsafeMutablePointer<Float>, accumulate: Bool) {
         for o in 0..<cout {

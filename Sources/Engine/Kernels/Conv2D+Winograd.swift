@@ -162,7 +162,8 @@ extension Conv2D {
     }
 
     /// `backwardWeight` by Winograd: per chunk of images dU[ξ][i][o] = Σ V[ξ]ᵀ (A dY Aᵀ)[ξ] in C, the
-    /// chunks added in order (bit-identical for a given thread count), then dW = Gᵀ dU G.
+    /// fixed chunks (`ThreadPool.reductionChunkCount`) added in order — the same bits on any number
+    /// of threads — then dW = Gᵀ dU G.
     static func backwardWeightWinograd(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                                        weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool,
                                        workspace: KernelWorkspace, pool: ThreadPool) {
@@ -176,10 +177,10 @@ extension Conv2D {
                                                    paddedOutputs: paddedOutputs, rows: tiles.rows)
         let imageFloats = hp * wp * cin, partialFloats = 16 * cin * paddedOutputs
         let work = 16 * blockTiles * (cin + paddedOutputs) + paddedOutputs
-        let chunks = pool.chunkCount(for: g.batch)
+        let chunks = ThreadPool.reductionChunkCount(for: g.batch)
         workspace.prepare(chunks: max(chunks, 1), scratch: group * imageFloats + work, partial: partialFloats)
         let avx512 = tiles.set == .avx512
-        pool.parallelChunks(count: g.batch) { chunk, images in
+        pool.parallelReductionChunks(count: g.batch) { chunk, images in
             let padded = workspace.scratch(chunk), partial = workspace.partial(chunk)
             padded.initialize(repeating: 0, count: group * imageFloats)
             partial.initialize(repeating: 0, count: partialFloats)

@@ -6,8 +6,9 @@ import Synchronization
 /// Work is split deterministically: `parallelChunks(count:)` cuts `0..<count` into
 /// `chunkCount(for: count)` contiguous ranges whose bounds depend only on `count` and the thread
 /// count, and chunk `i` always covers the same range. Kernels that reduce (weight gradients, batch
-/// statistics) keep one partial per chunk and sum the partials in chunk order, so their results are
-/// bit-identical for a given thread count, whatever the timing.
+/// statistics) use `parallelReductionChunks`, whose chunks do not depend on the thread count
+/// either, keep one partial per chunk and sum the partials in chunk order, so their results are
+/// bit-identical on any number of threads, whatever the timing.
 ///
 /// A call made from inside a running loop body (a nested call) runs serially on the calling thread.
 /// Calls from different threads are serialised: one loop runs at a time. Workers spin briefly on
@@ -50,6 +51,25 @@ public final class ThreadPool: @unchecked Sendable {
     /// How many chunks `parallelChunks(count:)` cuts `count` items into: `min(count, threadCount)`.
     public func chunkCount(for count: Int) -> Int {
         max(0, min(count, workers.count + 1))
+    }
+
+    /// Most chunks a reduction is cut into (see `reductionChunkCount`).
+    public static let reductionChunkLimit = 16
+
+    /// How many chunks a reduction over `count` items is cut into: `min(count, 16)`, whatever the
+    /// thread count. Each chunk sums into its own partial and the partials are added in chunk order,
+    /// so a reduction gives the same bits on 1 thread as on 16 (issue 14: a cached artifact must not
+    /// depend on who computed it). Loops with more threads than 16 leave the rest idle here.
+    public static func reductionChunkCount(for count: Int) -> Int { max(0, min(count, reductionChunkLimit)) }
+
+    /// Runs `body(chunk, range)` for each of `reductionChunkCount(for: count)` chunks of `0..<count`,
+    /// the chunks (not their number) spread over the threads; `chunk` indexes per-chunk partials.
+    public func parallelReductionChunks(count: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+        let chunks = ThreadPool.reductionChunkCount(for: count)
+        guard chunks > 0 else { return }
+        parallelChunks(count: chunks) { _, indices in
+            for c in indices { body(c, ThreadPool.chunkRange(c, of: chunks, count: count)) }
+        }
     }
 
     /// The range of items chunk `index` of `chunks` covers when `count` items are split.

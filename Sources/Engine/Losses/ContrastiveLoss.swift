@@ -110,8 +110,8 @@ public final class ContrastiveLoss {
         if rowLoss.count != n { rowLoss = [Double](repeating: 0, count: n) }
 
         similarity.withUnsafeMutableBufferPointer { s in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(dimension),
-                        1, features.baseAddress, Int32(dimension), features.baseAddress, Int32(dimension), 0, s.baseAddress, Int32(n))
+            GEMM.sgemm(transposeA: false, transposeB: true, m: n, n: n, k: dimension, a: features.baseAddress!, lda: dimension,
+                       b: features.baseAddress!, ldb: dimension, beta: 0, c: s.baseAddress!, ldc: n)
         }
         let terms = kind.terms
         let scale = 1 / Float(n)
@@ -148,8 +148,8 @@ public final class ContrastiveLoss {
         let out = gradient!
         precondition(out.count == features.count, "ContrastiveLoss.evaluate: gradient has \(out.count) values for \(features.count) features")
         coefficients.withUnsafeBufferPointer { g in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dimension), Int32(n),
-                        1, g.baseAddress, Int32(n), features.baseAddress, Int32(dimension), 0, out.baseAddress, Int32(dimension))
+            GEMM.sgemm(transposeA: false, transposeB: false, m: n, n: dimension, k: n, a: g.baseAddress!, lda: n,
+                       b: features.baseAddress!, ldb: dimension, beta: 0, c: out.baseAddress!, ldc: dimension)
         }
         return Float(total / Double(n))
     }

@@ -12,9 +12,8 @@ extension Tensor {
         let out = Tensor(uninitializedShape: [m, n], on: a.backend)
         if m * n == 0 { return out }
         if k == 0 { out.storage.floats.update(repeating: 0, count: m * n); return out }
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a.storage.floats, Int32(a.shape[1]),
-                    b.storage.floats, Int32(b.shape[1]), 0, out.storage.floats, Int32(n))
+        GEMM.sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, a: a.storage.floats, lda: a.shape[1],
+                   b: b.storage.floats, ldb: b.shape[1], beta: 0, c: out.storage.floats, ldc: n)
         return out
     }
 

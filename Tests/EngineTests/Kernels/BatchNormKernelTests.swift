@@ -34,6 +34,22 @@ private func trainingForward(_ x: [Float], channels c: Int, gamma: [Float], beta
     return [y.array, mean.array, inv.array, rm.array, rv.array]
 }
 
+/// The training forward then backward (fused ReLU) on copies; returns dx, dγ and dβ concatenated.
+private func trainingBackwardAll(_ x: [Float], _ dy: [Float], channels c: Int, gamma: [Float], pool: ThreadPool) -> [Float] {
+    let beta = [Float](repeating: 0.1, count: c)
+    let saved = trainingForward(x, channels: c, gamma: gamma, beta: beta, runningMean: [Float](repeating: 0, count: c),
+                                runningVariance: [Float](repeating: 1, count: c), relu: true, pool: pool)
+    let inputs = [FloatBuffer(x), FloatBuffer(dy), FloatBuffer(gamma), FloatBuffer(beta), FloatBuffer(saved[1]), FloatBuffer(saved[2])]
+    let dx = FloatBuffer(count: x.count), dg = FloatBuffer(count: c), db = FloatBuffer(count: c)
+    withExtendedLifetime(inputs) {
+        BatchNorm2D.trainingBackward(input: inputs[0].buffer, outputGradient: inputs[1].buffer, channels: c,
+                                     gamma: inputs[2].buffer, beta: inputs[3].buffer, savedMean: inputs[4].buffer,
+                                     savedInverseStd: inputs[5].buffer, fuseReLU: true, inputGradient: dx.mutable,
+                                     gammaGradient: dg.mutable, betaGradient: db.mutable, workspace: KernelWorkspace(), pool: pool)
+    }
+    return dx.array + dg.array + db.array
+}
+
 final class BatchNormKernelTests: XCTestCase {
     /// 5 channels run the scalar loops, 8 the four-channel vector loops.
     let channelCounts = [5, 8], rows = 2 * 3 * 7
@@ -146,18 +162,30 @@ final class BatchNormKernelTests: XCTestCase {
         }
     }
 
-    /// Statistics of a large batch are bit-identical across runs for a fixed thread count.
-    func testStatisticsDeterministic() {
+    /// Statistics of a large batch and the backward's sums are bit-identical across runs and across
+    /// thread counts (1, 2, 3, 5: the reduction's chunks do not depend on the threads).
+    func testStatisticsAndBackwardAreTheSameOnAnyThreadCount() {
         let c = 16, n = 5000
-        let x = kernelTestValues(n * c, seed: 14), g = [Float](repeating: 1, count: c)
+        let x = kernelTestValues(n * c, seed: 14), g = kernelTestValues(c, seed: 15)
+        let dy = kernelTestValues(n * c, seed: 16)
         let zero = [Float](repeating: 0, count: c)
-        withPools([2, 3]) { pool in
-            let runs = (0..<3).map { _ in
+        var reference: [Float]? = nil
+        withPools([1, 2, 3, 5]) { pool in
+            let runs = (0..<2).map { _ in
                 trainingForward(x, channels: c, gamma: g, beta: zero, runningMean: zero, runningVariance: zero,
                                 relu: true, pool: pool).flatMap { $0 }
             }
             XCTAssertEqual(runs[0], runs[1])
-            XCTAssertEqual(runs[0], runs[2])
+            if let reference { XCTAssertEqual(runs[0], reference, "threads \(pool.threadCount)") } else { reference = runs[0] }
+        }
+        var backwardReference: [Float]? = nil
+        withPools([1, 2, 3, 5]) { pool in
+            let result = trainingBackwardAll(x, dy, channels: c, gamma: g, pool: pool)
+            if let backwardReference {
+                XCTAssertEqual(result, backwardReference, "backward, threads \(pool.threadCount)")
+            } else {
+                backwardReference = result
+            }
         }
     }
 }
