@@ -80,14 +80,14 @@ public enum ClassifierStep {
     /// the head, and lets `optimizer` update the head. Returns the batch loss and its correct count.
     @discardableResult
     public static func train(head: ClassifierHead, optimizer: SGD, loss: CrossEntropyLoss,
-                             features: Tensor, labels: [Int32]) -> (loss: Float, correct: Int) {
+                             features: Tensor, labels: [Int32], place: ExecutionPlace) -> (loss: Float, correct: Int) {
         precondition(features.shape.first == labels.count,
                      "ClassifierStep.train: \(features.shape) features for \(labels.count) labels")
         let logits = head.logits(features)
         let values = logits.scalars
         let (value, gradient) = loss.valueAndGradient(logits: values, targets: labels)
         let grads = logits.gradients(seed: Tensor(gradient, shape: logits.shape))
-        optimizer.step(grads)
+        optimizer.step(place.synchronize(grads))
         return (value, ClassifierPredictions.correctCount(logits: values, classCount: head.classCount, labels: labels))
     }
 }

@@ -64,7 +64,7 @@ public enum ClassifierStage {
     }
 
     static func run(_ context: RunContext) throws {
-        CPUThreads.set(context.threads)
+        let place = try ExecutionPlace.enter(context)
         let configuration = configuration(context.parameters)
         let augment = context.bool("augment")
         let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
@@ -77,7 +77,7 @@ public enum ClassifierStage {
         }
         let seed = UInt32(truncatingIfNeeded: context.seed)
         let trainer = ClassifierTrainer(configuration: configuration, classCounts: classCounts,
-                                        featureCount: model.encoder.featureDimension, seed: seed)
+                                        featureCount: model.encoder.featureDimension, seed: seed, place: place)
         let checkpoint = context.checkpointDirectory.appendingPathComponent("classifier.ckpt.safetensors")
         if context.isResuming, FileManager.default.fileExists(atPath: checkpoint.path) {
             try trainer.loadCheckpoint(from: checkpoint)
@@ -93,7 +93,7 @@ public enum ClassifierStage {
         if augment {
             let pipeline = try AugmentationPipeline(steps: ClassifierFeatures.trainingSteps(for: encoderArtifact, height: train.height, width: train.width))
             let loader = try BatchLoader(source: train, pipeline: pipeline, sampler: sampler, batchSize: configuration.batchSize,
-                                         seed: UInt64(context.seed), threads: context.threads)
+                                         seed: UInt64(context.seed), threads: place.threads)
             stepsPerEpoch = { _ in loader.stepsPerEpoch }
             batchAt = { epoch, step in
                 if step == 0 { loader.seek(to: LoaderPosition(epoch: epoch, step: 0)) }
@@ -102,7 +102,7 @@ public enum ClassifierStage {
             }
         } else {
             let started = Date()
-            let features = try ClassifierFeatures.embed(train, model: model, encoder: encoderArtifact, threads: context.threads) { done, total in
+            let features = try ClassifierFeatures.embed(train, model: model, encoder: encoderArtifact, threads: place.threads) { done, total in
                 context.progress.update(step: done, total: total, message: "embedding the training set")
             }
             context.log(String(format: "embedded %d training images in %.1f s", train.count, Date().timeIntervalSince(started)))

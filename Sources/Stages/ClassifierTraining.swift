@@ -81,14 +81,19 @@ public final class ClassifierTrainer {
     public let head: ClassifierHead
     public let optimizer: SGD
     public let loss: CrossEntropyLoss
+    /// Where the trainer runs; its gradients go through `place.synchronize` before SGD.
+    public let place: ExecutionPlace
     /// Epochs finished so far.
     public private(set) var completedEpochs = 0
     /// The last finished epoch's mean loss and training accuracy (%); NaN before the first.
     public private(set) var lastLoss = Double.nan, lastAccuracy = Double.nan
 
-    /// A fresh head for `classCounts.count` classes (the training counts set LDAM's margins and weights).
-    public init(configuration: ClassifierConfiguration, classCounts: [Int], featureCount: Int, seed: UInt32) {
+    /// A fresh head for `classCounts.count` classes (the training counts set LDAM's margins and
+    /// weights), trained at `place` (default: the CPU with the engine's current thread count).
+    public init(configuration: ClassifierConfiguration, classCounts: [Int], featureCount: Int, seed: UInt32,
+                place: ExecutionPlace = .cpu(threads: CPUThreads.count)) {
         self.configuration = configuration
+        self.place = place
         head = ClassifierHead(form: configuration.form, featureCount: featureCount, classCount: classCounts.count, seed: seed)
         optimizer = SGD(parameters: head.namedParameters, learningRate: configuration.learningRate,
                         momentum: configuration.momentum, weightDecay: configuration.weightDecay)
@@ -104,7 +109,8 @@ public final class ClassifierTrainer {
         for step in 0..<steps {
             optimizer.learningRate = configuration.schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
             let (features, labels) = try batch(step)
-            let result = ClassifierStep.train(head: head, optimizer: optimizer, loss: loss, features: features, labels: labels)
+            let result = ClassifierStep.train(head: head, optimizer: optimizer, loss: loss, features: features, labels: labels,
+                                              place: place)
             lossSum += Double(result.loss)
             correct += result.correct
             seen += labels.count

@@ -18,6 +18,8 @@ struct EncoderStep {
 
     let model: SupConResNet
     let optimizer: SGD
+    /// Where the step runs; its gradients go through `place.synchronize` before SGD.
+    let place: ExecutionPlace
 
     /// Runs one step on `batch` at learning rate `rate` and returns the loss before the update.
     /// A NaN or infinite loss leaves the model and the optimiser untouched (the caller stops).
@@ -32,7 +34,7 @@ struct EncoderStep {
         let scalar = value.item
         guard scalar.isFinite else { return scalar }
         optimizer.learningRate = rate
-        optimizer.step(value.gradients())
+        optimizer.step(place.synchronize(value.gradients()))
         return scalar
     }
 

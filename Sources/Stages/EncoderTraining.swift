@@ -17,6 +17,8 @@ final class EncoderTraining {
     let losses: ContrastiveLossStage.Settings
     let model: SupConResNet
     let optimizer: SGD
+    /// Where the stage runs (device, ranks, threads): every loop below asks it.
+    let place: ExecutionPlace
     /// The step every batch runs (forward, loss, backward, SGD).
     let trainStep: EncoderStep
     let schedule: LearningRateSchedule
@@ -53,7 +55,8 @@ final class EncoderTraining {
                              seed: UInt32(truncatingIfNeeded: context.seed))
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
                         momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
-        trainStep = EncoderStep(model: model, optimizer: optimizer)
+        place = try ExecutionPlace.enter(context)
+        trainStep = EncoderStep(model: model, optimizer: optimizer, place: place)
         let warm: Bool
         switch p.string("warmup") {
         case "on": warm = true
@@ -65,7 +68,7 @@ final class EncoderTraining {
     }
 
     func run(stopAfterEpoch: Int?) throws {
-        CPUThreads.set(context.threads)
+        place.activate()
         let seed = UInt64(bitPattern: Int64(context.seed))
         let train = data.train
         var subclasses: [Int32] = []
@@ -87,10 +90,10 @@ final class EncoderTraining {
         }
         let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
         let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: dropLast,
-                                     seed: seed, threads: context.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
+                                     seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
         let steps = loader.stepsPerEpoch
-        let warmupLoss = ContrastiveLoss(losses.warmup, maxThreads: context.threads)
-        let mainLoss = ContrastiveLoss(losses.main, maxThreads: context.threads)
+        let warmupLoss = ContrastiveLoss(losses.warmup, maxThreads: place.threads)
+        let mainLoss = ContrastiveLoss(losses.main, maxThreads: place.threads)
         if firstEpoch == 1 {
             context.log("training ResNet-\(depth) (\(model.parameterCount) parameters) on \(train.count) images of \(train.classCount) classes, "
                         + "\(augmentation.size)×\(augmentation.size)×\(train.channels) views, batch \(batchSize), \(steps) steps per epoch, \(epochs) epochs")
@@ -150,7 +153,7 @@ final class EncoderTraining {
         let started = Date()
         let (projections, dimension) = try Reclustering.embed(model: model, images: data.train, pipeline: augmentation.pipeline,
                                                               seed: seed ^ Self.clusterViewSalt, epoch: epoch,
-                                                              batchSize: clusterBatchSize, threads: context.threads)
+                                                              batchSize: clusterBatchSize, threads: place.threads)
         let embedded = Date()
         let result = try Reclustering.cluster(projections: projections, dimension: dimension, labels: data.train.labels,
                                               classCount: data.train.classCount, settings: clustering,

@@ -33,7 +33,7 @@ public enum EvaluationStage {
         run: run)
 
     static func run(_ context: RunContext) throws {
-        CPUThreads.set(context.threads)
+        let place = try ExecutionPlace.enter(context)
         let manyAbove = context.int("many_shot_above"), fewBelow = context.int("few_shot_below")
         guard fewBelow <= manyAbove + 1 else {
             throw RunError("stage '\(context.stageName)': few_shot_below (\(fewBelow)) must not exceed many_shot_above + 1 (\(manyAbove + 1))")
@@ -47,7 +47,7 @@ public enum EvaluationStage {
         }
         guard data.test.count > 0 else { throw RunError("stage '\(context.stageName)': the test split is empty") }
         let started = Date()
-        let features = try ClassifierFeatures.embed(data.test, model: model, encoder: encoderArtifact, threads: context.threads,
+        let features = try ClassifierFeatures.embed(data.test, model: model, encoder: encoderArtifact, threads: place.threads,
                                                     batchSize: context.int("batch_size")) { done, total in
             context.progress.update(step: done, total: total, message: "embedding the test set")
         }

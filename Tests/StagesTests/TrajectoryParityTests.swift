@@ -41,7 +41,7 @@ final class TrajectoryParityTests: XCTestCase {
 
         let model = try SupConResNet(checkpoint: initial)
         let optimizer = SGD(parameters: model.namedParameters, learningRate: baseRate, momentum: 0.9, weightDecay: 1e-4)
-        let step = EncoderStep(model: model, optimizer: optimizer)
+        let step = EncoderStep(model: model, optimizer: optimizer, place: .cpu(threads: 2))
         let schedule = LearningRateSchedule.supConCosine(base: baseRate, epochs: epochs, decayRate: 0.1, warmupEpochs: 0, warmupFrom: 0.01)
         let clustering = ClusteringStage.Settings(warmupEpochs: Int(try meta("warm")), every: Int(try meta("step")), minimumClusterSize: 10)
         let losses = ContrastiveLossStage.Settings()
