@@ -52,18 +52,4 @@ enum BenchMachine {
         guard let peak = peakGFLOPS(threads: threads), peak > 0 else { return [] }
         return [("peak_gflops", peak), ("fraction_of_peak", gflops / peak)]
     }
-
-    /// `text` as a JSON string literal, quotes included.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }

@@ -109,7 +109,7 @@ func runConvBench(_ arguments: [String]) throws {
         if let peak, let fraction {
             peakJSON = "\"peak_gflops\": \(fmt(peak)), \"fraction_of_peak\": \(String(format: "%.3f", fraction)), "
         }
-        print("{\"bench\": \"conv\", \"kernel_set\": \"\(BenchMachine.kernelSet)\", \"cpu\": \(BenchMachine.jsonString(BenchMachine.cpu)), "
+        print("{\"bench\": \"conv\", \"kernel_set\": \"\(BenchMachine.kernelSet)\", \"cpu\": \(JSONText.quoted(BenchMachine.cpu)), "
               + "\"batch\": \(batch), \"threads\": \(threads), \"repeats\": \(repeats), \(peakJSON)"
               + "\"shapes\": [\(shapesJSON)], \"resnet32\": {\(totals), \"gflops\": \(fmt(gflops(allFlops, allMs))), "
               + "\"gflops_per_core\": \(fmt(gflops(allFlops, allCpuMs))), \"ms\": \(fmt(allMs))}}")

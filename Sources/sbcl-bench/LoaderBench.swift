@@ -1,3 +1,4 @@
+import Engine
 import Datasets
 import Foundation
 
@@ -55,7 +56,7 @@ func runLoaderBench(_ arguments: [String]) throws {
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let rate = Double(views) / seconds
     if json {
-        print("{\"bench\":\"loader\",\"kernel_set\":\"\(BenchMachine.kernelSet)\",\"cpu\":\(BenchMachine.jsonString(BenchMachine.cpu)),\"views_per_s\":\(String(format: "%.1f", rate)),\"batch\":\(batch),\"size\":\(size),\"channels\":\(channels),\"threads\":\(threads),\"steps\":\(steps),\"source\":\"\(fashionRoot == nil ? "synthetic" : "fashion_mnist")\"}")
+        print("{\"bench\":\"loader\",\"kernel_set\":\"\(BenchMachine.kernelSet)\",\"cpu\":\(JSONText.quoted(BenchMachine.cpu)),\"views_per_s\":\(String(format: "%.1f", rate)),\"batch\":\(batch),\"size\":\(size),\"channels\":\(channels),\"threads\":\(threads),\"steps\":\(steps),\"source\":\"\(fashionRoot == nil ? "synthetic" : "fashion_mnist")\"}")
     } else {
         print(String(format: "loader: %.1f augmented views/s (batch %d × 2 views, %d×%d×%d, %d threads, %d steps; ",
                      rate, batch, size, size, channels, threads, steps) + BenchMachine.summary + ")")

@@ -44,7 +44,7 @@ func report(_ fields: [(String, Any)], json: Bool) {
     if json {
         let body = fields.map { key, value -> String in
             switch value {
-            case let s as String: return "\"\(key)\":\(BenchMachine.jsonString(s))"
+            case let s as String: return "\"\(key)\":\(JSONText.quoted(s))"
             case let d as Double: return "\"\(key)\":\(String(format: "%.3f", d))"
             default: return "\"\(key)\":\(value)"
             }

@@ -234,3 +234,9 @@ enum HeaderJSON: Equatable {
         }
     }
 }
+
+/// JSON string literals for the tools (`sbcl-bench`'s results): the header writer's escaping.
+public enum JSONText {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quoted(_ s: String) -> String { HeaderJSON.quoted(s) }
+}
