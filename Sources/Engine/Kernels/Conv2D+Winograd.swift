@@ -10,10 +10,25 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// Winograd for every 3×3 stride-1 convolution with padding ≤ 2 (on the wide kernel sets).
     case winograd
 
-    /// `SBCL_CONV` (`auto`, `direct` or `winograd`), `auto` when unset or unknown.
+    /// `SBCL_CONV` (`auto`, `direct` or `winograd`), `auto` when unset. An unknown value stops the
+    /// process with a message (exit 2), as `SBCL_KERNELS` does, rather than running something else.
     static let fromEnvironment: ConvAlgorithm = {
-        ConvAlgorithm(rawValue: ProcessInfo.processInfo.environment["SBCL_CONV"]?.lowercased() ?? "") ?? .auto
+        guard let name = ProcessInfo.processInfo.environment["SBCL_CONV"], !name.isEmpty else { return .auto }
+        switch resolve(name) {
+        case .success(let algorithm): return algorithm
+        case .failure(let error):
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(2)
+        }
     }()
+
+    /// The algorithm an `SBCL_CONV` value names, or why it names none.
+    public static func resolve(_ name: String) -> Result<ConvAlgorithm, KernelSetError> {
+        guard let algorithm = ConvAlgorithm(rawValue: name.lowercased()) else {
+            return .failure(KernelSetError("SBCL_CONV=\(name) is not a convolution algorithm; use auto, direct or winograd"))
+        }
+        return .success(algorithm)
+    }
 }
 
 /// Winograd F(2×2, 3×3) for 3×3, stride-1 convolutions (forward, backward-data and backward-weight),

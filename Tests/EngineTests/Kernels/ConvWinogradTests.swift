@@ -119,6 +119,15 @@ final class ConvWinogradTests: XCTestCase {
         }
     }
 
+    /// `SBCL_CONV` values resolve case-insensitively; an unknown one is refused with the choices.
+    func testAlgorithmNamesResolveOrAreRefused() {
+        for algorithm in ConvAlgorithm.allCases {
+            XCTAssertEqual(try? ConvAlgorithm.resolve(algorithm.rawValue.uppercased()).get(), algorithm)
+        }
+        guard case .failure(let error) = ConvAlgorithm.resolve("fft") else { return XCTFail("'fft' is not an algorithm") }
+        XCTAssert(error.description.contains("auto, direct or winograd"), error.description)
+    }
+
     /// G g Gᵀ of a kernel that is one at a single tap equals the outer product of G's columns.
     func testKernelTransformIsGgGT() {
         let gm: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
