@@ -2,7 +2,10 @@
 # Installs the Debian packages the build and the default job need, when any is missing.
 set -euo pipefail
 # chromium: the headless browser the report test opens the HTML reports in.
-pkgs=(libopenblas-dev libjpeg-dev libyaml-dev dataset-fashion-mnist zlib1g-dev chromium)
+# openmpi-bin, libopenmpi-dev: data-parallel training under mpirun (loaded at run time; see README).
+# slurm-wlm, munge: the single-node Slurm the sweep-launcher tests start on localhost.
+pkgs=(libopenblas-dev libjpeg-dev libyaml-dev dataset-fashion-mnist zlib1g-dev chromium
+      openmpi-bin libopenmpi-dev slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -11,5 +14,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update
-  $sudo_cmd apt-get install -y "${missing[@]}"
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 fi
