@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
-        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine"], path: "Tests/CLITests"),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),

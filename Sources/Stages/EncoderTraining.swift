@@ -102,8 +102,12 @@ final class EncoderTraining {
         let mainLoss = ContrastiveLoss(losses.main, maxThreads: place.threads)
         if firstEpoch == 1 {
             context.log("training ResNet-\(depth) (\(model.parameterCount) parameters) on \(train.count) images of \(train.classCount) classes, "
-                        + "\(augmentation.size)×\(augmentation.size)×\(train.channels) views, batch \(batchSize), \(steps) steps per epoch, \(epochs) epochs"
-                        + (place.ranks.size > 1 ? ", data-parallel over \(place.ranks.size) ranks (\(place.synchronizesBatchNorm ? "synchronised" : "per-rank") batch norm)" : ""))
+                        + "\(augmentation.size)×\(augmentation.size)×\(train.channels) views, batch \(batchSize), \(steps) steps per epoch, \(epochs) epochs")
+        }
+        if place.ranks.size > 1 {
+            let slices = (0..<place.ranks.size).map { rankSlice(of: batchSize, rank: $0, size: place.ranks.size).count }
+            context.log("data-parallel over \(place.ranks.size) ranks (\(place.synchronizesBatchNorm ? "synchronised" : "per-rank") batch norm): "
+                        + "slices of \(Set(slices).sorted().map(String.init).joined(separator: " or ")) images of each global batch of \(batchSize)")
         }
         var epoch = firstEpoch
         while epoch <= epochs {

@@ -127,30 +127,36 @@ extension ExecutionPlace {
     }
 }
 
-/// A 64-bit FNV-1a digest of a module's state (parameters, running statistics, batch counts) and
-/// of an optimiser's momentum buffers, in their fixed order.
-enum StateDigest {
-    static func of(_ module: any Module, optimizer: SGD?) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ values: [Float]) {
-            for value in values {
-                var bits = value.bitPattern
-                for _ in 0..<4 {
-                    hash = (hash ^ UInt64(bits & 0xFF)) &* 0x100_0000_01b3
-                    bits >>= 8
-                }
-            }
-        }
+/// 64-bit FNV-1a digests: of a module's state (parameters, running statistics, batch counts) and
+/// an optimiser's momentum buffers in their fixed order, or of any 32-bit words (benchmarks
+/// compare runs by them).
+public enum StateDigest {
+    /// The digest of `module`'s state and `optimizer`'s momentum buffers.
+    public static func of(_ module: any Module, optimizer: SGD?) -> UInt64 {
+        var words: [UInt32] = []
         for (_, item) in module.state {
             switch item {
-            case .parameter(let p): mix(p.value.scalars)
-            case .runningMean(let s): mix(s.runningMean.scalars)
-            case .runningVariance(let s): mix(s.runningVariance.scalars)
-            case .batchesTracked(let s): mix([Float(bitPattern: UInt32(truncatingIfNeeded: s.batchesTracked))])
+            case .parameter(let p): words += p.value.scalars.map(\.bitPattern)
+            case .runningMean(let s): words += s.runningMean.scalars.map(\.bitPattern)
+            case .runningVariance(let s): words += s.runningVariance.scalars.map(\.bitPattern)
+            case .batchesTracked(let s): words.append(UInt32(truncatingIfNeeded: s.batchesTracked))
             }
         }
         if let optimizer {
-            for (name, _) in optimizer.parameters { mix(optimizer.momentumBuffers[name] ?? []) }
+            for (name, _) in optimizer.parameters { words += (optimizer.momentumBuffers[name] ?? []).map(\.bitPattern) }
+        }
+        return of(words)
+    }
+
+    /// The digest of `words`, each taken as 4 little-endian bytes.
+    public static func of(_ words: [UInt32]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for word in words {
+            var bits = word
+            for _ in 0..<4 {
+                hash = (hash ^ UInt64(bits & 0xFF)) &* 0x100_0000_01b3
+                bits >>= 8
+            }
         }
         return hash
     }

@@ -22,16 +22,19 @@ extension CLIHarness {
     /// Starts `mpirun -np ranks BINARY arguments` in the working folder (as root where the tests
     /// run so; ranks unbound, since several share the cores), with `tag` in every rank's
     /// environment as `SBCL_TEST_TAG` so a test can find its ranks' processes.
-    func startMPI(ranks: Int, _ arguments: [String], binary: URL? = nil, tag: String = UUID().uuidString) throws -> (Process, URL, URL) {
+    func startMPI(ranks: Int, _ arguments: [String], binary: URL? = nil, tag: String = UUID().uuidString,
+                  environment extra: [String: String] = [:]) throws -> (Process, URL, URL) {
         let process = Process()
         process.executableURL = try Self.mpirun()
         process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks),
-                             "-x", "SBCL_CACHE_DIR", "-x", "SBCL_TEST_TAG", try (binary ?? Self.binary()).path] + arguments
+                             "-x", "SBCL_CACHE_DIR", "-x", "SBCL_TEST_TAG"] + extra.keys.sorted().flatMap { ["-x", $0] }
+                             + [try (binary ?? Self.binary()).path] + arguments
         process.currentDirectoryURL = folder
         var environment = ProcessInfo.processInfo.environment
         environment["SBCL_CACHE_DIR"] = cacheDirectory.path
         environment["SBCL_TEST_TAG"] = tag
         environment["SBCL_TEST_STAGES"] = nil
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = folder.appendingPathComponent("stdout-\(tag).txt"), err = folder.appendingPathComponent("stderr-\(tag).txt")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
@@ -43,8 +46,25 @@ extension CLIHarness {
     }
 
     /// Runs `mpirun -np ranks BINARY arguments` to completion.
-    func runMPI(ranks: Int, _ arguments: [String], binary: URL? = nil) throws -> CLIResult {
-        let (process, out, err) = try startMPI(ranks: ranks, arguments, binary: binary)
+    func runMPI(ranks: Int, _ arguments: [String], binary: URL? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+        let (process, out, err) = try startMPI(ranks: ranks, arguments, binary: binary, environment: environment)
+        process.waitUntilExit()
+        return try collect(process, out, err)
+    }
+
+    /// Runs `binary arguments` (no launcher) to completion in the working folder.
+    func runProcess(_ binary: URL, _ arguments: [String]) throws -> CLIResult {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let tag = UUID().uuidString
+        let out = folder.appendingPathComponent("stdout-\(tag).txt"), err = folder.appendingPathComponent("stderr-\(tag).txt")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
         process.waitUntilExit()
         return try collect(process, out, err)
     }
