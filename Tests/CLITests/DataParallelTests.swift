@@ -149,6 +149,29 @@ final class DataParallelTests: XCTestCase {
 
     }
 
+    func testClassifierOnTwoRanksTrainsTheOneProcessHead() throws {
+        // sync_batchnorm keeps the single-process hashes, so 2 ranks reuse the encoder one process
+        // trained; the classifier (augmented views through the frozen encoder) is then recomputed on 2 ranks.
+        let arguments = [smokeRecipe, "--threads", "1", "stages.encoder.epochs=1", "stages.encoder.sync_batchnorm=true",
+                         "stages.classifier.augment=true", "stages.classifier.epochs=2"]
+        let single = try cli.run(arguments + ["-q"], testStages: false)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let plan = try cli.run(["plan"] + arguments + ["--json"], testStages: false)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let stages = try XCTUnwrap(json["stages"] as? [[String: Any]])
+        let hash = try XCTUnwrap(stages.first { $0["name"] as? String == "classifier" }?["hash"] as? String)
+        let entry = cli.cacheDirectory.appendingPathComponent("objects/\(hash)")
+        let head = entry.appendingPathComponent("files/classifier.safetensors")
+        let one = try SafeTensors.read(contentsOf: head)
+        try FileManager.default.removeItem(at: entry)
+        let parallel = try cli.runMPI(ranks: 2, arguments)
+        XCTAssertEqual(parallel.status, 0, parallel.stderr)
+        XCTAssertTrue(parallel.stderr.contains("[encoder] cached"), parallel.stderr)
+        XCTAssertTrue(parallel.stderr.contains("[classifier] running classifier"), parallel.stderr)
+        XCTAssertLessThanOrEqual(try largestRelativeDifference(one, SafeTensors.read(contentsOf: head)), 1e-5,
+                                 "the same head up to rounding")
+    }
+
     func testACheckpointResumesOnlyWithItsNumberOfRanks() throws {
         // With sync_batchnorm N is not in the hash, so one process finds the 2-rank checkpoint.
         let stop = ["SBCL_ENCODER_STOP_AFTER_EPOCH": "1"]
