@@ -26,7 +26,9 @@ extension CLIHarness {
                   environment extra: [String: String] = [:]) throws -> (Process, URL, URL) {
         let process = Process()
         process.executableURL = try Self.mpirun()
+        // No single-copy (CMA) transfers between ranks: containers often forbid the ptrace they need.
         process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks),
+                             "--mca", "btl_vader_single_copy_mechanism", "none",
                              "-x", "SBCL_CACHE_DIR", "-x", "SBCL_TEST_TAG"] + extra.keys.sorted().flatMap { ["-x", $0] }
                              + [try (binary ?? Self.binary()).path] + arguments
         process.currentDirectoryURL = folder
