@@ -57,11 +57,12 @@ extension Executor {
     }
 
     /// Runs a data-parallel stage on this (non-writing) rank: it reads rank 0's checkpoints when
-    /// resuming and writes its artifact into a scratch folder that is removed afterwards.
+    /// resuming and writes its artifact into a scratch folder that is removed afterwards. The folder
+    /// is named like a staging folder of the entry (`tmp/<hash>.rank…`), so when a killed job
+    /// leaves it behind, the next writer of that entry clears it (`makeStaging`).
     private func runAlongside(_ stage: PlannedStage, inputs: [StageInput], resuming: Bool, seed: Int, device: String,
                               log: RunLog, coordinator: any RankCoordinator) throws {
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sbcl-rank\(coordinator.rank)-\(getpid())-\(UUID().uuidString.prefix(8))")
+        let scratch = cache.root.appendingPathComponent("tmp/\(stage.hash).rank\(coordinator.rank).\(getpid()).\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let context = RunContext(stageName: stage.name, kind: stage.kind.name, hash: stage.hash, parameters: stage.spec.parameters,
                                  inputs: inputs, outputDirectory: scratch, checkpointDirectory: cache.checkpointDirectory(stage.hash),
