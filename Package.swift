@@ -31,6 +31,9 @@ let package = Package(
         // The AVX2 + FMA inner loops of the convolution kernels, picked at run time (see its header).
         .target(name: "CKernels"),
 
+        // Open MPI's C API, loaded at run time with dlopen (see its header): no link-time MPI.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+
         // Tensors, backends, autodiff, layers, optimisers, models, tensor file formats.
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // Recipes, validation, planning, hashing, the cache and the executor. No tensors.
@@ -40,6 +43,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Data-parallel ranks over MPI: the engine's `Communicator` and the executor's
+        // `RankCoordinator`, entered only when a launcher (mpirun, srun) started the process.
+        .target(name: "MPITransport", dependencies: ["CMPI", "Engine", "PipelineDSL"]),
         // Data set readers, the long-tail selection, augmentations and the batch loader.
         .target(name: "Datasets", dependencies: ["Engine", "CJPEG", "CZlib"], swiftSettings: numericSettings),
         // Reading run folders back: HTML reports, run comparison, TensorBoard event files. Needs
@@ -49,11 +55,11 @@ let package = Package(
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting", "MPITransport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",
-            dependencies: ["Stages", "Engine", "Datasets",
+            dependencies: ["Stages", "Engine", "Datasets", "MPITransport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSettings),
 
@@ -67,7 +73,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
-        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine"], path: "Tests/CLITests"),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -22,11 +22,14 @@ public struct ExecutorOptions: Sendable {
     /// the manifest of every entry this run computes. Provenance, not a cache key: it enters no
     /// hash, so entries computed elsewhere are still reused (results differ by rounding only).
     public var environment: [String: String]
+    /// The ranks of a data-parallel job; nil on one process. Rank 0 writes, the others follow.
+    public var coordinator: (any RankCoordinator)?
 
     /// Creates options.
     public init(runsDirectory: URL, runDirectory: URL? = nil, device: String? = nil, threads: Int,
                 engineVersion: String = "sbcl", echo: Bool = true, overrides: [String] = [], observer: (any RunObserver)? = nil,
-                environment: [String: String] = [:]) {
+                environment: [String: String] = [:], coordinator: (any RankCoordinator)? = nil) {
+        self.coordinator = coordinator
         self.overrides = overrides
         self.environment = environment
         self.observer = observer
@@ -80,7 +83,9 @@ public struct Executor: Sendable {
     /// The run folder gets `recipe.yaml` (resolved), `plan.json`, `log.txt`, `metrics.json`,
     /// `metrics.jsonl` (every training epoch) and `run.json` (overrides, each stage's outcome and time).
     public func run(_ plan: Plan) throws -> RunSummary {
+        if let coordinator = options.coordinator, coordinator.rank != 0 { return try follow(plan, coordinator: coordinator) }
         let runDirectory = try makeRunDirectory(for: plan.recipe)
+        announce(RankMessage(action: "run", text: runDirectory.path))
         let log = RunLog(fileURL: runDirectory.appendingPathComponent("log.txt"), echo: options.echo)
         try write(RecipeWriter.yaml(plan.recipe, registry: registry), to: runDirectory.appendingPathComponent("recipe.yaml"))
         // Verify each entry once (digesting large artifacts is not free); the lock re-checks the rest.
@@ -137,6 +142,7 @@ public struct Executor: Sendable {
                 log: RunLog, recorder: RunRecorder) throws -> (Manifest, StageOutcome) {
         if case .valid(let manifest) = initial {
             log.write("[\(stage.name)] cached (\(stage.hash.prefix(12)))")
+            announce(RankMessage(action: "cached", stage: stage.name))
             return (manifest, .cached)
         }
         return try cache.withLock(stage.hash, onWait: {
@@ -145,6 +151,7 @@ public struct Executor: Sendable {
             switch cache.state(of: stage.hash) {
             case .valid(let manifest):
                 log.write("[\(stage.name)] cached (\(stage.hash.prefix(12))), computed by another process")
+                announce(RankMessage(action: "cached", stage: stage.name))
                 return (manifest, .cached)
             case .damaged(let reason):
                 log.write("[\(stage.name)] cache entry \(stage.hash.prefix(12)) is damaged (\(reason)); recomputing")
@@ -168,9 +175,12 @@ public struct Executor: Sendable {
         let context = RunContext(stageName: stage.name, kind: stage.kind.name, hash: stage.hash, parameters: stage.spec.parameters,
                                  inputs: inputs, outputDirectory: staging.appendingPathComponent("files"),
                                  checkpointDirectory: checkpoints, isResuming: resuming, log: log,
-                                 device: device, threads: options.threads, seed: seed, onRecord: { recorder.append($0) })
+                                 device: device, threads: options.threads, seed: seed,
+                                 coordinator: stage.kind.dataParallel != nil ? options.coordinator : nil,
+                                 onRecord: { recorder.append($0) })
         do {
             try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+            announce(RankMessage(action: "compute", stage: stage.name, resuming: resuming))
             if stage.kind.isLight {
                 try write(stage.spec.parameters.asValue.prettyJSON() + "\n", to: context.outputDirectory.appendingPathComponent("params.json"))
             } else {
@@ -183,6 +193,10 @@ public struct Executor: Sendable {
             context.progress.finish()
             try? FileManager.default.removeItem(at: staging)
             let reason = String(describing: error)
+            // The other ranks wait for this stage's entry unless they run it too (then the job ends).
+            if stage.kind.dataParallel == nil || stage.kind.isLight {
+                announce(RankMessage(action: "failed", stage: stage.name, text: "rank 0 failed: \(reason)"))
+            }
             throw RunError("stage '\(stage.name)' (\(stage.kind.name)) failed: \(reason)")
         }
         let seconds = Date().timeIntervalSince(started)
@@ -192,6 +206,7 @@ public struct Executor: Sendable {
                                 engineVersion: options.engineVersion, backend: device, metrics: context.recordedMetrics,
                                 environment: options.environment)
         let committed = try cache.commit(staging: staging, manifest: manifest)
+        announce(RankMessage(action: "committed", stage: stage.name))
         if !stage.kind.isLight { log.write(String(format: "[\(stage.name)] done in %.2f s", seconds)) }
         return (committed, resuming ? .resumed : .ran)
     }

@@ -28,11 +28,13 @@ public enum PlanReport {
         .map([
             "recipe": .string(plan.recipe.name),
             "stages": .list(plan.stages.map { stage in
-                .map([
+                var fields: [String: ParamValue] = [
                     "name": .string(stage.name), "kind": .string(stage.kind.name), "hash": .string(stage.hash),
                     "status": .string(status(stage).rawValue),
                     "inputs": .list(stage.spec.inputs.map(ParamValue.string)),
-                ])
+                ]
+                if let ranks = stage.ranksInHash { fields["ranks"] = .int(ranks) }
+                return .map(fields)
             }),
         ])
     }
@@ -43,8 +45,11 @@ public enum PlanReport {
             [stage.name, stage.kind.name, status(of: stage, cache: cache).rawValue, String(stage.hash.prefix(12)),
              stage.spec.inputs.isEmpty ? "-" : stage.spec.inputs.joined(separator: ", ")]
         }
+        let byRanks = plan.stages.compactMap { stage in stage.ranksInHash.map { "\(stage.name) (\($0) ranks)" } }
         return "recipe \(plan.recipe.name) (\(plan.stages.count) stages, seed \(plan.recipe.seed))\n"
             + Table.render(header: ["stage", "kind", "status", "hash", "inputs"], rows: rows)
+            + (byRanks.isEmpty ? "" : "per-rank batch norm: the number of ranks is in the hash of "
+                                      + byRanks.joined(separator: ", ") + "\n")
     }
 }
 

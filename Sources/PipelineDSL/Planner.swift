@@ -13,6 +13,9 @@ public struct PlannedStage: Sendable {
     public var hashInput: String
     /// The hashes of its inputs, parallel to `spec.inputs`.
     public var inputHashes: [String]
+    /// The number of data-parallel ranks that entered the hash (see `DataParallelism`); nil when
+    /// the artifact does not depend on it.
+    public var ranksInHash: Int?
 
     /// The stage's name.
     public var name: String { spec.name }
@@ -56,7 +59,10 @@ public enum Planner {
     }
 
     /// Orders a valid recipe's stages and hashes them; extra hash material errors become diagnostics.
-    public static func plan(_ recipe: Recipe, registry: StageRegistry) throws -> Plan {
+    ///
+    /// - Parameter ranks: the data-parallel ranks the plan runs on; with more than one, it enters
+    ///   the hash of every data-parallel stage whose artifact depends on it (and nothing else's).
+    public static func plan(_ recipe: Recipe, registry: StageRegistry, ranks: Int = 1) throws -> Plan {
         var ordered: [PlannedStage] = []
         var hashes: [String: String] = [:]
         var diagnostics: [Diagnostic] = []
@@ -70,7 +76,7 @@ public enum Planner {
             var material: [String: ParamValue] = [
                 "kind": .string(kind.name),
                 "version": .int(kind.version),
-                "params": spec.parameters.asValue,
+                "params": .map(spec.parameters.values.filter { kind.dataParallel?.rankParameters.contains($0.key) != true }),
                 // By slot, so listing an encoder's inputs in another order keeps its hash; the order
                 // within a slot that takes several stages is kept, as a kind may depend on it.
                 "inputs": .list(zip(spec.inputSlots, inputHashes).enumerated()
@@ -78,6 +84,8 @@ public enum Planner {
                     .map { .list([.string($0.element.0), .string($0.element.1)]) }),
             ]
             if kind.usesSeed { material["seed"] = .int(recipe.seed) }
+            let ranksInHash = ranks > 1 && kind.dataParallel?.dependsOnRanks(spec.parameters) == true ? ranks : nil
+            if let ranksInHash { material["ranks"] = .int(ranksInHash) }
             if let hashMaterial = kind.hashMaterial {
                 do {
                     material["extra"] = .string(try hashMaterial(spec.parameters))
@@ -90,7 +98,8 @@ public enum Planner {
             let input = ParamValue.map(material).canonicalJSON
             let hash = sha256Hex(input)
             hashes[spec.name] = hash
-            ordered.append(PlannedStage(spec: spec, kind: kind, hash: hash, hashInput: input, inputHashes: inputHashes))
+            ordered.append(PlannedStage(spec: spec, kind: kind, hash: hash, hashInput: input, inputHashes: inputHashes,
+                                        ranksInHash: ranksInHash))
         }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
         return Plan(recipe: recipe, stages: ordered)

@@ -53,6 +53,8 @@ public final class RunContext: @unchecked Sendable {
     public let threads: Int
     /// The recipe's run seed.
     public let seed: Int
+    /// The ranks of a data-parallel job running this stage together; nil on one process.
+    public let coordinator: (any RankCoordinator)?
     private let runLog: RunLog
     private let lock = NSLock()
     private var metrics: [String: ParamValue] = [:]
@@ -66,7 +68,9 @@ public final class RunContext: @unchecked Sendable {
     /// unit-tested without a cache: point the folders at a temporary directory.
     public init(stageName: String, kind: String, hash: String, parameters: ResolvedParameters, inputs: [StageInput],
          outputDirectory: URL, checkpointDirectory: URL, isResuming: Bool, log: RunLog,
-         device: String, threads: Int, seed: Int, onRecord: (@Sendable (EpochRecord) -> Void)? = nil) {
+         device: String, threads: Int, seed: Int, coordinator: (any RankCoordinator)? = nil,
+         onRecord: (@Sendable (EpochRecord) -> Void)? = nil) {
+        self.coordinator = coordinator
         self.onRecord = onRecord
         self.stageName = stageName
         self.kind = kind
@@ -83,6 +87,10 @@ public final class RunContext: @unchecked Sendable {
         self.seed = seed
     }
 
+    /// Whether this process writes checkpoints and records (rank 0, or the only process). The
+    /// other ranks of a data-parallel job read what rank 0 writes and write nothing themselves.
+    public var isWriter: Bool { (coordinator?.rank ?? 0) == 0 }
+
     /// Writes a line to the run log (and standard error), prefixed with the stage name.
     public func log(_ message: String) { runLog.write("[\(stageName)] \(message)") }
 
@@ -98,6 +106,7 @@ public final class RunContext: @unchecked Sendable {
     /// (e.g. `recluster`): appended to the stage's history and to the run's `metrics.jsonl`.
     public func recordEpoch(_ epoch: Int, event: String = "epoch", values: [String: ParamValue]) {
         let record = EpochRecord(stage: stageName, event: event, epoch: epoch, values: values)
+        guard isWriter else { return }
         lock.lock()
         EpochRecord.appendLine(record.jsonLine, to: checkpointDirectory.appendingPathComponent(Self.historyFile))
         lock.unlock()

@@ -55,6 +55,9 @@ public struct StageKind: Sendable {
     /// Extra hash material computed at plan time from the resolved parameters, e.g. the digests
     /// of a data set's source files. A thrown error becomes a recipe diagnostic on the stage.
     public var hashMaterial: (@Sendable (ResolvedParameters) throws -> String)?
+    /// Set for a kind whose `run` every rank of a data-parallel job executes together (training);
+    /// nil: rank 0 alone computes it and the other ranks wait for its cache entry.
+    public var dataParallel: DataParallelism?
     /// The work: reads inputs, writes artifact files into `context.outputDirectory`.
     public var run: @Sendable (RunContext) throws -> Void
 
@@ -62,7 +65,9 @@ public struct StageKind: Sendable {
     public init(name: String, version: Int, summary: String, parameters: [Parameter], inputs: [InputSlot] = [],
                 isLight: Bool = false, usesSeed: Bool = true,
                 hashMaterial: (@Sendable (ResolvedParameters) throws -> String)? = nil,
+                dataParallel: DataParallelism? = nil,
                 run: @escaping @Sendable (RunContext) throws -> Void) {
+        self.dataParallel = dataParallel
         self.name = name
         self.version = version
         self.summary = summary
@@ -79,6 +84,24 @@ public struct StageKind: Sendable {
                              inputs: [InputSlot] = [], usesSeed: Bool = false) -> StageKind {
         StageKind(name: name, version: version, summary: summary, parameters: parameters, inputs: inputs,
                   isLight: true, usesSeed: usesSeed, run: { _ in })
+    }
+}
+
+/// How a data-parallel kind's artifact depends on the number of ranks N.
+public struct DataParallelism: Sendable {
+    /// Whether the artifact for these parameters depends on N beyond rounding (per-rank batch
+    /// norm: each rank normalises its own slice). When it does, N enters the stage's hash on a
+    /// run with N > 1 ranks, so an artifact is never reused for a numerically different setting.
+    public var dependsOnRanks: @Sendable (ResolvedParameters) -> Bool
+    /// Parameters that only choose how ranks cooperate (`sync_batchnorm`): on one process they
+    /// change nothing, and on several their effect is what `dependsOnRanks` says, so they stay out
+    /// of the hash (adding one keeps every existing entry's hash).
+    public var rankParameters: Set<String>
+
+    /// Creates the description.
+    public init(rankParameters: Set<String> = [], dependsOnRanks: @escaping @Sendable (ResolvedParameters) -> Bool) {
+        self.rankParameters = rankParameters
+        self.dependsOnRanks = dependsOnRanks
     }
 }
 

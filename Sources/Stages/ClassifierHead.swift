@@ -78,17 +78,23 @@ public final class ClassifierHead: Module {
 public enum ClassifierStep {
     /// Computes the loss and its gradient with respect to the logits, back-propagates it through
     /// the head, and lets `optimizer` update the head. Returns the batch loss and its correct count.
+    ///
+    /// `labels` are the whole (global) batch's; `features` this rank's slice of it
+    /// (`place.ranks.slice(of: labels.count)`, all of them on one process). The logits are gathered
+    /// so every rank computes the global batch's loss, as in `ExecutionPlace.gradients(of:…)`.
     @discardableResult
     public static func train(head: ClassifierHead, optimizer: SGD, loss: CrossEntropyLoss,
                              features: Tensor, labels: [Int32], place: ExecutionPlace) -> (loss: Float, correct: Int) {
-        precondition(features.shape.first == labels.count,
-                     "ClassifierStep.train: \(features.shape) features for \(labels.count) labels")
+        precondition(features.shape.first == place.ranks.slice(of: labels.count).count,
+                     "ClassifierStep.train: \(features.shape) features for rank \(place.ranks.rank) of \(place.ranks.size) and \(labels.count) labels")
         let logits = head.logits(features)
-        let values = logits.scalars
+        let classes = head.classCount
+        let values = place.gatherRows(logits.scalars, width: classes, blocks: 1, batchSize: labels.count)
         let (value, gradient) = loss.valueAndGradient(logits: values, targets: labels)
-        let grads = logits.gradients(seed: Tensor(gradient, shape: logits.shape))
-        optimizer.step(place.synchronize(grads))
-        return (value, ClassifierPredictions.correctCount(logits: values, classCount: head.classCount, labels: labels))
+        let own = place.ownRows(gradient, width: classes, blocks: 1, batchSize: labels.count)
+        let grads = logits.gradients(seed: Tensor(own, shape: logits.shape))
+        optimizer.step(place.synchronize(grads, parameters: optimizer.parameters))
+        return (value, ClassifierPredictions.correctCount(logits: values, classCount: classes, labels: labels))
     }
 }
 

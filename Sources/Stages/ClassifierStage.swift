@@ -41,6 +41,10 @@ public enum ClassifierStage {
         summary: "second stage: a classifier on the frozen encoder's features (ldam_drw, cb, ce)",
         parameters: parameters,
         inputs: [.one("encoder", of: "encoder"), InputSlot(name: "data", kinds: DataArtifact.kinds)],
+        // The frozen encoder runs in eval mode and the head has no batch norm, so N ranks compute
+        // the single-process result up to rounding: N never enters the hash, and a checkpoint
+        // resumes on any number of ranks.
+        dataParallel: DataParallelism { _ in false },
         run: run)
 
     /// The typed configuration of resolved parameters.
@@ -93,7 +97,9 @@ public enum ClassifierStage {
         if augment {
             let pipeline = try AugmentationPipeline(steps: ClassifierFeatures.trainingSteps(for: encoderArtifact, height: train.height, width: train.width))
             let loader = try BatchLoader(source: train, pipeline: pipeline, sampler: sampler, batchSize: configuration.batchSize,
-                                         seed: UInt64(context.seed), threads: place.threads)
+                                         seed: UInt64(context.seed), threads: place.threads, shard: (place.ranks.rank, place.ranks.size))
+            try place.checkDivisible(samples: loader.samplesPerEpoch, batchSize: configuration.batchSize, dropLast: false,
+                                     stage: context.stageName)
             stepsPerEpoch = { _ in loader.stepsPerEpoch }
             batchAt = { epoch, step in
                 if step == 0 { loader.seek(to: LoaderPosition(epoch: epoch, step: 0)) }
@@ -115,13 +121,16 @@ public enum ClassifierStage {
                 return order
             }
             let batchSize = configuration.batchSize
+            try place.checkDivisible(samples: order(0).count, batchSize: batchSize, dropLast: false, stage: context.stageName)
             stepsPerEpoch = { epoch in (order(epoch).count + batchSize - 1) / batchSize }
             batchAt = { epoch, step in
                 let all = order(epoch)
                 let indices = all[(step * batchSize)..<min(all.count, (step + 1) * batchSize)]
-                var values = [Float](); values.reserveCapacity(indices.count * width)
-                for i in indices { values += rows[(i * width)..<((i + 1) * width)] }
-                return (Tensor(values, shape: [indices.count, width]), indices.map { labels[$0] })
+                // This rank's slice of the batch's features; the labels are the whole batch's.
+                let own = indices.dropFirst(place.ranks.slice(of: indices.count).lowerBound).prefix(place.ranks.slice(of: indices.count).count)
+                var values = [Float](); values.reserveCapacity(own.count * width)
+                for i in own { values += rows[(i * width)..<((i + 1) * width)] }
+                return (Tensor(values, shape: [own.count, width]), indices.map { labels[$0] })
             }
         }
 
@@ -134,7 +143,8 @@ public enum ClassifierStage {
             guard last.loss.isFinite else {
                 throw RunError("stage '\(context.stageName)': the classifier loss became \(last.loss) in epoch \(trainer.completedEpochs); lower learning_rate")
             }
-            try trainer.saveCheckpoint(to: checkpoint)
+            try place.verifyIdentical(trainer.head, optimizer: trainer.optimizer, after: trainer.completedEpochs, stage: context.stageName)
+            if context.isWriter { try trainer.saveCheckpoint(to: checkpoint) }
             let epoch = trainer.completedEpochs
             let line = String(format: "epoch %d/%d loss %.4f train acc %.2f%% lr %.5f time %.2f s", epoch, configuration.epochs,
                               last.loss, last.accuracy, last.learningRate, Date().timeIntervalSince(started))

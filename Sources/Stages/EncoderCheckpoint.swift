@@ -26,9 +26,13 @@ public struct EncoderCheckpoint {
     public var generator: MT19937
     /// The mean loss of the last epoch, for the log.
     public var lastLoss: Double
+    /// The data-parallel ranks that trained it (1 on one process): with per-rank batch norm the
+    /// trajectory depends on it, so a run resumes only with the same number.
+    public var ranks: Int
 
     /// A checkpoint of the given training state.
-    public init(epoch: Int, subclasses: [Int32], classTemperatures: [Float], generator: MT19937, lastLoss: Double) {
+    public init(epoch: Int, subclasses: [Int32], classTemperatures: [Float], generator: MT19937, lastLoss: Double, ranks: Int = 1) {
+        self.ranks = ranks
         self.epoch = epoch
         self.subclasses = subclasses
         self.classTemperatures = classTemperatures
@@ -52,7 +56,7 @@ public struct EncoderCheckpoint {
         let words = generator.state.map { Int64($0) } + [Int64(generator.index)]
         tensors.append((name: "kmeans_generator", array: HostArray(int64s: words, shape: [words.count])))
         let metadata = ["format_version": "\(Self.formatVersion)", "epoch": "\(epoch)",
-                        "last_loss": "\(lastLoss.bitPattern)"]
+                        "last_loss": "\(lastLoss.bitPattern)", "ranks": "\(ranks)"]
         try SafeTensors.write(tensors, metadata: metadata, to: Self.url(in: directory))
     }
 
@@ -86,8 +90,10 @@ public struct EncoderCheckpoint {
             }
             try model.load(file, prefix: "model.")
             optimizer.momentumBuffers = buffers
+            // Files from before data parallelism have no `ranks`: one process wrote them.
+            let ranks = file.metadata["ranks"].flatMap { Int($0) } ?? 1
             return EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,
-                                     generator: generator, lastLoss: Double(bitPattern: lossBits))
+                                     generator: generator, lastLoss: Double(bitPattern: lossBits), ranks: ranks)
         } catch let error as RunError {
             throw error
         } catch {

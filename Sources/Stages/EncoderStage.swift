@@ -40,6 +40,8 @@ public enum EncoderStage {
             .int("cluster_batch_size", default: 256, range: .atLeast(1), doc: "images per forward pass when embedding for re-clustering"),
             .bool("drop_last", default: false,
                   doc: "drop each epoch's last partial batch; false trains on it, as SimCLR/main.py's DataLoader does (the Fashion-MNIST anchor script drops it)"),
+            .bool("sync_batchnorm", default: false,
+                  doc: "data-parallel runs (mpirun -np N): normalise over the whole global batch (SyncBatchNorm), so N ranks give the single-process result up to rounding; false: per-rank batch norm as the reference's DataParallel (then N enters the hash). No effect on one process"),
         ],
         inputs: [.one("data", of: "dataset", "imbalance"), .one("augmentation", of: AugmentationStage.name),
                  .one("clustering", of: ClusteringStage.name), .one("loss", of: ContrastiveLossStage.name)],
@@ -47,7 +49,16 @@ public enum EncoderStage {
             try EncoderStage.validate(parameters)
             return ""
         },
+        dataParallel: dataParallelism,
         run: { context in try EncoderStage.run(context) })
+
+    /// How the stage runs data-parallel: per-rank batch norm makes the result depend on the number
+    /// of ranks, so it enters the hash; with `sync_batchnorm` N ranks compute the single-process
+    /// result up to rounding — the same standing as the kernel set or CPU model, which the hash
+    /// leaves out too (the manifest records `ranks`) — so the single-process hash is kept.
+    static let dataParallelism = DataParallelism(rankParameters: ["sync_batchnorm"]) { parameters in
+        !parameters.bool("sync_batchnorm")
+    }
 
     /// Checks what the parameter schema cannot say; the planner turns a throw into a recipe error
     /// (exit status 2) on the stage.

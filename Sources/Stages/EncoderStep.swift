@@ -5,9 +5,9 @@ import Datasets
 /// at a given rate — and nothing else: the training loop runs it for every batch, and the
 /// trajectory-parity test (Tests/StagesTests/TrajectoryParityTests.swift) replays the reference's
 /// batches through it, so what the test checks is what training does.
-struct EncoderStep {
+public struct EncoderStep {
     /// What the step minimises.
-    enum Objective {
+    public enum Objective {
         /// A contrastive loss of the L2-normalised projections of both views. `subclasses` holds
         /// the subclass of every image of the data set (by index; empty when `loss` needs none),
         /// `temperatures` the class temperatures (empty when `loss` needs none).
@@ -16,42 +16,64 @@ struct EncoderStep {
         case crossEntropy
     }
 
-    let model: SupConResNet
-    let optimizer: SGD
+    public let model: SupConResNet
+    public let optimizer: SGD
     /// Where the step runs; its gradients go through `place.synchronize` before SGD.
-    let place: ExecutionPlace
+    public let place: ExecutionPlace
+
+    /// A step of `model` by `optimizer` at `place` (the bench and tests make one; training does).
+    public init(model: SupConResNet, optimizer: SGD, place: ExecutionPlace) {
+        self.model = model
+        self.optimizer = optimizer
+        self.place = place
+    }
 
     /// Runs one step on `batch` at learning rate `rate` and returns the loss before the update.
     /// A NaN or infinite loss leaves the model and the optimiser untouched (the caller stops).
-    func callAsFunction(_ batch: Batch, rate: Float, objective: Objective) -> Float {
-        let value: Tensor
-        switch objective {
-        case let .contrastive(loss, subclasses, temperatures):
-            value = contrastiveLoss(batch, loss, subclasses, temperatures)
-        case .crossEntropy:
-            value = classificationLoss(batch)
-        }
-        let scalar = value.item
-        guard scalar.isFinite else { return scalar }
+    ///
+    /// Data-parallel (see `ExecutionPlace+DataParallel.swift`): `batch` holds this rank's slice
+    /// of the global batch's views, and its labels and indices are the global batch's; the loss
+    /// is the global batch's, the same on every rank, as on one process.
+    public func callAsFunction(_ batch: Batch, rate: Float, objective: Objective) -> Float {
+        let (scalar, gradients) = gradients(batch, objective: objective)
+        guard let gradients else { return scalar }
         optimizer.learningRate = rate
-        optimizer.step(place.synchronize(value.gradients()))
+        optimizer.step(gradients)
         return scalar
     }
 
-    /// The contrastive loss of one batch of two views per image.
-    private func contrastiveLoss(_ batch: Batch, _ loss: ContrastiveLoss, _ subclasses: [Int32], _ temperatures: [Float]) -> Tensor {
-        let z = model(Tensor(batch.images, shape: batch.shape), training: true)
-        let targets = ContrastiveTargets(labels: batch.labels,
-                                         subclasses: loss.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
-                                         classTemperatures: loss.kind.usesClassTemperatures ? temperatures : [])
-        return Tensor.contrastiveLoss(z, loss, targets)
+    /// The loss of `batch` and the gradients every rank steps with (summed over the ranks); nil
+    /// gradients when the loss is not finite. Changes no weights (running statistics do change).
+    public func gradients(_ batch: Batch, objective: Objective) -> (loss: Float, gradients: Gradients?) {
+        let input = Tensor(batch.images, shape: batch.shape)
+        let outputs: Tensor
+        let loss: (Tensor) -> Tensor
+        switch objective {
+        case let .contrastive(contrastive, subclasses, temperatures):
+            outputs = BatchNormSync.across(place.batchNormGroup) { model(input, training: true) }
+            let targets = ContrastiveTargets(labels: batch.labels,
+                                             subclasses: contrastive.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
+                                             classTemperatures: contrastive.kind.usesClassTemperatures ? temperatures : [])
+            loss = { Tensor.contrastiveLoss($0, contrastive, targets) }
+        case .crossEntropy:
+            // The encoder's linear classifier on every view (views are view-major, so the B labels
+            // repeat once per view).
+            outputs = BatchNormSync.across(place.batchNormGroup) { model.classify(model.features(input, training: true)) }
+            let labels = Array(repeating: batch.labels, count: batch.views).flatMap { $0 }
+            loss = { Tensor.crossEntropy(logits: $0, labels: Tensor(int32: labels, shape: [labels.count])) }
+        }
+        let (scalar, gradients) = place.gradients(of: outputs, blocks: batch.views, batchSize: batch.batchSize, loss: loss)
+        guard let gradients else { return (scalar, nil) }
+        return (scalar, place.synchronize(gradients, parameters: optimizer.parameters, statistics: model.batchNormStatistics))
     }
+}
 
-    /// The cross-entropy baseline: the encoder's linear classifier on every view (views are
-    /// view-major, so the B labels repeat once per view).
-    private func classificationLoss(_ batch: Batch) -> Tensor {
-        let logits = model.classify(model.features(Tensor(batch.images, shape: batch.shape), training: true))
-        let labels = Array(repeating: batch.labels, count: batch.views).flatMap { $0 }
-        return Tensor.crossEntropy(logits: logits, labels: Tensor(int32: labels, shape: [labels.count]))
+extension Module {
+    /// The batch-norm layers' running statistics, in state order.
+    var batchNormStatistics: [BatchNormStatistics] {
+        state.compactMap { entry in
+            if case .runningMean(let statistics) = entry.item { return statistics }
+            return nil
+        }
     }
 }

@@ -55,7 +55,7 @@ final class EncoderTraining {
                              seed: UInt32(truncatingIfNeeded: context.seed))
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
                         momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
-        place = try ExecutionPlace.enter(context)
+        place = try ExecutionPlace.enter(context, synchronizesBatchNorm: p.bool("sync_batchnorm"))
         trainStep = EncoderStep(model: model, optimizer: optimizer, place: place)
         let warm: Bool
         switch p.string("warmup") {
@@ -77,6 +77,10 @@ final class EncoderTraining {
         var firstEpoch = 1
         if context.isResuming,
            let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer) {
+            guard checkpoint.ranks == place.ranks.size else {
+                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path) was written by a run on \(checkpoint.ranks) rank\(checkpoint.ranks == 1 ? "" : "s"); "
+                               + "resume it with \(checkpoint.ranks) (this run has \(place.ranks.size)), or delete it to start over")
+            }
             guard checkpoint.subclasses.isEmpty
                     || (checkpoint.subclasses.count == train.count && checkpoint.classTemperatures.count == train.classCount) else {
                 throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
@@ -88,15 +92,22 @@ final class EncoderTraining {
             generator = checkpoint.generator
             context.log("resuming after epoch \(checkpoint.epoch) (loss \(Self.format(checkpoint.lastLoss)))")
         }
+        try place.checkDivisible(samples: train.count, batchSize: batchSize, dropLast: dropLast, stage: context.stageName)
         let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
         let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: dropLast,
-                                     seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
+                                     seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0),
+                                     shard: (place.ranks.rank, place.ranks.size))
         let steps = loader.stepsPerEpoch
         let warmupLoss = ContrastiveLoss(losses.warmup, maxThreads: place.threads)
         let mainLoss = ContrastiveLoss(losses.main, maxThreads: place.threads)
         if firstEpoch == 1 {
             context.log("training ResNet-\(depth) (\(model.parameterCount) parameters) on \(train.count) images of \(train.classCount) classes, "
                         + "\(augmentation.size)×\(augmentation.size)×\(train.channels) views, batch \(batchSize), \(steps) steps per epoch, \(epochs) epochs")
+        }
+        if place.ranks.size > 1 {
+            let slices = (0..<place.ranks.size).map { rankSlice(of: batchSize, rank: $0, size: place.ranks.size).count }
+            context.log("data-parallel over \(place.ranks.size) ranks (\(place.synchronizesBatchNorm ? "synchronised" : "per-rank") batch norm): "
+                        + "slices of \(Set(slices).sorted().map(String.init).joined(separator: " or ")) images of each global batch of \(batchSize)")
         }
         var epoch = firstEpoch
         while epoch <= epochs {
@@ -132,9 +143,10 @@ final class EncoderTraining {
                         + (inWarmup ? "  (SupCon warm-up)" : crossEntropy ? "  (cross-entropy)" : ""))
             context.recordEncoderEpoch(epoch, loss: meanLoss, learningRate: rate, seconds: seconds, images: images,
                                        phase: inWarmup ? "supcon_warmup" : crossEntropy ? "cross_entropy" : "main")
-            if epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
+            try place.verifyIdentical(model, optimizer: optimizer, after: epoch, stage: context.stageName)
+            if context.isWriter, epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
                 try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,
-                                      generator: generator, lastLoss: meanLoss)
+                                      generator: generator, lastLoss: meanLoss, ranks: place.ranks.size)
                     .write(model: model, optimizer: optimizer, to: context.checkpointDirectory)
             }
             if epoch == stopAfterEpoch, epoch < epochs {
@@ -153,7 +165,7 @@ final class EncoderTraining {
         let started = Date()
         let (projections, dimension) = try Reclustering.embed(model: model, images: data.train, pipeline: augmentation.pipeline,
                                                               seed: seed ^ Self.clusterViewSalt, epoch: epoch,
-                                                              batchSize: clusterBatchSize, threads: place.threads)
+                                                              batchSize: clusterBatchSize, place: place)
         let embedded = Date()
         let result = try Reclustering.cluster(projections: projections, dimension: dimension, labels: data.train.labels,
                                               classCount: data.train.classCount, settings: clustering,

@@ -6,8 +6,11 @@ public struct RankGroup: Equatable, Sendable {
     public let rank: Int
     public let size: Int
 
-    /// One process doing all the work (every run today: no launcher integration is built yet).
+    /// One process doing all the work (every run without a launcher).
     public static let single = RankGroup(rank: 0, size: 1)
+
+    /// This rank's contiguous slice of `count` rows (all of them on one rank).
+    public func slice(of count: Int) -> Range<Int> { rankSlice(of: count, rank: rank, size: size) }
 }
 
 /// Where and how wide a stage's loops run — the tensor backend, the ranks sharing the work and the
@@ -15,9 +18,8 @@ public struct RankGroup: Equatable, Sendable {
 ///
 /// This is the one place that knows; the loops ask it instead of branching on device, ranks or
 /// threads themselves. `EncoderTraining` (through `EncoderStep`), the classifier's trainer and
-/// evaluation enter a place at their start; every optimiser step takes its gradients through
-/// `synchronize`. A GPU backend (issue 12) changes what `enter` selects, data-parallel ranks
-/// (issue 14) fill `ranks` and the exchange in `synchronize`; the loops stay as they are.
+/// evaluation enter a place at their start; every optimiser step takes its loss's gradients from
+/// `gradients(of:…)` and passes them through `synchronize` (ExecutionPlace+DataParallel.swift).
 ///
 /// Threads never change results (reductions are cut into fixed chunks, `GEMM` splits products by
 /// shape only), so `threads` is a speed setting and stays out of every cache hash.
@@ -28,17 +30,32 @@ public struct ExecutionPlace {
     public let threads: Int
     /// The ranks sharing the work.
     public let ranks: RankGroup
+    /// The ranks' collectives; nil on one process.
+    public let communicator: (any Communicator)?
+    /// Whether training-mode batch norm normalises over the global batch (`sync_batchnorm`).
+    public let synchronizesBatchNorm: Bool
 
     /// A place on the CPU backend with `threads` threads and one rank (tests, tools).
     public static func cpu(threads: Int) -> ExecutionPlace {
-        ExecutionPlace(backend: CPUBackend.shared, threads: threads, ranks: .single)
+        ExecutionPlace(backend: CPUBackend.shared, threads: threads, ranks: .single, communicator: nil, synchronizesBatchNorm: false)
     }
 
-    /// The place `context` asks for (its device and thread count), made current: the engine's
-    /// thread count is set. A device this build cannot use throws `DeviceError`.
-    public static func enter(_ context: RunContext) throws -> ExecutionPlace {
+    /// A place on the CPU backend shared by `communicator`'s ranks (benchmarks, tests).
+    public static func cpu(threads: Int, communicator: (any Communicator)?, synchronizesBatchNorm: Bool = false) -> ExecutionPlace {
+        let ranks = communicator.map { RankGroup(rank: $0.rank, size: $0.size) } ?? .single
+        return ExecutionPlace(backend: CPUBackend.shared, threads: threads, ranks: ranks,
+                              communicator: ranks.size > 1 ? communicator : nil, synchronizesBatchNorm: synchronizesBatchNorm)
+    }
+
+    /// The place `context` asks for (its device, thread count and the ranks of a data-parallel
+    /// job), made current: the engine's thread count is set. A device this build cannot use
+    /// throws `DeviceError`.
+    public static func enter(_ context: RunContext, synchronizesBatchNorm: Bool = false) throws -> ExecutionPlace {
         let choice = try DeviceSelection.select(context.device)
-        let place = ExecutionPlace(backend: choice.backend, threads: max(1, context.threads), ranks: .single)
+        let communicator = context.coordinator as? any Communicator
+        let ranks = communicator.map { RankGroup(rank: $0.rank, size: $0.size) } ?? .single
+        let place = ExecutionPlace(backend: choice.backend, threads: max(1, context.threads), ranks: ranks,
+                                   communicator: ranks.size > 1 ? communicator : nil, synchronizesBatchNorm: synchronizesBatchNorm)
         place.activate()
         return place
     }
@@ -46,10 +63,7 @@ public struct ExecutionPlace {
     /// Makes this place's thread count the engine's.
     public func activate() { CPUThreads.set(threads) }
 
-    /// The gradients every rank steps with. On one rank they are this rank's own; with several,
-    /// they would be averaged across ranks here, before any optimiser sees them.
-    public func synchronize(_ gradients: Gradients) -> Gradients {
-        precondition(ranks.size == 1, "ExecutionPlace: \(ranks.size) ranks, but no gradient exchange is built yet")
-        return gradients
-    }
+    /// The group a training forward pass normalises over (`BatchNormSync.across`): the ranks
+    /// with `sync_batchnorm`, else nil (per-rank batch norm, as DataParallel).
+    public var batchNormGroup: (any Communicator)? { synchronizesBatchNorm ? communicator : nil }
 }

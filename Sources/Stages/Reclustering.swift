@@ -23,24 +23,33 @@ public enum Reclustering {
     /// computed in eval mode without gradients, `batchSize` images at a time.
     ///
     /// The view of image i is drawn from the generator keyed by (`seed`, `epoch`, i), so it is the
-    /// same whenever the same epoch is re-clustered (a resumed run sees the same views).
+    /// same whenever the same epoch is re-clustered (a resumed run sees the same views). On several
+    /// ranks each embeds a contiguous share of the batches — the very batches one process embeds,
+    /// so the same bits — and the projections are gathered: every rank ends with all of them.
     /// - Parameter pipeline: the training augmentation; only its first view is used.
     public static func embed(model: SupConResNet, images: ImageSet, pipeline: AugmentationPipeline, seed: UInt64,
-                             epoch: Int, batchSize: Int = 256, threads: Int) throws -> (projections: [Float], dimension: Int) {
+                             epoch: Int, batchSize: Int = 256, place: ExecutionPlace) throws -> (projections: [Float], dimension: Int) {
         let oneView = try AugmentationPipeline(steps: pipeline.steps, views: 1)
         let sampler = Sampler(kind: .sequential, labels: images.labels, classCount: images.classCount, seed: seed)
         let loader = try BatchLoader(source: images, pipeline: oneView, sampler: sampler, batchSize: batchSize, seed: seed,
-                                     threads: threads, start: LoaderPosition(epoch: epoch, step: 0))
+                                     threads: place.threads, start: LoaderPosition(epoch: epoch, step: 0))
         let dimension = model.head2.weight.shape[0]
-        var projections = [Float](repeating: 0, count: images.count * dimension)
-        for step in 0..<loader.stepsPerEpoch {
+        var rows = [Float](), order = [Int32]()
+        for step in place.ranks.slice(of: loader.stepsPerEpoch) {
             let batch = try loader.batch(at: LoaderPosition(epoch: epoch, step: step))
             let z = withoutGradients { model(Tensor(batch.images, shape: batch.shape), training: false) }
-            z.withFloats { values in
-                for (row, index) in batch.indices.enumerated() {
-                    for d in 0..<dimension { projections[index * dimension + d] = values[row * dimension + d] }
-                }
-            }
+            rows += z.scalars
+            order += batch.indices.map { Int32($0) }
+        }
+        if let communicator = place.communicator {
+            let counts = communicator.allGather([order.count]).map { $0[0] }
+            order = communicator.allGather(order, counts: counts)
+            rows = communicator.allGather(rows, counts: counts.map { $0 * dimension })
+        }
+        var projections = [Float](repeating: 0, count: images.count * dimension)
+        for (row, index) in order.enumerated() {
+            let target = Int(index) * dimension
+            projections[target..<(target + dimension)] = rows[(row * dimension)..<((row + 1) * dimension)]
         }
         return (projections, dimension)
     }

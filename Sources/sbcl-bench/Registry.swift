@@ -7,5 +7,6 @@ func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
         "conv": runConvBench,
         "loss": runLossBench,
         "kmeans": runKMeansBench,
+        "recluster": runReclusterBench,
     ]
 }

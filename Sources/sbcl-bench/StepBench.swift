@@ -1,10 +1,17 @@
 import Foundation
+import Datasets
 import Engine
+import MPITransport
+import Stages
 
 /// Options shared by the model benchmarks.
 struct ModelBenchOptions {
     var batch = 128, size = 32, channels = 3, steps = 5, warmup = 2, threads = ProcessInfo.processInfo.activeProcessorCount
     var json = false
+    /// `step`: the CIFAR ResNet depth, synchronised batch norm across ranks, and a file to write one
+    /// step's (rank-summed) gradients to instead of timing.
+    var depth = 32, syncBatchNorm = false
+    var dumpGradients: String?
 
     init(_ arguments: [String], defaultBatch: Int) throws {
         batch = defaultBatch
@@ -25,7 +32,14 @@ struct ModelBenchOptions {
             case "--warmup": warmup = try value()
             case "--threads": threads = try value()
             case "--json": json = true
-            default: throw BenchError.usage("unknown option \(arguments[i]); expected --batch --size --channels --steps --warmup --threads --json")
+            case "--depth": depth = try value()
+            case "--sync-batchnorm": syncBatchNorm = true
+            case "--dump-gradients":
+                i += 1
+                guard i < arguments.count else { throw BenchError.usage("--dump-gradients needs a file") }
+                dumpGradients = arguments[i]
+            default: throw BenchError.usage("unknown option \(arguments[i]); expected --batch --size --channels --steps --warmup --threads --json "
+                                            + "--depth --sync-batchnorm --dump-gradients FILE")
             }
             i += 1
         }
@@ -66,39 +80,83 @@ func timed(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
 }
 
-/// `sbcl-bench step`: one first-stage training step — ResNet-32 + head on two views of a batch,
-/// the contrastive loss, backward, SGD — timed over `--steps` steps.
+/// `sbcl-bench step`: one first-stage training step — a CIFAR ResNet (32 by default) + head on two
+/// views of a batch, the contrastive loss, backward, SGD — timed over `--steps` steps, through the
+/// same `EncoderStep` training runs.
+///
+/// Under `mpirun -np N` it is the data-parallel step of the same global batch: each rank forwards
+/// its slice, the projections are gathered and the gradients summed (rank 0 prints the line, with
+/// the measured cost of the step's all-reduce and all-gather alone and their share of the step).
+/// `--dump-gradients FILE` writes one step's summed gradients (safetensors) instead of timing.
 func runStepBench(_ arguments: [String]) throws {
     let o = try ModelBenchOptions(arguments, defaultBatch: 128)
-    CPUThreads.set(o.threads)
-    let model = SupConResNet(depth: 32, inputChannels: o.channels, seed: 0)
+    let environment = ProcessInfo.processInfo.environment
+    let job = try Launcher.detect(environment).map { try MPICommunicator.start($0, environment: environment) }
+    defer { job?.finish() }
+    let place = ExecutionPlace.cpu(threads: o.threads, communicator: job, synchronizesBatchNorm: o.syncBatchNorm)
+    place.activate()
+    let model = SupConResNet(depth: o.depth, inputChannels: o.channels, seed: 0)
     let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
     var rng = MT19937(seed: 1)
-    let views = 2 * o.batch
-    let x = Tensor((0..<views * o.size * o.size * o.channels).map { _ in Initialization.standardNormal(&rng) },
-                   shape: [views, o.size, o.size, o.channels])
+    let viewSize = o.size * o.size * o.channels
+    // Every rank draws the whole global batch (the same numbers) and keeps its slice of each view.
+    let all = (0..<2 * o.batch * viewSize).map { _ in Initialization.standardNormal(&rng) }
+    let rows = place.ranks.slice(of: o.batch)
+    let images = Array(all[(rows.lowerBound * viewSize)..<(rows.upperBound * viewSize)])
+        + all[((o.batch + rows.lowerBound) * viewSize)..<((o.batch + rows.upperBound) * viewSize)]
     let labels = (0..<o.batch).map { _ in Int32(rng.nextUInt32() % 10) }
     let subclasses = labels.map { $0 * 3 + Int32(rng.nextUInt32() % 3) }
+    let batch = Batch(images: images, labels: labels, indices: Array(0..<o.batch), views: 2, batchSize: o.batch,
+                      height: o.size, width: o.size, channels: o.channels, position: LoaderPosition(epoch: 1, step: 0),
+                      shard: place.ranks.size > 1 ? rows : nil)
     // The SBCL `rank` loss with its paper settings and per-class temperatures around τ.
     let loss = ContrastiveLoss(.sbclRank(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25))
-    let targets = ContrastiveTargets(labels: labels, subclasses: subclasses,
-                                     classTemperatures: (0..<10).map { 0.08 + 0.004 * Float($0) })
-    func step() -> Float {
-        let z = model(x, training: true)
-        let l = Tensor.contrastiveLoss(z, loss, targets)
-        optimizer.step(l.gradients())
-        return l.item
+    let objective = EncoderStep.Objective.contrastive(loss, subclasses: subclasses,
+                                                      temperatures: (0..<10).map { 0.08 + 0.004 * Float($0) })
+    let step = EncoderStep(model: model, optimizer: optimizer, place: place)
+    if let file = o.dumpGradients {
+        let (value, gradients) = step.gradients(batch, objective: objective)
+        guard place.ranks.rank == 0 else { return }
+        guard let gradients else { throw BenchError.usage("the loss is \(value); no gradients to write") }
+        let tensors = optimizer.parameters.compactMap { name, parameter in
+            gradients[parameter.value].map { (name: name, array: HostArray(floats: $0.scalars, shape: $0.shape)) }
+        }
+        try SafeTensors.write(tensors, metadata: ["loss": "\(value)", "ranks": "\(place.ranks.size)"], to: URL(fileURLWithPath: file))
+        return
     }
-    for _ in 0..<o.warmup { _ = step() }
+    for _ in 0..<o.warmup { _ = step(batch, rate: 0.1, objective: objective) }
     var last: Float = 0
-    let seconds = timed { for _ in 0..<o.steps { last = step() } } / Double(o.steps)
+    let seconds = timed { for _ in 0..<o.steps { last = step(batch, rate: 0.1, objective: objective) } } / Double(o.steps)
+    let exchange = job.map { measureExchange($0, parameters: model.parameterCount, projections: 2 * o.batch * 128, repeats: 20) }
+    guard place.ranks.rank == 0 else { return }
     // Convolution flops only (they dominate; the head, normalisation and loss are not counted):
     // ResNet-32 forward ≈ 0.069 GFLOP per 32×32 view; a training step costs ≈ 3× forward.
-    let gflop = 3 * Double(views) * resnetForwardGFLOP(size: o.size, channels: o.channels)
-    report([("bench", "step"), ("batch", o.batch), ("views", views), ("size", o.size), ("channels", o.channels),
-            ("threads", o.threads), ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
-            ("gflops", gflop / seconds)] + BenchMachine.peakFields(gflops: gflop / seconds, threads: o.threads)
-           + [("loss", Double(last)), ("loss_kind", "sbcl-rank")], json: o.json)
+    let gflop = 3 * Double(2 * o.batch) * resnetForwardGFLOP(size: o.size, channels: o.channels) * Double(o.depth - 2) / 30
+    var fields: [(String, Any)] = [("bench", "step"), ("batch", o.batch), ("views", 2 * o.batch), ("size", o.size), ("channels", o.channels),
+                                   ("depth", o.depth), ("threads", o.threads), ("ranks", place.ranks.size),
+                                   ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
+                                   ("gflops", gflop / seconds)]
+    fields += BenchMachine.peakFields(gflops: gflop / seconds / Double(place.ranks.size), threads: o.threads)
+    if let exchange {
+        fields += [("allreduce_ms", exchange.allReduce * 1000), ("allreduce_bytes", 4 * model.parameterCount),
+                   ("allgather_ms", exchange.allGather * 1000),
+                   ("exchange_share", (exchange.allReduce + exchange.allGather) / seconds)]
+    }
+    report(fields + [("loss", Double(last)), ("loss_kind", "sbcl-rank")], json: o.json)
+}
+
+/// The seconds of one all-reduce of `parameters` floats and of one all-gather of `projections`
+/// floats (split over the ranks), averaged over `repeats`, between otherwise idle ranks.
+func measureExchange(_ communicator: MPICommunicator, parameters: Int, projections: Int, repeats: Int) -> (allReduce: Double, allGather: Double) {
+    var gradients = [Float](repeating: 1, count: parameters)
+    var token: [Float] = [0]
+    communicator.allReduceSum(&token)  // start together
+    let allReduce = timed { for _ in 0..<repeats { communicator.allReduceSum(&gradients) } } / Double(repeats)
+    let counts = (0..<communicator.size).map { rankSlice(of: projections, rank: $0, size: communicator.size).count }
+    let local = [Float](repeating: 1, count: counts[communicator.rank])
+    communicator.allReduceSum(&token)
+    let allGather = timed { for _ in 0..<repeats { _ = communicator.allGather(local, counts: counts) } } / Double(repeats)
+    return (allReduce, allGather)
 }
 
 /// Forward GFLOP of one ResNet-32 view (convolutions only, which dominate).

@@ -7,7 +7,7 @@ enum CLI {
     static let usage = """
         usage: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ++KEY=VALUE | ~KEY ...] [options]
                sbcl-run RECIPE -m KEY=A,B [KEY2=C,D ...]    run the grid of all combinations
-               sbcl-run plan RECIPE [KEY=VALUE ...] [--json] validate and show stages, hashes, status
+               sbcl-run plan RECIPE [KEY=VALUE ...] [--json] [--ranks N]  validate and show stages, hashes, status
                sbcl-run cache ls|verify|gc [--json] [--older-than DAYS]
                sbcl-run schema [--output FILE]               write the recipe JSON schema
                sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
@@ -21,6 +21,7 @@ enum CLI {
           --threads N       worker threads (default: the number of cores)
           --json            machine-readable output
           -q, --quiet       no log lines on standard error
+        Data-parallel: mpirun -np N sbcl-run RECIPE (see README); plan --ranks N shows that job's hashes.
         Without RECIPE the built-in default recipe runs.
         """
 
@@ -89,9 +90,9 @@ enum CLI {
     }
 
     /// Parses, overrides and validates, then plans.
-    static func plan(data: Data, file: String, overrides: [Override], registry: StageRegistry) throws -> Plan {
+    static func plan(data: Data, file: String, overrides: [Override], registry: StageRegistry, ranks: Int = 1) throws -> Plan {
         let recipe = try Planner.recipe(data: data, file: file, overrides: overrides, registry: registry)
-        return try Planner.plan(recipe, registry: registry)
+        return try Planner.plan(recipe, registry: registry, ranks: ranks)
     }
 
     /// Writes text to standard output.

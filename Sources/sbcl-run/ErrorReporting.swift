@@ -30,7 +30,9 @@ enum ExitStatus {
         }
     }
 
+    /// Writes to standard error; a data-parallel rank other than 0 says which it is.
     static func printError(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        let prefix = RankJob.isFollower ? "rank \(RankJob.current!.rank): " : ""
+        FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
     }
 }

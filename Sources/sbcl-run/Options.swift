@@ -8,6 +8,8 @@ struct Options {
     var runsDirectory: String?
     var device: String?
     var threads: Int?
+    /// `plan --ranks N`: plan for a data-parallel job of N ranks.
+    var ranks: Int?
     var json = false
     var multirun = false
     var quiet = false
@@ -47,6 +49,12 @@ struct Options {
                     throw UsageError("--threads \(text): expected a whole number from 1 to 1024")
                 }
                 options.threads = threads
+            case "--ranks":
+                let text = try value(name, inline)
+                guard let ranks = Int(text), ranks >= 1, ranks <= 1 << 20 else {
+                    throw UsageError("--ranks \(text): expected a whole number of ranks, at least 1")
+                }
+                options.ranks = ranks
             case "--older-than":
                 let text = try value(name, inline)
                 guard let days = Double(text), days >= 0, days.isFinite else {
@@ -64,7 +72,7 @@ struct Options {
             default:
                 if argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.count > 1 || argument.hasPrefix("--") {
                     let known = ["--cache-dir", "--runs-dir", "--device", "--threads", "--json", "--multirun", "--quiet",
-                                 "--output", "--older-than", "--help", "--csv", "--markdown"]
+                                 "--output", "--older-than", "--help", "--csv", "--markdown", "--ranks"]
                     let hint = Suggestion.closest(to: name, among: known).map { "; did you mean \($0)?" } ?? ""
                     throw UsageError("unknown option \(name)\(hint)")
                 }

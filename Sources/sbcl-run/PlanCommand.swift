@@ -8,7 +8,9 @@ enum PlanCommand {
         let registry = CLI.registry()
         let source = try CLI.recipeSource(options.positional)
         let overrides = try source.overrides.map(Override.parse)
-        let plan = try CLI.plan(data: source.data, file: source.file, overrides: overrides, registry: registry)
+        let ranks = try options.ranks ?? RankJob.join()?.size ?? 1
+        let plan = try CLI.plan(data: source.data, file: source.file, overrides: overrides, registry: registry, ranks: ranks)
+        if RankJob.isFollower { return ExitStatus.success }
         let cache = try options.cache(create: false)
         CLI.output(options.json ? PlanReport.json(plan, cache: cache).prettyJSON() + "\n" : PlanReport.text(plan, cache: cache))
         return ExitStatus.success

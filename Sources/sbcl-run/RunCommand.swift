@@ -20,18 +20,25 @@ enum RunCommand {
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         let runsDirectory = URL(fileURLWithPath: options.runsDirectory ?? "runs", relativeTo: cwd).standardizedFileURL
         let threads = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let job = try RankJob.join()
         if options.multirun {
+            if let job { throw UsageError("-m under a launcher (\(job.size) ranks) is not supported; run each point of the grid as its own job") }
             return try runGrid(sweep, source: source, registry: registry, cache: cache, runsDirectory: runsDirectory,
                                threads: threads, options: options)
         }
-        let plan = try CLI.plan(data: source.data, file: source.file, overrides: sweep.fixed, registry: registry)
-        try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: options.quiet)
+        let ranks = job?.size ?? 1
+        let plan = try CLI.plan(data: source.data, file: source.file, overrides: sweep.fixed, registry: registry, ranks: ranks)
+        // Ranks other than 0 write nothing and print nothing but errors (rank 0 logs the run).
+        let quiet = options.quiet || RankJob.isFollower
+        try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: quiet)
         let executor = Executor(registry: registry, cache: cache,
                                 options: ExecutorOptions(runsDirectory: runsDirectory, device: options.device, threads: threads,
-                                                         engineVersion: engineVersion, echo: !options.quiet,
-                                                         overrides: source.overrides, observer: ReportingObserver(),
-                                                         environment: Stages.runEnvironment(threads: threads)))
+                                                         engineVersion: engineVersion, echo: !quiet,
+                                                         overrides: source.overrides, observer: RankJob.isFollower ? nil : ReportingObserver(),
+                                                         environment: Stages.runEnvironment(threads: threads, ranks: ranks),
+                                                         coordinator: job))
         let summary = try executor.run(plan)
+        if RankJob.isFollower { return ExitStatus.success }
         if options.json {
             CLI.output(ParamValue.map([
                 "run": .string(summary.runDirectory.path), "metrics": .map(summary.metrics),

@@ -145,3 +145,38 @@ final class LoaderTests: XCTestCase {
         assertDatasetError(.decodeFailed, ["/data/img2.jpg"]) { try loader.next() }
     }
 }
+
+/// Data-parallel shards: rank r's loader augments exactly its slice of every global batch.
+final class LoaderShardTests: XCTestCase {
+    func testShardsHoldTheirSliceOfTheWholeBatch() throws {
+        var random = AugmentationRandom(keys: [5])
+        let pixels = (0..<(30 * 8 * 8)).map { _ in UInt8(random.below(256)) }
+        let set = ImageSet(height: 8, width: 8, channels: 1, pixels: pixels, labels: (0..<30).map { Int32($0 % 3) },
+                           classNames: ["a", "b", "c"])
+        let pipeline = try AugmentationPipeline(steps: AugmentationStep.contrastiveViews(size: 8, mean: [0.5], std: [0.25]), views: 2)
+        let sampler = Sampler(kind: .instance, labels: set.labels, classCount: 3, seed: 2)
+        let whole = try BatchLoader(source: set, pipeline: pipeline, sampler: sampler, batchSize: 11, seed: 9)
+        let size = 8 * 8
+        for step in 0..<3 {
+            let all = try whole.batch(at: LoaderPosition(epoch: 1, step: step))
+            var covered = 0
+            for rank in 0..<3 {
+                let loader = try BatchLoader(source: set, pipeline: pipeline, sampler: sampler, batchSize: 11, seed: 9, shard: (rank, 3))
+                let part = try loader.batch(at: LoaderPosition(epoch: 1, step: step))
+                XCTAssertEqual(part.labels, all.labels)
+                XCTAssertEqual(part.indices, all.indices)
+                XCTAssertEqual(part.batchSize, all.batchSize)
+                let rows = try XCTUnwrap(part.shard)
+                XCTAssertEqual(rows.lowerBound, covered)
+                covered = rows.upperBound
+                XCTAssertEqual(part.shape, [2 * rows.count, 8, 8, 1])
+                for view in 0..<2 {
+                    let expected = all.images[((view * all.batchSize + rows.lowerBound) * size)..<((view * all.batchSize + rows.upperBound) * size)]
+                    let got = part.images[((view * rows.count) * size)..<((view + 1) * rows.count * size)]
+                    XCTAssertEqual(Array(got), Array(expected), "step \(step) rank \(rank) view \(view)")
+                }
+            }
+            XCTAssertEqual(covered, all.batchSize)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Dispatch
+import Engine
 import Foundation
 
 /// Batches of augmented views for training: a batch is a pure function of (seed, epoch, step);
@@ -23,6 +24,10 @@ public final class BatchLoader: @unchecked Sendable {
     public let threads: Int
     /// The view size (H, W, C), fixed for the whole run.
     public let viewHeight: Int, viewWidth: Int, viewChannels: Int
+    /// The part of every batch this loader augments: rank `index` of `count` takes the contiguous
+    /// slice `rankSlice(of: B, rank:size:)` of each global batch (the same views a single process
+    /// makes for those images); (0, 1): all of it.
+    public let shard: (index: Int, count: Int)
 
     private let lock = NSLock()
     private var cachedOrder: (epoch: Int, order: [Int])?
@@ -35,7 +40,10 @@ public final class BatchLoader: @unchecked Sendable {
     /// - Throws: `DatasetError.badParameter` for an empty source or batch size below 1, or the
     ///   error of reading image 0.
     public init(source: any ImageSource, pipeline: AugmentationPipeline, sampler: Sampler, batchSize: Int,
-                dropLast: Bool = false, seed: UInt64, threads: Int = 2, start: LoaderPosition = LoaderPosition(epoch: 0, step: 0)) throws {
+                dropLast: Bool = false, seed: UInt64, threads: Int = 2, start: LoaderPosition = LoaderPosition(epoch: 0, step: 0),
+                shard: (index: Int, count: Int) = (0, 1)) throws {
+        precondition(shard.count >= 1 && (0..<shard.count).contains(shard.index), "BatchLoader: shard \(shard)")
+        self.shard = shard
         guard source.count > 0 else { throw DatasetError(.badParameter, path: "", "the data set is empty") }
         guard batchSize > 0 else { throw DatasetError(.badParameter, path: "", "batch size must be at least 1, got \(batchSize)") }
         self.source = source
@@ -124,9 +132,10 @@ public final class BatchLoader: @unchecked Sendable {
         let first = position.step * batchSize
         precondition(first < order.count, "BatchLoader.batch: step \(position.step) beyond the epoch's \(order.count) samples")
         let indices = Array(order[first..<min(order.count, first + batchSize)])
-        let b = indices.count, viewSize = viewHeight * viewWidth * viewChannels
+        let rows = rankSlice(of: indices.count, rank: shard.index, size: shard.count)
+        let b = rows.count, viewSize = viewHeight * viewWidth * viewChannels
         var images = [Float](repeating: 0, count: pipeline.views * b * viewSize)
-        let chunks = min(threads, b)
+        let chunks = max(1, min(threads, b))
         var errors = [Error?](repeating: nil, count: chunks)
         images.withUnsafeMutableBufferPointer { out in
             errors.withUnsafeMutableBufferPointer { errs in
@@ -134,8 +143,8 @@ public final class BatchLoader: @unchecked Sendable {
                     var scratch = AugmentationScratch()
                     do {
                         for k in (chunk * b / chunks)..<((chunk + 1) * b / chunks) {
-                            try augmentImage(indices[k], slot: k, count: b, position: position, first: first,
-                                             scratch: &scratch, out: out, viewSize: viewSize)
+                            try augmentImage(indices[rows.lowerBound + k], slot: k, count: b, position: position,
+                                             first: first + rows.lowerBound, scratch: &scratch, out: out, viewSize: viewSize)
                         }
                     } catch {
                         errs[chunk] = error
@@ -145,7 +154,8 @@ public final class BatchLoader: @unchecked Sendable {
         }
         if let error = errors.compactMap({ $0 }).first { throw error }
         return Batch(images: images, labels: indices.map { source.labels[$0] }, indices: indices, views: pipeline.views,
-                     batchSize: b, height: viewHeight, width: viewWidth, channels: viewChannels, position: position)
+                     batchSize: indices.count, height: viewHeight, width: viewWidth, channels: viewChannels, position: position,
+                     shard: shard.count > 1 ? rows : nil)
     }
 
     private func augmentImage(_ index: Int, slot k: Int, count b: Int, position: LoaderPosition, first: Int,

@@ -5,9 +5,16 @@ public struct Gradients {
     init(byNode: [ObjectIdentifier: Tensor]) { self.byNode = byNode }
 
     /// The gradient with respect to a tracked tensor, `nil` when the result does not depend on it.
+    /// Setting one replaces it (data-parallel training sums each rank's part into it).
     public subscript(_ tensor: Tensor) -> Tensor? {
-        guard let node = tensor.node else { return nil }
-        return byNode[ObjectIdentifier(node)]
+        get {
+            guard let node = tensor.node else { return nil }
+            return byNode[ObjectIdentifier(node)]
+        }
+        set {
+            guard let node = tensor.node else { preconditionFailure("Gradients: setting the gradient of an untracked tensor") }
+            byNode[ObjectIdentifier(node)] = newValue
+        }
     }
 }
 

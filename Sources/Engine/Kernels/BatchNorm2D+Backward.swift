@@ -15,12 +15,13 @@ extension BatchNorm2D {
         gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
         savedMean: UnsafeBufferPointer<Float>, savedInverseStd: UnsafeBufferPointer<Float>, fuseReLU: Bool,
         inputGradient: UnsafeMutableBufferPointer<Float>, gammaGradient: UnsafeMutableBufferPointer<Float>,
-        betaGradient: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool = .shared
+        betaGradient: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool = .shared,
+        sync: BatchNormSync? = nil
     ) {
         backward("BatchNorm2D.trainingBackward", training: true, input: input, outputGradient: outputGradient,
                  channels: channels, gamma: gamma, beta: beta, mean: savedMean, inverseStd: savedInverseStd,
                  fuseReLU: fuseReLU, inputGradient: inputGradient, gammaGradient: gammaGradient,
-                 betaGradient: betaGradient, workspace: workspace, pool: pool)
+                 betaGradient: betaGradient, workspace: workspace, pool: pool, sync: sync)
     }
 
     /// Evaluation-mode backward (running statistics are constants): `dx = γ·invstd·dz`,
@@ -51,7 +52,8 @@ extension BatchNorm2D {
         channels c: Int, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
         mean: UnsafeBufferPointer<Float>, inverseStd: UnsafeBufferPointer<Float>, fuseReLU: Bool,
         inputGradient: UnsafeMutableBufferPointer<Float>, gammaGradient: UnsafeMutableBufferPointer<Float>,
-        betaGradient: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool
+        betaGradient: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool,
+        sync: BatchNormSync? = nil
     ) {
         checkShapes(op, input.count, c, inputGradient.count,
                     [gamma.count, beta.count, mean.count, inverseStd.count, gammaGradient.count, betaGradient.count])
@@ -98,15 +100,19 @@ extension BatchNorm2D {
                 }
             }
         }
-        // Per channel: dx = a·(dz − dβ/M − x̂·dγ/M) with a = γ·invstd.
+        // Per channel: dx = a·(dz − dβ/M − x̂·dγ/M) with a = γ·invstd. With a sync group, M and the
+        // two sums in dx are the global batch's; dβ and dγ stay this rank's part (the parameter
+        // gradients are summed over ranks afterwards).
+        let global = sync.map { $0.sum([Double(rows)] + (0..<(2 * c)).map { totals[$0] }) }
+        let m = global?[0] ?? Double(rows)
         let a = coefficients + 2 * c, bShift = coefficients + 3 * c, eShift = coefficients + 4 * c
         for j in 0..<c {
             let sumDz = totals[j], sumDzXhat = totals[c + j]
             betaGradient[j] = Float(sumDz)
             gammaGradient[j] = Float(sumDzXhat)
             a[j] = gamma[j] * s[j]
-            bShift[j] = Float(sumDz / Double(rows))
-            eShift[j] = Float(sumDzXhat / Double(rows))
+            bShift[j] = Float((global?[1 + j] ?? sumDz) / m)
+            eShift[j] = Float((global?[1 + c + j] ?? sumDzXhat) / m)
         }
         let meanDz = UnsafePointer(bShift), scaleIn = UnsafePointer(a)
         let meanDzXhat = UnsafePointer(eShift)

@@ -24,7 +24,7 @@ public enum BatchNorm2D {
         runningVariance: UnsafeMutableBufferPointer<Float>, momentum: Float = 0.1, epsilon: Float = 1e-5,
         fuseReLU: Bool, output: UnsafeMutableBufferPointer<Float>,
         savedMean: UnsafeMutableBufferPointer<Float>, savedInverseStd: UnsafeMutableBufferPointer<Float>,
-        workspace: KernelWorkspace, pool: ThreadPool = .shared
+        workspace: KernelWorkspace, pool: ThreadPool = .shared, sync: BatchNormSync? = nil
     ) {
         let c = channels
         checkShapes("BatchNorm2D.trainingForward", input.count, c, output.count,
@@ -57,15 +57,21 @@ public enum BatchNorm2D {
                 }
             }
         }
+        // With a sync group: this rank's count, mean and Σ(x − mean)², combined over all ranks.
+        let global = sync.map { group in
+            let m = Double(rows)
+            return group.combine(count: m, mean: (0..<c).map { Double(shift[$0]) + totals[$0] / m },
+                                 squares: (0..<c).map { max(0, totals[c + $0] - totals[$0] * totals[$0] / m) })
+        }
         for j in 0..<c {
             let s1 = totals[j], s2 = totals[c + j]
-            let m = Double(rows)
+            let m = global?.count ?? Double(rows)
             let meanShifted = s1 / m
-            let variance = max(0, s2 / m - meanShifted * meanShifted)
-            let mean = Double(shift[j]) + meanShifted
+            let variance = global.map { max(0, $0.squares[j] / m) } ?? max(0, s2 / m - meanShifted * meanShifted)
+            let mean = global?.mean[j] ?? Double(shift[j]) + meanShifted
             savedMean[j] = Float(mean)
             savedInverseStd[j] = Float(1 / (variance + Double(epsilon)).squareRoot())
-            let unbiased = rows > 1 ? variance * m / (m - 1) : variance
+            let unbiased = m > 1 ? variance * m / (m - 1) : variance
             runningMean[j] = (1 - momentum) * runningMean[j] + momentum * Float(mean)
             runningVariance[j] = (1 - momentum) * runningVariance[j] + momentum * Float(unbiased)
         }

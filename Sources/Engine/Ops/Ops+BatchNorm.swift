@@ -17,7 +17,8 @@ extension Tensor {
     /// Batch normalisation of NHWC `input` over its last axis, optionally fused with ReLU.
     ///
     /// Training: normalises with the batch's mean and biased variance and updates `statistics`
-    /// (momentum, unbiased variance). Evaluation: uses the running statistics.
+    /// (momentum, unbiased variance); inside `BatchNormSync.across` the batch is every rank's rows.
+    /// Evaluation: uses the running statistics.
     public static func batchNorm2d(_ input: Tensor, gamma: Tensor, beta: Tensor, statistics: BatchNormStatistics,
                                    training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) -> Tensor {
         let c = input.shape.last ?? 0
@@ -29,13 +30,14 @@ extension Tensor {
             precondition(input.count / Swift.max(c, 1) > 1, "batchNorm2d: training needs more than one value per channel, got input \(input.shape)")
             let savedMean = Tensor(uninitializedShape: [c], on: input.backend)
             let savedInverseStd = Tensor(uninitializedShape: [c], on: input.backend)
+            let sync = BatchNormSync.active
             WorkspacePool.with { ws in
                 BatchNorm2D.trainingForward(input: input.floatBuffer, channels: c, gamma: gamma.floatBuffer, beta: beta.floatBuffer,
                                             runningMean: statistics.runningMean.mutableFloatBuffer,
                                             runningVariance: statistics.runningVariance.mutableFloatBuffer,
                                             momentum: momentum, epsilon: epsilon, fuseReLU: relu, output: out.mutableFloatBuffer,
                                             savedMean: savedMean.mutableFloatBuffer, savedInverseStd: savedInverseStd.mutableFloatBuffer,
-                                            workspace: ws)
+                                            workspace: ws, sync: sync)
             }
             statistics.batchesTracked += 1
             return recorded(out, op: op, inputs: [input, gamma, beta]) { g, _ in
@@ -46,7 +48,7 @@ extension Tensor {
                                                  gamma: gamma.floatBuffer, beta: beta.floatBuffer, savedMean: savedMean.floatBuffer,
                                                  savedInverseStd: savedInverseStd.floatBuffer, fuseReLU: relu,
                                                  inputGradient: dx.mutableFloatBuffer, gammaGradient: dgamma.mutableFloatBuffer,
-                                                 betaGradient: dbeta.mutableFloatBuffer, workspace: ws)
+                                                 betaGradient: dbeta.mutableFloatBuffer, workspace: ws, sync: sync)
                 }
                 return [dx, dgamma, dbeta]
             }
