@@ -45,11 +45,13 @@ let package = Package(
         // Reading run folders back: HTML reports, run comparison, TensorBoard event files. Needs
         // only the pipeline's types (records, JSON), so it builds without the engine.
         .target(name: "Reporting", dependencies: ["PipelineDSL"]),
+        // Running a sweep elsewhere: the sweep folder, and Slurm job arrays (sbatch, squeue, sacct).
+        .target(name: "Launchers", dependencies: ["PipelineDSL", "Reporting"]),
         // The stage kinds: joins the pipeline to the engine and the data.
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting", "Launchers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",
@@ -68,6 +70,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
         .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting"], path: "Tests/CLITests"),
+        .testTarget(name: "LaunchersTests", dependencies: ["Launchers", "PipelineDSL"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
