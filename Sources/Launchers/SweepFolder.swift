@@ -2,13 +2,13 @@ import Foundation
 import PipelineDSL
 
 /// A sweep's folder, `<name>-multirun-<time>-<pid>/`: `sweep.json` (the grid, where it runs, the
-/// job), `recipe.yaml` (the recipe as it was when the sweep started, which every point runs),
+/// job), `sweep-recipe.yaml` (the recipe as it was when the sweep started, which every point runs),
 /// and one run folder per point, `<index>-<key=value,…>`.
 public struct SweepFolder: Sendable {
     /// The description file's name.
     public static let descriptionFile = "sweep.json"
     /// The recipe snapshot's name.
-    public static let recipeFile = "recipe.yaml"
+    public static let recipeFile = "sweep-recipe.yaml"
 
     /// One grid point.
     public struct Point: Sendable {

@@ -24,10 +24,14 @@ public struct SweepStatus: Sendable {
 
     public var folder: SweepFolder
     public var lines: [Line]
+    /// Whether Slurm answered about the job (false for a local sweep, or when neither squeue nor
+    /// sacct knows the job any more).
+    public var slurmAnswered: Bool
 
     /// Reads every point's run folder; `slurmStates` (by array index) is nil when Slurm could not be asked.
     public init(folder: SweepFolder, slurmStates: [Int: String]?) {
         self.folder = folder
+        slurmAnswered = slurmStates.map { !$0.isEmpty } ?? false
         lines = folder.points.map { point in
             let directory = folder.runDirectory(point)
             let record = FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.json").path)
@@ -72,6 +76,9 @@ public struct SweepStatus: Sendable {
         let job = folder.jobID.map { ", Slurm job \($0)" } ?? ""
         let counts = [State.done, .failed, .running, .pending].map { "\(count($0)) \($0.rawValue)" }.joined(separator: ", ")
         var text = "sweep \(folder.recipeName) (\(folder.launcher)\(job)): \(folder.points.count) points: \(counts)\n"
+        if let id = folder.jobID, !slurmAnswered {
+            text += "(Slurm says nothing of job \(id) here: states come from the run folders alone)\n"
+        }
         text += Table.render(header: ["point", "state", "slurm", "overrides", "run"], rows: lines.map { line in
             [String(line.point.index), line.state.rawValue, line.slurmState ?? "-", SweepFolder.label(line.point),
              line.failure.map { "\(line.point.folder): \($0)" } ?? line.point.folder]

@@ -75,6 +75,10 @@ final class SlurmSweepTests: XCTestCase {
         XCTAssertEqual(status.status, 0, status.stderr)
         XCTAssertTrue(status.stdout.hasPrefix("sweep tiny (local): 2 points: 2 done, 0 failed, 0 running, 0 pending\n"), status.stdout)
         XCTAssertTrue(status.stdout.contains("\ncomparison:\nstages.a.value  top1 "), status.stdout)
+        let compare = try run(["compare", "runs/\(folder)"])
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        XCTAssertTrue(compare.stdout.contains("0-stages.a.value=1") && compare.stdout.contains("1-stages.a.value=2"),
+                      "compare still reads a sweep folder as its points: \(compare.stdout)")
     }
 
     /// Two grid points as one job array on a real (one-node) Slurm; the shared stage is computed once.
