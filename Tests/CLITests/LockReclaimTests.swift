@@ -48,6 +48,29 @@ final class LockReclaimTests: XCTestCase {
         XCTAssertEqual(try cli.run(["cache", "verify"]).status, 0)
     }
 
+    /// A holder that is alive but frozen (SIGSTOP: its heartbeat stops too) loses its lock after
+    /// the stale timeout, as a holder on a node that froze would.
+    func testFrozenHolderLosesItsLockAfterTheTimeout() throws {
+        try cli.write("long.yaml", "name: long\nstages:\n  count: {kind: test_counter, steps: 30, step_seconds: 0.01}\n")
+        let hash = try hash(of: "count", recipe: "long.yaml")
+        let state = cli.cacheDirectory.appendingPathComponent("checkpoints/\(hash)/state.txt")
+        let stale = ["SBCL_LOCK_STALE_SECONDS": "0.5"]
+        let holder = try cli.start(["long.yaml"], tag: "holder", environment: stale.merging(["SBCL_TEST_HANG_AT_STEP": "12"]) { $1 })
+        defer {
+            kill(holder.0.processIdentifier, SIGKILL)
+            holder.0.waitUntilExit()
+        }
+        waitFor("the holder to reach step 12") { (try? String(contentsOf: state, encoding: .utf8)) == "12" }
+        kill(holder.0.processIdentifier, SIGSTOP)
+        let (process, out, err) = try cli.start(["long.yaml"], tag: "waiter", environment: stale)
+        process.waitUntilExit()
+        let result = try cli.collect(process, out, err)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("[count] reclaimed the cache lock of \(hash.prefix(12)) from host "), result.stderr)
+        XCTAssertTrue(result.stderr.contains(": no heartbeat for "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("[count] resuming at step 12"), result.stderr)
+    }
+
     /// A node that died holding a lock, as its lease looks from here: another host name, a
     /// heartbeat that never moves.
     func testLockOfANodeThatStoppedHeartBeatingIsReclaimed() throws {
