@@ -26,13 +26,13 @@ final class LockReclaimTests: XCTestCase {
         try cli.write("long.yaml", "name: long\nstages:\n  count: {kind: test_counter, steps: 30, step_seconds: 0.01}\n")
         let hash = try hash(of: "count", recipe: "long.yaml")
         let state = cli.cacheDirectory.appendingPathComponent("checkpoints/\(hash)/state.txt")
-        // Half a second without a heartbeat would make the lock stale: the holder beats every 0.05 s.
-        let stale = ["SBCL_LOCK_STALE_SECONDS": "0.5"]
+        // A second without a heartbeat would make the lock stale: the holder beats every 0.1 s.
+        let stale = ["SBCL_LOCK_STALE_SECONDS": "1"]
         let holder = try cli.start(["long.yaml"], tag: "holder", environment: stale.merging(["SBCL_TEST_HANG_AT_STEP": "12"]) { $1 })
         waitFor("the holder to reach step 12") { (try? String(contentsOf: state, encoding: .utf8)) == "12" }
         let waiter = try cli.start(["long.yaml"], tag: "waiter", environment: stale)
         waitFor("the second run to wait") { ((try? String(contentsOf: waiter.2, encoding: .utf8)) ?? "").contains("waiting") }
-        Thread.sleep(forTimeInterval: 2)  // four stale timeouts: a live holder keeps its lock
+        Thread.sleep(forTimeInterval: 3)  // three stale timeouts: a live holder keeps its lock
         XCTAssertTrue(waiter.0.isRunning, "the waiter must still be waiting")
         XCTAssertFalse(try String(contentsOf: waiter.2, encoding: .utf8).contains("reclaimed"), "a live holder was robbed")
 
