@@ -5,14 +5,16 @@ import PipelineDSL
 public struct CommandRunner: Sendable {
     /// What a command printed and its exit status.
     public struct Result: Sendable {
+        /// The exit status.
         public var status: Int32
-        public var stdout: String
-        public var stderr: String
+        /// Standard output and standard error, as text.
+        public var stdout: String, stderr: String
     }
 
     /// The `PATH` searched.
     public var path: String
 
+    /// A runner searching `path` (default: this process's `PATH`).
     public init(path: String = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") { self.path = path }
 
     /// The executable `name` on the `PATH`, or nil.

@@ -10,11 +10,14 @@ public struct SlurmJob: Sendable {
     /// The folder of the tasks' output, one `point-<index>.out` each.
     public static let logFolder = "logs"
 
+    /// The sweep it runs (its job id is filled in by `submit`).
     public var sweep: SweepFolder
+    /// The user's sbatch options.
     public var options: SlurmOptions
     /// The `sbcl-run` the tasks run (absolute; on a cluster, on the shared file system).
     public var executable: String
 
+    /// A job for `sweep`, run with `options` by `executable`.
     public init(sweep: SweepFolder, options: SlurmOptions, executable: String) {
         (self.sweep, self.options, self.executable) = (sweep, options, executable)
     }

@@ -28,6 +28,7 @@ public struct SweepFolder: Sendable {
     public var recipeName: String, recipeFile: String
     /// The swept keys, in grid order.
     public var axes: [String]
+    /// The grid's points, in array-index order.
     public var points: [Point]
     /// `local` or `slurm`.
     public var launcher: String
@@ -36,8 +37,7 @@ public struct SweepFolder: Sendable {
     /// The thread count given on the command line, if any.
     public var threads: Int?
     /// The Slurm job id, once submitted, and the command that submitted it.
-    public var jobID: String?
-    public var submitCommand: [String] = []
+    public var jobID: String?, submitCommand: [String] = []
     /// When the sweep was created (ISO 8601).
     public var createdAt: String
 

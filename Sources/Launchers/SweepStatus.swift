@@ -12,8 +12,8 @@ public struct SweepStatus: Sendable {
 
     /// One point's line.
     public struct Line: Sendable {
-        public var point: SweepFolder.Point
-        public var state: State
+        /// The point and its state.
+        public var point: SweepFolder.Point, state: State
         /// Slurm's word for its task, when Slurm was asked and knows it.
         public var slurmState: String?
         /// Why it failed, when it did.
@@ -22,8 +22,8 @@ public struct SweepStatus: Sendable {
         public var record: RunRecord?
     }
 
-    public var folder: SweepFolder
-    public var lines: [Line]
+    /// The sweep, and one line per point in grid order.
+    public var folder: SweepFolder, lines: [Line]
     /// Whether Slurm answered about the job (false for a local sweep, or when neither squeue nor
     /// sacct knows the job any more).
     public var slurmAnswered: Bool
