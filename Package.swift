@@ -51,11 +51,13 @@ let package = Package(
         // Reading run folders back: HTML reports, run comparison, TensorBoard event files. Needs
         // only the pipeline's types (records, JSON), so it builds without the engine.
         .target(name: "Reporting", dependencies: ["PipelineDSL"]),
+        // Running a sweep elsewhere: the sweep folder, and Slurm job arrays (sbatch, squeue, sacct).
+        .target(name: "Launchers", dependencies: ["PipelineDSL", "Reporting"]),
         // The stage kinds: joins the pipeline to the engine and the data.
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting", "MPITransport",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting", "MPITransport", "Launchers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",

@@ -3,18 +3,22 @@ import Foundation
 /// The content-addressed artifact cache: one entry per stage hash.
 ///
 /// Layout under `root`: `objects/<hash>/` (a `manifest.json` and a `files/` folder),
-/// `tmp/` (entries being written; renamed into `objects/` when complete), `locks/<hash>.lock`
-/// (one `flock` per entry, so concurrent processes neither corrupt an entry nor compute it twice)
+/// `tmp/` (entries being written; renamed into `objects/` when complete), `locks/<hash>.lease`
+/// (one lease per entry, so concurrent processes, on one node or several sharing the folder,
+/// neither corrupt an entry nor compute it twice; see `withLock`)
 /// and `checkpoints/<hash>/` (a running stage's checkpoints, kept across crashes until the entry
 /// is complete).
 public final class ArtifactCache: Sendable {
     /// The cache folder.
     public let root: URL
+    /// When a lock whose holder stopped heart-beating is reclaimed.
+    public let lockPolicy: LockPolicy
 
     /// Opens a cache at `root`, creating its folders unless `create` is false (read-only uses
     /// such as `plan` leave a missing cache missing: every entry then reads as absent).
-    public init(root: URL, create: Bool = true) throws {
+    public init(root: URL, create: Bool = true, lockPolicy: LockPolicy = .standard) throws {
         self.root = root.standardizedFileURL
+        self.lockPolicy = lockPolicy
         guard create else { return }
         do {
             for folder in ["objects", "tmp", "locks", "checkpoints"] {

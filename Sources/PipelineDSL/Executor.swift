@@ -147,7 +147,7 @@ public struct Executor: Sendable {
         }
         return try cache.withLock(stage.hash, onWait: {
             log.write("[\(stage.name)] waiting: another process is computing \(stage.hash.prefix(12))")
-        }) {
+        }, onReclaim: { log.write("[\(stage.name)] \($0)") }) {
             switch cache.state(of: stage.hash) {
             case .valid(let manifest):
                 log.write("[\(stage.name)] cached (\(stage.hash.prefix(12))), computed by another process")

@@ -7,6 +7,9 @@ enum CLI {
     static let usage = """
         usage: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ++KEY=VALUE | ~KEY ...] [options]
                sbcl-run RECIPE -m KEY=A,B [KEY2=C,D ...]    run the grid of all combinations
+               sbcl-run RECIPE -m KEY=A,B --launcher slurm [--slurm "SBATCH OPTIONS"]
+                                                            submit the grid as one Slurm job array
+               sbcl-run sweep status SWEEP_DIR [--json]     each point's state; the comparison once all finished
                sbcl-run plan RECIPE [KEY=VALUE ...] [--json] [--ranks N]  validate and show stages, hashes, status
                sbcl-run cache ls|verify|gc [--json] [--older-than DAYS]
                sbcl-run schema [--output FILE]               write the recipe JSON schema
@@ -18,7 +21,9 @@ enum CLI {
           --cache-dir DIR   artifact cache (default $SBCL_CACHE_DIR, else .sbcl/cache)
           --runs-dir DIR    where run folders go (default runs)
           --device D        auto, cpu or cuda (overrides the recipe's device)
-          --threads N       worker threads (default: the number of cores)
+          --threads N       worker threads (default: the number of cores; in a Slurm task, its CPUs)
+          --launcher L      where -m runs its points: local (default, here, in turn) or slurm
+          --slurm "OPTS"    sbatch options for --launcher slurm, e.g. "--partition=cpu --time=2:00:00 --ntasks=2"
           --json            machine-readable output
           -q, --quiet       no log lines on standard error
         Data-parallel: mpirun -np N sbcl-run RECIPE (see README); plan --ranks N shows that job's hashes.
@@ -40,6 +45,8 @@ enum CLI {
                 return try CacheCommand.run(Array(arguments.dropFirst()))
             case "schema":
                 return try SchemaCommand.run(Options.parse(Array(arguments.dropFirst())))
+            case "sweep":
+                return try SweepCommand.run(Array(arguments.dropFirst()))
             case "compare":
                 return try CompareCommand.compare(Options.parse(Array(arguments.dropFirst())))
             case "report":

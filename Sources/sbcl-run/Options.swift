@@ -17,6 +17,10 @@ struct Options {
     var olderThanDays: Double?
     /// `compare`'s output: `json`, `csv`, `markdown`, or nil for a text table.
     var format: String?
+    /// Where a sweep runs: `local` (default, one point after another) or `slurm` (one job array).
+    var launcher = "local"
+    /// sbatch options for `--launcher slurm`, as one string.
+    var slurm: String?
 
     /// Parses `--name value`, `--name=value` and flags; everything else is positional.
     static func parse(_ arguments: [String]) throws -> Options {
@@ -55,6 +59,11 @@ struct Options {
                     throw UsageError("--ranks \(text): expected a whole number of ranks, at least 1")
                 }
                 options.ranks = ranks
+            case "--launcher":
+                let launcher = try value(name, inline)
+                guard ["local", "slurm"].contains(launcher) else { throw UsageError("--launcher \(launcher): expected local or slurm") }
+                options.launcher = launcher
+            case "--slurm": options.slurm = try value(name, inline)
             case "--older-than":
                 let text = try value(name, inline)
                 guard let days = Double(text), days >= 0, days.isFinite else {
@@ -72,7 +81,7 @@ struct Options {
             default:
                 if argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.count > 1 || argument.hasPrefix("--") {
                     let known = ["--cache-dir", "--runs-dir", "--device", "--threads", "--json", "--multirun", "--quiet",
-                                 "--output", "--older-than", "--help", "--csv", "--markdown", "--ranks"]
+                                 "--output", "--older-than", "--help", "--csv", "--markdown", "--ranks", "--launcher", "--slurm"]
                     let hint = Suggestion.closest(to: name, among: known).map { "; did you mean \($0)?" } ?? ""
                     throw UsageError("unknown option \(name)\(hint)")
                 }
@@ -83,10 +92,18 @@ struct Options {
         return options
     }
 
+    /// `--threads`, else the CPUs Slurm gave this task (`SLURM_CPUS_PER_TASK`), else every core.
+    var threadCount: Int {
+        if let threads { return threads }
+        if let text = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"], let cpus = Int(text), cpus >= 1 { return cpus }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }
+
     /// The cache the options select; `create: false` for commands that only read it.
     func cache(create: Bool = true) throws -> ArtifactCache {
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
-        return try ArtifactCache(root: ArtifactCache.location(option: cacheDirectory, environment: ProcessInfo.processInfo.environment,
-                                                              workingDirectory: cwd), create: create)
+        let environment = ProcessInfo.processInfo.environment
+        return try ArtifactCache(root: ArtifactCache.location(option: cacheDirectory, environment: environment, workingDirectory: cwd),
+                                 create: create, lockPolicy: LockPolicy(environment: environment))
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import PipelineDSL
 import Engine
+import Launchers
+import MPITransport
 import Reporting
 import Stages
 
@@ -12,6 +14,12 @@ enum RunCommand {
         let registry = CLI.registry()
         let source = try CLI.recipeSource(options.positional)
         let sweep = try Sweep.parse(source.overrides)
+        if options.launcher == "slurm" && !options.multirun {
+            throw UsageError("--launcher slurm submits a sweep; add -m and at least one KEY=A,B override")
+        }
+        if options.slurm != nil && options.launcher != "slurm" {
+            throw UsageError("--slurm gives sbatch options for --launcher slurm; add --launcher slurm")
+        }
         if !options.multirun, let axis = sweep.axes.first {
             throw UsageError("'\(axis.prefix)=\(axis.values.joined(separator: ","))' lists several values; add -m to run the grid, "
                              + "or write a list as [a, b]")
@@ -19,7 +27,7 @@ enum RunCommand {
         let cache = try options.cache()
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         let runsDirectory = URL(fileURLWithPath: options.runsDirectory ?? "runs", relativeTo: cwd).standardizedFileURL
-        let threads = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = options.threadCount
         let job = try RankJob.join()
         if options.multirun {
             if let job { throw UsageError("-m under a launcher (\(job.size) ranks) is not supported; run each point of the grid as its own job") }
@@ -53,57 +61,59 @@ enum RunCommand {
         return ExitStatus.success
     }
 
-    /// Validates every point first (so a bad value fails before any work), then runs them in
-    /// order; shared stages come from the cache after their first computation.
+    /// Validates every point first (so a bad value fails before any work), then runs them here in
+    /// order, or submits them to Slurm; shared stages come from the cache after their first computation.
     static func runGrid(_ sweep: Sweep, source: (data: Data, file: String, overrides: [String]), registry: StageRegistry,
                         cache: ArtifactCache, runsDirectory: URL, threads: Int, options: Options) throws -> Int32 {
         guard !sweep.axes.isEmpty else { throw UsageError("-m needs at least one KEY=A,B override with several values") }
-        let points = sweep.points
         var plans: [Plan] = []
         var diagnostics: [Diagnostic] = []
-        for point in points {
+        for point in sweep.points {
             do { plans.append(try CLI.plan(data: source.data, file: source.file, overrides: point.overrides, registry: registry)) }
             catch let error as RecipeError {
                 for diagnostic in error.diagnostics where !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
             }
         }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        var folder = SweepFolder(directory: SweepFolder.newDirectory(runs: runsDirectory, recipeFolderName: Executor.folderName(plans[0].recipe.name)),
+                                 recipeName: plans[0].recipe.name, recipeFile: source.file, sweep: sweep, launcher: options.launcher,
+                                 cache: cache.root, runs: runsDirectory, workingDirectory: cwd, threads: options.threads)
+        if options.launcher == "slurm" { return try SweepCommand.submit(&folder, recipe: source.data, options: options) }
         for device in Set(plans.map { options.device ?? $0.recipe.device }) {
             try prepareDevice(device, threads: threads, quiet: options.quiet)
         }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let sweepDirectory = runsDirectory.appendingPathComponent("\(Executor.folderName(plans[0].recipe.name))-multirun-\(formatter.string(from: Date()))-\(getpid())")
+        try SweepCommand.save(folder, recipe: source.data)
         var rows: [SweepReport.Row] = []
-        for (index, (plan, point)) in zip(plans, points).enumerated() {
-            let label = point.assignments.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-            let safe = String(label.map { $0.isLetter || $0.isNumber || "._=,-".contains($0) ? $0 : "_" }.prefix(120))
-            let folder = sweepDirectory.appendingPathComponent("\(index)-\(safe)")
-            if !options.quiet { ExitStatus.printError("== point \(index + 1)/\(points.count): \(label)") }
-            let executor = Executor(registry: registry, cache: cache,
-                                    options: ExecutorOptions(runsDirectory: runsDirectory, runDirectory: folder, device: options.device,
-                                                             threads: threads, engineVersion: engineVersion, echo: !options.quiet,
-                                                             overrides: point.overrides.map(\.argument), observer: ReportingObserver(),
-                                                             environment: Stages.runEnvironment(threads: threads)))
-            do {
-                let summary = try executor.run(plan)
-                rows.append(SweepReport.Row(assignments: point.assignments, runDirectory: folder.path, metrics: summary.metrics))
-            } catch let error as RunError {
-                ExitStatus.printError("error: \(error.message)")
-                rows.append(SweepReport.Row(assignments: point.assignments, runDirectory: folder.path, metrics: [:], error: error.message))
-            }
+        for (plan, point) in zip(plans, folder.points) {
+            if !options.quiet { ExitStatus.printError("== point \(point.index + 1)/\(folder.points.count): \(SweepFolder.label(point))") }
+            rows.append(runPoint(point, of: folder, plan: plan, registry: registry, cache: cache, threads: threads, options: options))
         }
-        let table = SweepReport.text(rows)
-        let json = SweepReport.json(rows).prettyJSON() + "\n"
-        try? Data(table.utf8).write(to: sweepDirectory.appendingPathComponent("comparison.txt"))
-        try? Data(json.utf8).write(to: sweepDirectory.appendingPathComponent("comparison.json"))
-        try? ComparisonPage.write(rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) },
-                                  to: sweepDirectory.appendingPathComponent(RunRecord.reportFile),
-                                  title: "\(plans[0].recipe.name): sweep over \(sweep.axes.map(\.prefix).joined(separator: ", "))")
-        CLI.output(options.json ? json : table)
+        folder.writeComparison(rows)
+        CLI.output(options.json ? SweepReport.json(rows).prettyJSON() + "\n" : SweepReport.text(rows))
         return rows.contains { $0.error != nil } ? ExitStatus.failure : ExitStatus.success
+    }
+
+    /// Runs one grid point into its run folder; a failure becomes the row's error.
+    /// `job`: the ranks of a multi-rank Slurm task (`srun`), which run the point together.
+    static func runPoint(_ point: SweepFolder.Point, of folder: SweepFolder, plan: Plan, registry: StageRegistry,
+                         cache: ArtifactCache, threads: Int, options: Options, job: MPICommunicator? = nil) -> SweepReport.Row {
+        let runDirectory = folder.runDirectory(point)
+        let executor = Executor(registry: registry, cache: cache,
+                                options: ExecutorOptions(runsDirectory: URL(fileURLWithPath: folder.runs), runDirectory: runDirectory,
+                                                         device: options.device, threads: threads, engineVersion: engineVersion,
+                                                         echo: !options.quiet && !RankJob.isFollower, overrides: point.overrides,
+                                                         observer: RankJob.isFollower ? nil : ReportingObserver(),
+                                                         environment: Stages.runEnvironment(threads: threads, ranks: job?.size ?? 1),
+                                                         coordinator: job))
+        do {
+            let summary = try executor.run(plan)
+            return SweepReport.Row(assignments: point.assignments, runDirectory: runDirectory.path, metrics: summary.metrics)
+        } catch {
+            let message = (error as? RunError)?.message ?? String(describing: error)
+            ExitStatus.printError("error: \(message)")
+            return SweepReport.Row(assignments: point.assignments, runDirectory: runDirectory.path, metrics: [:], error: message)
+        }
     }
 
     /// Checks the device before any work (a missing GPU fails at once, in one sentence), says
