@@ -1,6 +1,7 @@
 import Foundation
 import PipelineDSL
 import Engine
+import Datasets
 
 /// The `encoder` stage kind: SBCL's first stage (SPEC §1) — a CIFAR ResNet with a projection
 /// head trained with SupCon during the warm-up, then with the SBCL loss on subclasses that are
@@ -40,6 +41,8 @@ public enum EncoderStage {
             .int("cluster_batch_size", default: 256, range: .atLeast(1), doc: "images per forward pass when embedding for re-clustering"),
             .bool("drop_last", default: false,
                   doc: "drop each epoch's last partial batch; false trains on it, as SimCLR/main.py's DataLoader does (the Fashion-MNIST anchor script drops it)"),
+            .string("init_weights", default: "",
+                    doc: "a safetensors file of initial weights (a reference SupConResNet state dict: `encoder.conv1.weight`, ..., `head.2.bias`, optionally under `model.`, as our checkpoints have them); training starts from them instead of the seed's initialisation (e.g. the authors' initial weights, to compare both codes from the same start). A relative path is taken from the working folder; the file's content digest enters the hash"),
             .bool("sync_batchnorm", default: false,
                   doc: "data-parallel runs (mpirun -np N): normalise over the whole global batch (SyncBatchNorm), so N ranks give the single-process result up to rounding; false: per-rank batch norm as the reference's DataParallel (then N enters the hash). No effect on one process"),
         ],
@@ -47,7 +50,11 @@ public enum EncoderStage {
                  .one("clustering", of: ClusteringStage.name), .one("loss", of: ContrastiveLossStage.name)],
         hashMaterial: { parameters in
             try EncoderStage.validate(parameters)
-            return ""
+            guard let url = initialWeightsURL(parameters) else { return "" }
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw RunError("init_weights: \(url.path) does not exist")
+            }
+            return "init-weights md5 " + (try SourceDigest.fileMD5(url.path))
         },
         dataParallel: dataParallelism,
         run: { context in try EncoderStage.run(context) })
@@ -70,6 +77,14 @@ public enum EncoderStage {
         guard ResNetCIFAR.depths.contains(depth) else {
             throw RunError("depth \(depth) is not a CIFAR ResNet depth; expected one of \(ResNetCIFAR.depths.map(String.init).joined(separator: ", "))")
         }
+    }
+
+    /// The `init_weights` file, resolved against the working folder; nil when none is given.
+    static func initialWeightsURL(_ parameters: ResolvedParameters) -> URL? {
+        let path = parameters.string("init_weights")
+        guard !path.isEmpty else { return nil }
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+            .standardizedFileURL
     }
 
     /// Trains the encoder of `context` and writes its artifact.

@@ -53,6 +53,15 @@ final class EncoderTraining {
         model = SupConResNet(depth: depth, inputChannels: data.train.channels, projectionDimension: projectionDimension,
                              classCount: losses.objective == .crossEntropy ? data.train.classCount : 10,
                              seed: UInt32(truncatingIfNeeded: context.seed))
+        if let url = EncoderStage.initialWeightsURL(p) {
+            do {
+                let file = try SafeTensors.read(contentsOf: url)
+                try model.load(file, prefix: file["model.encoder.conv1.weight"] != nil ? "model." : "")
+            } catch {
+                throw RunError("init_weights \(url.path): cannot start from these weights: \(error)")
+            }
+            context.log("initial weights from \(url.path)")
+        }
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
                         momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
         place = try ExecutionPlace.enter(context, synchronizesBatchNorm: p.bool("sync_batchnorm"))

@@ -21,8 +21,13 @@ Schedules:
          The authors' script is run with that selection through a documented patch of its two
          data lines (see authors_command); nothing else in it changes.
 
+Sides: `ours`, `authors`, and `ours_paired` — ours started from the authors' initial weights for
+the same seed (`stages.encoder.init_weights`, written by reference_warmup.py --warm 0), so a pair
+(authors, ours_paired) differs only by the implementations and the training draws, not by the
+initialisation, which at this schedule moves a run by several points (docs/fidelity.md).
+
 Usage: scripts/fidelity/fashion_mnist.py [--schedule short|full] [--seeds 3] [--variants rank,supcon]
-         [--sides ours,authors] [--results docs/fidelity/results] [--table-only]
+         [--sides ours,authors,ours_paired] [--results docs/fidelity/results] [--table-only]
 Env:   PYTHON (the venv with torch, default /work/venv/bin/python), SBCL_REF (a checkout of
        JackHck/SBCL, default /work/ref/SBCL), SBCL_RUN (default .build/release/sbcl-run),
        ANCHOR (default ../shared/anchors/torch_fmnist_lt.py).
@@ -54,7 +59,19 @@ def cpu_model():
     return platform.processor()
 
 
-def ours_command(s, variant, seed, threads, drop_last=False):
+def authors_initial_weights(seed, folder):
+    """The authors' initial weights for TSEED = seed (the anchor's construction and seeding), as a
+    state dict our `stages.encoder.init_weights` reads; written once into `folder`."""
+    path = os.path.join(folder, f"authors-init-seed{seed}.safetensors")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        python = os.environ.get("PYTHON", "/work/venv/bin/python")
+        subprocess.run([python, os.path.join(ROOT, "scripts", "fidelity", "reference_warmup.py"), path, "--warm", "0", "--tseed", str(seed)],
+                       check=True, env={**os.environ, "SBCL_REF": os.environ.get("SBCL_REF", "/work/ref/SBCL")})
+    return path
+
+
+def ours_command(s, variant, seed, threads, drop_last=False, init_weights=None):
     binary = os.environ.get("SBCL_RUN", os.path.join(ROOT, ".build", "release", "sbcl-run"))
     milestones = [round(0.7 * s["cls_epochs"]), round(0.9 * s["cls_epochs"])]
     return [binary, os.path.join(ROOT, "recipes", "fashion_mnist_lt.yaml"), f"seed={seed}",
@@ -65,7 +82,8 @@ def ours_command(s, variant, seed, threads, drop_last=False):
             f"stages.classifier.epochs={s['cls_epochs']}", "stages.classifier.augment=true",
             f"stages.classifier.milestones=[{milestones[0]},{milestones[1]}]",
             "stages.views.color_jitter=[0.4,0.4,0,0]", f"stages.loss.variant={variant}"] \
-        + (["stages.encoder.drop_last=true"] if drop_last else []) + ["--threads", str(threads), "--json", "--quiet"]
+        + (["stages.encoder.drop_last=true"] if drop_last else []) \
+        + ([f"stages.encoder.init_weights={init_weights}"] if init_weights else []) + ["--threads", str(threads), "--json", "--quiet"]
 
 
 def authors_command(s, variant, seed, threads, out):
@@ -102,8 +120,11 @@ def run_cell(side, variant, seed, schedule, results, threads, drop_last=False):
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     started = time.time()
-    if side == "ours":
-        command = ours_command(s, variant, seed, threads, drop_last)
+    if side in ("ours", "ours_paired"):
+        # ours_paired: our code from the authors' initial weights for this seed, so that the pair
+        # (authors, ours_paired) differs by the implementations and the training draws only.
+        init = authors_initial_weights(seed, os.path.join(ROOT, "runs", "fidelity", "init")) if side == "ours_paired" else None
+        command = ours_command(s, variant, seed, threads, drop_last, init)
         print("$", " ".join(command), flush=True)
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
@@ -151,8 +172,10 @@ def table(schedule, results, variants, tolerance=1.5, drop_last=False):
     print("|---|---|---|---|---|---|")
     means = {}
     for variant in variants:
-        for side in ("authors", "ours"):
+        for side in ("authors", "ours", "ours_paired"):
             rows = cells.get((side, variant), [])
+            if side == "ours_paired" and not rows:
+                continue
             stats = [mean_sd([r[k] for r in rows]) for k in ("top1", "many", "medium")]
             c5 = mean_sd([r["per_class"][5] for r in rows])
             means[(side, variant)] = stats[0][0]
@@ -168,6 +191,14 @@ def table(schedule, results, variants, tolerance=1.5, drop_last=False):
         ok = abs(a - o) <= tolerance
         verdict &= ok
         print(f"{variant}: ours − authors = {o - a:+.2f} top-1 points ({'within' if ok else 'NOT within'} {tolerance})")
+    for variant in variants:
+        # Paired: the same seed's authors' cell and ours from the authors' initial weights.
+        authors = {r["seed"]: r for r in cells.get(("authors", variant), [])}
+        pairs = [(r["seed"], r["top1"] - authors[r["seed"]]["top1"]) for r in cells.get(("ours_paired", variant), []) if r["seed"] in authors]
+        if pairs:
+            diffs = [d for _, d in sorted(pairs)]
+            print(f"{variant}, paired (ours from the authors' initial weights − authors, same seed): "
+                  + ", ".join(f"seed {seed} {d:+.2f}" for seed, d in sorted(pairs)) + f"; mean {sum(diffs) / len(diffs):+.2f}")
     if "rank" in variants and "supcon" in variants:
         for side in ("authors", "ours"):
             gain = means[(side, "rank")] - means[(side, "supcon")]
