@@ -26,6 +26,11 @@ the same seed (`stages.encoder.init_weights`, written by reference_warmup.py --w
 (authors, ours_paired) differs only by the implementations and the training draws, not by the
 initialisation, which at this schedule moves a run by several points (docs/fidelity.md).
 
+The anchor drops each epoch's last partial batch and SimCLR/main.py (our default) keeps it; for
+the like-for-like comparison with the anchor add --drop-last (cells in <schedule>-drop_last; the
+authors' cells are the same runs, copy them there). At the full setting keeping it cost our `rank`
+run about 2 points (docs/fidelity.md, "The last partial batch").
+
 Usage: scripts/fidelity/fashion_mnist.py [--schedule short|full] [--seeds 3] [--variants rank,supcon]
          [--sides ours,authors,ours_paired] [--results docs/fidelity/results] [--table-only]
 Env:   PYTHON (the venv with torch, default /work/venv/bin/python), SBCL_REF (a checkout of
