@@ -29,11 +29,7 @@ extension Executor {
         var outcomes: [(String, StageOutcome)] = []
         var artifacts: [String: StageInput] = [:]
         for stage in plan.stages {
-            let inputs = zip(stage.spec.inputs, stage.spec.inputSlots).map { name, slot in
-                var input = artifacts[name]!
-                input.slot = slot
-                return input
-            }
+            let inputs = Self.inputs(of: stage, from: artifacts)
             var outcome = StageOutcome.cached
             let decision = try receive(["cached", "compute"], stage: stage.name)
             if decision.action == "compute" {

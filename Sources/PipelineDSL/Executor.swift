@@ -105,11 +105,7 @@ public struct Executor: Sendable {
         var outcomes: [(String, StageOutcome)] = []
         var artifacts: [String: StageInput] = [:]
         for stage in plan.stages {
-            let inputs = zip(stage.spec.inputs, stage.spec.inputSlots).map { name, slot in
-                var input = artifacts[name]!
-                input.slot = slot
-                return input
-            }
+            let inputs = Self.inputs(of: stage, from: artifacts)
             let started = Date()
             let (manifest, outcome): (Manifest, StageOutcome)
             do {
@@ -213,6 +209,15 @@ public struct Executor: Sendable {
 
     /// Moves the stage's epoch history (once per epoch, the last of any repeat) into its artifact,
     /// so a later run that finds it cached can still show every epoch.
+    /// The artifacts `stage` reads, in its input order, each under the slot `stage` gives it.
+    static func inputs(of stage: PlannedStage, from artifacts: [String: StageInput]) -> [StageInput] {
+        zip(stage.spec.inputs, stage.spec.inputSlots).map { name, slot in
+            var input = artifacts[name]!
+            input.slot = slot
+            return input
+        }
+    }
+
     func keepHistory(_ history: URL, in outputDirectory: URL) throws {
         guard let text = try? String(contentsOf: history, encoding: .utf8) else { return }
         let lines = EpochRecord.parseLines(text).map { $0.jsonLine + "\n" }.joined()
