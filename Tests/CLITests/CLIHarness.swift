@@ -57,6 +57,12 @@ final class CLIHarness {
         environment["SBCL_TEST_HANG_AT_STEP"] = nil
         environment.merge(extra) { _, new in new }
         process.environment = environment
+        return try launch(process, tag: tag)
+    }
+
+    /// Starts `process` with its standard output and error going to files named by `tag` in the
+    /// working folder, and returns it with those files.
+    func launch(_ process: Process, tag: String) throws -> (Process, URL, URL) {
         let out = folder.appendingPathComponent("stdout-\(tag).txt"), err = folder.appendingPathComponent("stderr-\(tag).txt")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)

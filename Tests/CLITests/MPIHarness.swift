@@ -38,13 +38,7 @@ extension CLIHarness {
         environment["SBCL_TEST_STAGES"] = nil
         environment.merge(extra) { _, new in new }
         process.environment = environment
-        let out = folder.appendingPathComponent("stdout-\(tag).txt"), err = folder.appendingPathComponent("stderr-\(tag).txt")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        return (process, out, err)
+        return try launch(process, tag: tag)
     }
 
     /// Runs `mpirun -np ranks BINARY arguments` to completion.
@@ -60,13 +54,7 @@ extension CLIHarness {
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = folder
-        let tag = UUID().uuidString
-        let out = folder.appendingPathComponent("stdout-\(tag).txt"), err = folder.appendingPathComponent("stderr-\(tag).txt")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
+        let (_, out, err) = try launch(process, tag: UUID().uuidString)
         process.waitUntilExit()
         return try collect(process, out, err)
     }
