@@ -33,11 +33,9 @@ ap.add_argument("--lr", type=float, default=0.5); ap.add_argument("--batch", typ
 ap.add_argument("--drop-last", action="store_true"); ap.add_argument("--threads", type=int, default=2)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
-sys.path.insert(0, os.path.join(os.environ["SBCL_REF"], "SimCLR"))
-torch.Tensor.cuda = lambda self, *a, **k: self
-nn.Module.cuda = lambda self, *a, **k: self
-torch.cuda.FloatTensor = torch.FloatTensor
-import resnet, loss as L, kmeans_gpu  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "goldens"))
+import reference  # noqa: E402,F401  (the authors' SimCLR/ code, importable without a GPU)
+from reference import resnet, loss as L, kmeans_gpu  # noqa: E402
 
 d = "/usr/share/datasets/fashion-mnist/"
 xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)

@@ -28,11 +28,9 @@ ap.add_argument("--init", default=None, help="safetensors of initial weights (re
 ap.add_argument("--lr", type=float, default=0.5); ap.add_argument("--threads", type=int, default=2)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
-sys.path.insert(0, os.path.join(os.environ["SBCL_REF"], "SimCLR"))
-torch.Tensor.cuda = lambda self, *a, **k: self
-nn.Module.cuda = lambda self, *a, **k: self
-torch.cuda.FloatTensor = torch.FloatTensor
-import resnet, loss as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "goldens"))
+import reference  # noqa: E402,F401  (the authors' SimCLR/ code, importable without a GPU)
+from reference import resnet, loss as L  # noqa: E402
 
 # The anchor's data, seeding and model, in its order.
 d = "/usr/share/datasets/fashion-mnist/"
