@@ -60,6 +60,14 @@ final class CLIHarness {
         return try launch(process, tag: tag)
     }
 
+    /// The hash `plan RECIPE --json` gives the stage named `stage`.
+    func stageHash(of stage: String, recipe: String) throws -> String {
+        let plan = try run(["plan", recipe, "--json"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let stages = try XCTUnwrap(json["stages"] as? [[String: Any]])
+        return try XCTUnwrap(stages.first { $0["name"] as? String == stage }?["hash"] as? String)
+    }
+
     /// Starts `process` with its standard output and error going to files named by `tag` in the
     /// working folder, and returns it with those files.
     func launch(_ process: Process, tag: String) throws -> (Process, URL, URL) {

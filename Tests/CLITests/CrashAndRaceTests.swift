@@ -8,16 +8,9 @@ final class CrashAndRaceTests: XCTestCase {
     override func setUpWithError() throws { cli = try CLIHarness() }
     override func tearDown() { cli.remove() }
 
-    private func hash(of stage: String, recipe: String) throws -> String {
-        let plan = try cli.run(["plan", recipe, "--json"])
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
-        let stages = try XCTUnwrap(json["stages"] as? [[String: Any]])
-        return try XCTUnwrap(stages.first { $0["name"] as? String == stage }?["hash"] as? String)
-    }
-
     func testKilledStageResumesFromItsCheckpoint() throws {
         try cli.write("long.yaml", "name: long\nstages:\n  count: {kind: test_counter, steps: 40, step_seconds: 0.01}\n")
-        let hash = try hash(of: "count", recipe: "long.yaml")
+        let hash = try cli.stageHash(of: "count", recipe: "long.yaml")
         let state = cli.cacheDirectory.appendingPathComponent("checkpoints/\(hash)/state.txt")
         // The stage checkpoints step 12 and then waits, so the kill lands mid-stage whatever the load.
         let (process, out, err) = try cli.start(["long.yaml"], environment: ["SBCL_TEST_HANG_AT_STEP": "12"])

@@ -9,13 +9,6 @@ final class LockReclaimTests: XCTestCase {
     override func setUpWithError() throws { cli = try CLIHarness() }
     override func tearDown() { cli.remove() }
 
-    private func hash(of stage: String, recipe: String) throws -> String {
-        let plan = try cli.run(["plan", recipe, "--json"])
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
-        let stages = try XCTUnwrap(json["stages"] as? [[String: Any]])
-        return try XCTUnwrap(stages.first { $0["name"] as? String == stage }?["hash"] as? String)
-    }
-
     private func waitFor(_ what: String, seconds: Double = 30, _ condition: () -> Bool) {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline, !condition() { Thread.sleep(forTimeInterval: 0.02) }
@@ -24,7 +17,7 @@ final class LockReclaimTests: XCTestCase {
 
     func testKilledHolderIsReclaimedAndTheWaiterResumesItsWork() throws {
         try cli.write("long.yaml", "name: long\nstages:\n  count: {kind: test_counter, steps: 30, step_seconds: 0.01}\n")
-        let hash = try hash(of: "count", recipe: "long.yaml")
+        let hash = try cli.stageHash(of: "count", recipe: "long.yaml")
         let state = cli.cacheDirectory.appendingPathComponent("checkpoints/\(hash)/state.txt")
         // A second without a heartbeat would make the lock stale: the holder beats every 0.1 s.
         let stale = ["SBCL_LOCK_STALE_SECONDS": "1"]
@@ -52,7 +45,7 @@ final class LockReclaimTests: XCTestCase {
     /// the stale timeout, as a holder on a node that froze would.
     func testFrozenHolderLosesItsLockAfterTheTimeout() throws {
         try cli.write("long.yaml", "name: long\nstages:\n  count: {kind: test_counter, steps: 30, step_seconds: 0.01}\n")
-        let hash = try hash(of: "count", recipe: "long.yaml")
+        let hash = try cli.stageHash(of: "count", recipe: "long.yaml")
         let state = cli.cacheDirectory.appendingPathComponent("checkpoints/\(hash)/state.txt")
         let stale = ["SBCL_LOCK_STALE_SECONDS": "0.5"]
         let holder = try cli.start(["long.yaml"], tag: "holder", environment: stale.merging(["SBCL_TEST_HANG_AT_STEP": "12"]) { $1 })
@@ -75,7 +68,7 @@ final class LockReclaimTests: XCTestCase {
     /// heartbeat that never moves.
     func testLockOfANodeThatStoppedHeartBeatingIsReclaimed() throws {
         try cli.write("r.yaml", "name: r\nstages:\n  a: {kind: test_source, value: 3}\n")
-        let hash = try hash(of: "a", recipe: "r.yaml")
+        let hash = try cli.stageHash(of: "a", recipe: "r.yaml")
         let locks = cli.cacheDirectory.appendingPathComponent("locks")
         try FileManager.default.createDirectory(at: locks, withIntermediateDirectories: true)
         try cli.write("cache/locks/\(hash).lease", """
