@@ -31,11 +31,30 @@ final class TrajectoryParityTests: XCTestCase {
     }
 
     func testSixtyFirstStageStepsFollowTheReferenceTrajectory() throws {
-        let steps = try fixture("steps"), initial = try fixture("initial"), final64 = try fixture("final64")
+        try replay(steps: try fixture("steps"), initial: try fixture("initial"), final64: try fixture("final64"))
+    }
+
+    /// The same replay at the authors' full setting (14,886 images, batch 256, lr 0.5, 242
+    /// subclasses), from a folder that `scripts/fidelity/trajectory_reference.py` wrote with
+    /// NMAX=6000 FACTOR=0.01 … INIT=<a warm-up state> (docs/fidelity.md, "The first stage at full
+    /// scale"): tens of MB and tens of minutes to make, so not a fixture.
+    func testFullScaleTrajectoryFromSBCLTrajectoryDir() throws {
+        guard let directory = ProcessInfo.processInfo.environment["SBCL_TRAJECTORY_DIR"] else {
+            throw XCTSkip("set SBCL_TRAJECTORY_DIR to a folder written by scripts/fidelity/trajectory_reference.py to replay it")
+        }
+        func read(_ name: String) throws -> SafeTensorsFile {
+            try SafeTensors.read(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name + ".safetensors"))
+        }
+        try replay(steps: try read("steps"), initial: try read("initial"), final64: try read("final64"))
+    }
+
+    private func replay(steps: SafeTensorsFile, initial: SafeTensorsFile, final64: SafeTensorsFile) throws {
         func meta(_ key: String) throws -> Double { try XCTUnwrap(Double(steps.metadata[key] ?? ""), "metadata \(key)") }
         let (mean, std) = (Float(try meta("mean")), Float(try meta("std")))
         let batchSize = Int(try meta("batch")), epochs = Int(try meta("epochs"))
-        let clusterSeed = Int(try meta("cluster_seed")), baseRate = Float(try meta("lr"))
+        let baseRate = Float(try meta("lr"))
+        // Our epoch of the first recorded step, less one (the reference counts epochs from 0).
+        let firstEpoch = Int(steps.metadata["first_epoch"] ?? "0") ?? 0
         let labels = try steps.array(named: "subset_labels").int64s().map { Int32($0) }
         let count = labels.count, stepsPerEpoch = (count + batchSize - 1) / batchSize  // drop_last=False
 
@@ -51,7 +70,8 @@ final class TrajectoryParityTests: XCTestCase {
         let stepLabels = try steps.array(named: "labels").int64s(), stepIndices = try steps.array(named: "indices").int64s()
         let rates = try steps.array(named: "lr").doubles(), rank = try steps.array(named: "rank").int64s()
         let loss32 = try steps.array(named: "loss").doubles(), loss64 = try steps.array(named: "loss64").doubles()
-        let pixels = views.shape[2] * views.shape[3]
+        let (height, width) = (views.shape[2], views.shape[3])
+        let pixels = height * width
         let bytes = try views.int64s().map { UInt8($0) }
         func normalised(_ values: ArraySlice<UInt8>) -> [Float] { values.map { (Float($0) / 255 - mean) / std } }
 
@@ -59,12 +79,16 @@ final class TrajectoryParityTests: XCTestCase {
         // Per phase (0 warm-up, 1 SBCL): Σ (ours − float64)² and Σ (PyTorch float32 − float64)² of the
         // relative step losses; per re-clustering the same of the projections.
         var lossSquares = [[0.0, 0.0], [0.0, 0.0]]
+        // Per phase: Σ of the signed relative deviations (a bias shows here, rounding averages out).
+        var lossBias = [[0.0, 0.0], [0.0, 0.0]], phaseSteps = [0, 0]
+        // Per epoch: Σ of the step losses of ours, PyTorch float32 and float64.
+        var epochLosses = [Int: [Double]]()
         for s in 0..<sizes.count {
-            let epoch = s / stepsPerEpoch + 1, inEpoch = s % stepsPerEpoch
+            let epoch = firstEpoch + s / stepsPerEpoch + 1, inEpoch = s % stepsPerEpoch
             if inEpoch == 0 && clustering.reclusters(atEpoch: epoch) {
                 let key = "cluster\(epoch - 1)"
                 let clusterViews = try steps.array(named: key + ".views")
-                let x = Tensor(normalised(try clusterViews.int64s().map { UInt8($0) }[...]), shape: [count, 28, 28, 1])
+                let x = Tensor(normalised(try clusterViews.int64s().map { UInt8($0) }[...]), shape: [count, height, width, 1])
                 let z = withoutGradients { model(x, training: false) }.scalars
                 let torch32 = try steps.array(named: key + ".features").floats(), exact = try steps.array(named: key + ".features64").floats()
                 func rms(_ a: [Float]) -> Double { (zip(a, exact).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(a.count)).squareRoot() }
@@ -76,7 +100,14 @@ final class TrajectoryParityTests: XCTestCase {
                                                       settings: clustering, temperature: losses.temperature, generator: &generator)
                 let referenceSubclasses = try steps.array(named: key + ".subclasses").int64s().map { Int32($0) }
                 let referenceTemperatures = try steps.array(named: key + ".temperatures").doubles().map { Float($0) }
-                XCTAssertEqual(result.subclasses, referenceSubclasses, "\(key): subclasses from the reference's projections")
+                // A clean seed: the reference's k-means never refilled an empty cluster with a draw of
+                // torch's generator, so ours must give its labels exactly; otherwise report agreement.
+                if (try? steps.array(named: key + ".clean").int64s().first) ?? 1 == 1 {
+                    XCTAssertEqual(result.subclasses, referenceSubclasses, "\(key): subclasses from the reference's projections")
+                } else {
+                    let same = zip(result.subclasses, referenceSubclasses).filter { $0 == $1 }.count
+                    print("trajectory: \(key) k-means met an empty cluster in the reference (a torch draw); labels agree on \(same) of \(count)")
+                }
                 assertAllClose(result.classTemperatures, referenceTemperatures, rtol: 1e-5, atol: 1e-7, "\(key): class temperatures")
                 subclasses = referenceSubclasses
                 temperatures = referenceTemperatures
@@ -90,7 +121,7 @@ final class TrajectoryParityTests: XCTestCase {
             let row = s * batchSize
             let batch = Batch(images: normalised(first) + normalised(second),
                               labels: stepLabels[row..<(row + n)].map { Int32($0) }, indices: stepIndices[row..<(row + n)].map { Int($0) },
-                              views: 2, batchSize: n, height: 28, width: 28, channels: 1,
+                              views: 2, batchSize: n, height: height, width: width, channels: 1,
                               position: LoaderPosition(epoch: epoch, step: inEpoch))
             let sbcl = !clustering.isWarmup(epoch: epoch)
             XCTAssertEqual(rank[s] == 1, sbcl, "step \(s + 1): warm-up or SBCL")
@@ -103,8 +134,21 @@ final class TrajectoryParityTests: XCTestCase {
             let ours = (value - loss64[s]) / loss64[s], torch32 = (loss32[s] - loss64[s]) / loss64[s]
             lossSquares[sbcl ? 1 : 0][0] += ours * ours
             lossSquares[sbcl ? 1 : 0][1] += torch32 * torch32
+            lossBias[sbcl ? 1 : 0][0] += ours
+            lossBias[sbcl ? 1 : 0][1] += torch32
+            phaseSteps[sbcl ? 1 : 0] += 1
+            epochLosses[epoch, default: [0, 0, 0, 0]] = zip(epochLosses[epoch] ?? [0, 0, 0, 0], [value, loss32[s], loss64[s], 1]).map { $0 + $1 }
         }
-        for (phase, name) in ["SupCon warm-up", "SBCL rank"].enumerated() {
+        for (epoch, sums) in epochLosses.sorted(by: { $0.key < $1.key }) {
+            print(String(format: "trajectory: epoch %d mean step loss: ours %.5f, PyTorch float32 %.5f, float64 %.5f",
+                         epoch, sums[0] / sums[3], sums[1] / sums[3], sums[2] / sums[3]))
+        }
+        for (phase, name) in ["SupCon warm-up", "SBCL rank"].enumerated() where phaseSteps[phase] > 0 {
+            let n = Double(phaseSteps[phase])
+            print(String(format: "trajectory: %@ mean signed relative deviation from float64 over %d steps: ours %+.3e, PyTorch float32 %+.3e",
+                         name, phaseSteps[phase], lossBias[phase][0] / n, lossBias[phase][1] / n))
+        }
+        for (phase, name) in ["SupCon warm-up", "SBCL rank"].enumerated() where phaseSteps[phase] > 0 {
             let (ours, torch32) = (lossSquares[phase][0].squareRoot(), lossSquares[phase][1].squareRoot())
             print("trajectory: \(name) step losses, relative deviation from float64 (root of the sum of squares): ours \(ours), PyTorch float32 \(torch32)")
             XCTAssertLessThanOrEqual(ours, 3 * torch32, "\(name) step losses against the float64 path")
@@ -133,7 +177,7 @@ final class TrajectoryParityTests: XCTestCase {
         let parameters = try displacement(running: false), running = try displacement(running: true)
         print("trajectory: parameters \(parameters.ours) of the learned displacement "
               + "(PyTorch float32: \(parameters.torch)); running statistics \(running.ours) (PyTorch float32: \(running.torch))")
-        XCTAssertLessThanOrEqual(parameters.ours, 2 * parameters.torch, "parameters after 60 steps, against the float64 path")
-        XCTAssertLessThanOrEqual(running.ours, 2 * running.torch, "batch-norm running statistics after 60 steps")
+        XCTAssertLessThanOrEqual(parameters.ours, 2 * parameters.torch, "parameters after \(sizes.count) steps, against the float64 path")
+        XCTAssertLessThanOrEqual(running.ours, 2 * running.torch, "batch-norm running statistics after \(sizes.count) steps")
     }
 }

@@ -42,7 +42,16 @@ information, the float32 run with 2 threads against 1 (`spread_threads_params`).
 
 Usage: SBCL_REF=<checkout of JackHck/SBCL> /work/venv/bin/python scripts/fidelity/trajectory_reference.py
 Env: EPOCHS (12) WARM (4) STEP (4) BATCH (36) LR (0.05) PRETRAIN (40); for diagnostics, NMAX (40: the
-largest class) and OUT (another folder for the files)
+largest class), FACTOR (0.1: n_c = int(NMAX * FACTOR ** (c / 9))) and OUT (another folder for the files).
+
+The full-scale replay (docs/fidelity.md, "The first stage at full scale"): the authors' setting
+(NMAX=6000 FACTOR=0.01 BATCH=256 LR=0.5 EPOCHS=15 WARM=3 STEP=3) recorded from a given state rather
+than from PRETRAIN epochs: INIT (a state dict in the reference's names, e.g. reference_warmup.py's
+output after the warm-up), FIRST_EPOCH (the 0-based epoch the record starts at), RECORD_EPOCHS (how
+many), THREADS (the golden and float64 runs' threads, 1), SEED_TRIES (100: re-clustering seeds tried
+for one whose k-means meets no empty cluster; with fewer the last is kept and cluster<e>.clean is 0),
+SKIP_THREADS=1 (no 2-thread float32 run). TrajectoryParityTests replays such a folder when
+SBCL_TRAJECTORY_DIR names it.
 """
 import gzip
 import math
@@ -64,7 +73,9 @@ torch.set_num_threads(1)
 E = int(os.environ.get("EPOCHS", 12)); WARM = int(os.environ.get("WARM", 4)); STEP = int(os.environ.get("STEP", 4))
 B = int(os.environ.get("BATCH", 36)); LR = float(os.environ.get("LR", 0.05)); PRETRAIN = int(os.environ.get("PRETRAIN", 40))
 TEMP, M, CLUSTER_SEED = 0.1, 10, 100
-NMAX = int(os.environ.get("NMAX", 40))
+NMAX = int(os.environ.get("NMAX", 40)); FACTOR = float(os.environ.get("FACTOR", 0.1))
+INIT = os.environ.get("INIT"); FIRST = int(os.environ.get("FIRST_EPOCH", 0)); NEP = int(os.environ.get("RECORD_EPOCHS", E - FIRST))
+THREADS = int(os.environ.get("THREADS", 1)); SEED_TRIES = int(os.environ.get("SEED_TRIES", 100))
 OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "StagesTests", "Fixtures", "trajectory")
 os.makedirs(OUT, exist_ok=True)
 
@@ -72,7 +83,7 @@ d = "/usr/share/datasets/fashion-mnist/"
 xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
 ytr = np.frombuffer(gzip.open(d + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8).astype(np.int64)
 np.random.seed(0)
-counts = [int(NMAX * 0.1 ** (c / 9)) for c in range(10)]
+counts = [int(NMAX * FACTOR ** (c / 9)) for c in range(10)]
 sel = []
 for c in range(10):
     idx = np.where(ytr == c)[0]; np.random.shuffle(idx); sel.append(idx[:counts[c]])
@@ -94,7 +105,11 @@ pre_rng = np.random.RandomState(11)
 pre_aug = T.Compose([T.ToPILImage(), T.RandomResizedCrop(28, scale=(0.2, 1.)), T.RandomHorizontalFlip(),
                      T.RandomApply([T.ColorJitter(0.4, 0.4)], p=0.8), T.ToTensor(), T.Normalize((mean,), (std,))])
 model.train()
-for _ in range(PRETRAIN):
+if INIT:
+    from safetensors.torch import load_file
+    missing, unexpected = model.load_state_dict(load_file(INIT), strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+for _ in range(0 if INIT else PRETRAIN):
     perm = pre_rng.permutation(N)
     for k in range(0, N, B):
         ix = perm[k:k + B]
@@ -118,8 +133,8 @@ def to_input(u8, dtype):
 def cluster(model, u8views, dtype):
     """main.cluster() for train_rule 'Rank' on given views; numpy's global generator seeded by the caller."""
     model.eval()
-    with torch.no_grad():
-        feats = model(to_input(u8views, dtype)).float()
+    with torch.no_grad():   # in chunks, as main.cluster()'s loader: one pass over 14,886 images needs ~13 GB of im2col in float64
+        feats = torch.cat([model(to_input(u8views[k:k + 512], dtype)) for k in range(0, len(u8views), 512)]).float()
     parts = torch.split(feats, counts)
     centers = torch.stack([p.mean(0) for p in parts])
     dens = np.array([F.pairwise_distance(parts[c], centers[c][None], p=2).mean().item() / np.log(len(parts[c]) + 10)
@@ -147,7 +162,7 @@ def run(dtype, threads, script=None):
     opt = torch.optim.SGD(m.parameters(), LR, momentum=0.9, weight_decay=1e-4)
     rec = script or {"steps": [], "clusters": {}}
     losses, s, sub, density = [], 0, None, None
-    for ep in range(E):
+    for ep in range(FIRST, FIRST + NEP):
         lr = LR * 1e-4 + (LR - LR * 1e-4) * (1 + math.cos(math.pi * ep / E)) / 2   # adjust_learning_rate
         for g in opt.param_groups: g["lr"] = lr
         if ep >= WARM and (ep - WARM) % STEP == 0:
@@ -156,7 +171,7 @@ def run(dtype, threads, script=None):
                 # kmeans_gpu refills an empty cluster with X[torch.randint(...)], a draw of torch's
                 # generator that no other implementation can repeat: take the first seed whose
                 # k-means runs never reach that branch, so the labels can be compared exactly.
-                for seed in range(CLUSTER_SEED + ep, CLUSTER_SEED + ep + 100000, 1000):
+                for seed in range(CLUSTER_SEED + ep, CLUSTER_SEED + ep + 1000 * SEED_TRIES, 1000):
                     empty = []
                     randint = torch.randint
                     torch.randint = lambda *a, **k: empty.append(1) or randint(*a, **k)
@@ -167,12 +182,13 @@ def run(dtype, threads, script=None):
                         torch.randint = randint
                     if not empty:
                         break
-                rec["clusters"][ep] = (cv, feats.numpy(), sub, density, seed)
+                rec["clusters"][ep] = (cv, feats.numpy(), sub, density, seed, not empty)
             else:
-                cv, _, sub, density, _ = rec["clusters"][ep]
+                cv, _, sub, density, _, _ = rec["clusters"][ep]
                 m.eval()
                 with torch.no_grad():
-                    rec.setdefault("replayed", {})[(dtype, ep)] = m(to_input(cv, dtype)).double().numpy()
+                    rec.setdefault("replayed", {})[(dtype, ep)] = torch.cat(
+                        [m(to_input(cv[k:k + 512], dtype)) for k in range(0, len(cv), 512)]).double().numpy()
         m.train()
         perm = views_rng.permutation(N) if script is None else None
         steps = (N + B - 1) // B
@@ -195,9 +211,9 @@ def run(dtype, threads, script=None):
     return rec, {k: v.detach().clone() for k, v in m.state_dict().items()}, np.array(losses)
 
 
-rec, final, losses = run(torch.float32, 1)
-_, final2, losses2 = run(torch.float32, 2, rec)
-_, final64, losses64 = run(torch.float64, 1, rec)
+rec, final, losses = run(torch.float32, THREADS)
+_, final2, losses2 = (None, final, None) if os.environ.get("SKIP_THREADS") else run(torch.float32, 2, rec)
+_, final64, losses64 = run(torch.float64, THREADS, rec)
 
 
 def spread(a, b, running):
@@ -221,7 +237,8 @@ tensors = {"views": torch.from_numpy(views), "sizes": torch.from_numpy(sizes), "
            "loss": torch.from_numpy(losses.astype(np.float64)), "loss64": torch.from_numpy(losses64.astype(np.float64)),
            "rank": torch.tensor([int(st["rank"]) for st in rec["steps"]], dtype=torch.int64),
            "subset_labels": torch.from_numpy(ylt.copy())}
-for ep, (cv, feats, sub, dens, seed) in rec["clusters"].items():
+for ep, (cv, feats, sub, dens, seed, clean) in rec["clusters"].items():
+    tensors[f"cluster{ep}.clean"] = torch.tensor(int(clean), dtype=torch.int64)
     tensors[f"cluster{ep}.views"] = torch.from_numpy(cv)
     tensors[f"cluster{ep}.features"] = torch.from_numpy(feats)
     tensors[f"cluster{ep}.features64"] = torch.from_numpy(rec["replayed"][(torch.float64, ep)].astype(np.float32))
@@ -230,6 +247,7 @@ for ep, (cv, feats, sub, dens, seed) in rec["clusters"].items():
     tensors[f"cluster{ep}.temperatures"] = torch.from_numpy(dens.astype(np.float64))
 meta = {"mean": repr(mean), "std": repr(std), "lr": repr(LR), "batch": str(B), "epochs": str(E), "warm": str(WARM),
         "step": str(STEP), "cluster_seed": str(CLUSTER_SEED), "torch": torch.__version__,
+        "first_epoch": str(FIRST), "nmax": str(NMAX), "factor": repr(FACTOR), "init": os.path.basename(INIT) if INIT else "",
         "spread32_params": repr(spread(final, final64, False)), "spread32_running": repr(spread(final, final64, True)),
         "spread_threads_params": repr(spread(final2, final, False))}
 save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(OUT, "steps.safetensors"), metadata=meta)
