@@ -1,0 +1,129 @@
+import COpenCL
+import Engine
+
+// Transfers, copies, kernel launches and the sticky error: everything that enqueues work.
+
+extension OpenCLBackend {
+    /// An argument of a kernel launch.
+    enum Argument {
+        case buffer(TensorStorage)
+        case int(Int)
+        case float(Float)
+        /// A struct passed by value (its bytes).
+        case bytes([Int32])
+        /// `count` bytes of local memory.
+        case local(Int)
+    }
+
+    public func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
+        guard byteCount > 0, !hasPendingError, let s = source.deviceBuffer.handle, let d = destination.deviceBuffer.handle else { return }
+        record(api.enqueueCopyBuffer(queue, s, d, 0, 0, byteCount, 0, nil, nil), "clEnqueueCopyBuffer")
+    }
+
+    /// A blocking write: the host memory may be reused as soon as this returns.
+    public func upload(_ source: UnsafeRawBufferPointer, to destination: TensorStorage) {
+        precondition(source.count <= destination.byteCount, "OpenCLBackend.upload: \(source.count) bytes into \(destination.byteCount)")
+        guard source.count > 0, let base = source.baseAddress else { return }
+        guard !hasPendingError, let d = destination.deviceBuffer.handle else { return }
+        state.withLock {
+            $0.transfers.uploads += 1
+            $0.transfers.uploadedBytes += source.count
+        }
+        record(api.enqueueWriteBuffer(queue, d, 1, 0, source.count, base, 0, nil, nil), "clEnqueueWriteBuffer")
+    }
+
+    /// A blocking read, after the work queued before it. On a pending error the bytes are zeros.
+    public func download(_ source: TensorStorage, into destination: UnsafeMutableRawBufferPointer) {
+        precondition(destination.count <= source.byteCount, "OpenCLBackend.download: \(destination.count) bytes from \(source.byteCount)")
+        guard destination.count > 0, let base = destination.baseAddress else { return }
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: destination.count)
+        guard !hasPendingError, let s = source.deviceBuffer.handle else { return }
+        state.withLock {
+            $0.transfers.downloads += 1
+            $0.transfers.downloadedBytes += destination.count
+        }
+        record(api.enqueueReadBuffer(queue, s, 1, 0, destination.count, base, 0, nil, nil), "clEnqueueReadBuffer")
+    }
+
+    /// Whether an error waits to be thrown by `synchronize` (work is skipped meanwhile).
+    var hasPendingError: Bool { state.withLock { $0.pendingError != nil } }
+
+    public func synchronize() throws {
+        let finished = api.finish(queue)
+        let error = state.withLock { s -> DeviceError? in
+            if s.pendingError == nil && finished != 0 {
+                s.pendingError = .failure(device: name, message: "clFinish failed with OpenCL status \(finished)")
+            }
+            defer { s.pendingError = nil }
+            return s.pendingError
+        }
+        if let error { throw error }
+    }
+
+    /// The ops with a kernel here; the others stop at a precondition when handed device tensors
+    /// (docs/opencl.md lists them).
+    public func supports(_ op: PrimitiveOp) -> Bool {
+        switch op {
+        case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
+             .matmul, .linear, .sum, .mean, .maskedFill, .reshape:
+            return true
+        case .max, .softmax, .logSoftmax, .crossEntropy, .l2Normalize, .transpose2D, .concat, .slice,
+             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .addReLU, .nchwToNHWC, .contrastiveLoss:
+            return false
+        }
+    }
+
+    /// Enqueues `kernel` over `global` work items in groups of `local` (nil: the driver's choice).
+    func launch(_ kernel: String, global: Int, local: Int?, _ arguments: [Argument]) {
+        guard global > 0 else { return }
+        let handle = kernels[kernel]!
+        state.withLock { s in
+            guard s.pendingError == nil else { return }
+            for (index, argument) in arguments.enumerated() {
+                let i = UInt32(index)
+                var status: Int32 = 0
+                switch argument {
+                case .buffer(let storage):
+                    guard var buffer = storage.deviceBuffer.handle else { return }
+                    status = api.setKernelArg(handle, i, MemoryLayout<UnsafeMutableRawPointer>.size, &buffer)
+                case .int(let value):
+                    precondition(value <= Int(Int32.max), "\(kernel): \(value) does not fit a 32-bit kernel argument")
+                    var v = Int32(value)
+                    status = api.setKernelArg(handle, i, 4, &v)
+                case .float(let value):
+                    var v = value
+                    status = api.setKernelArg(handle, i, 4, &v)
+                case .bytes(let words):
+                    status = words.withUnsafeBytes { api.setKernelArg(handle, i, $0.count, $0.baseAddress) }
+                case .local(let count):
+                    status = api.setKernelArg(handle, i, count, nil)
+                }
+                guard status == 0 else { note(&s, status, "clSetKernelArg(\(kernel), \(index))"); return }
+            }
+            var globalSize = global, localSize = local ?? 0
+            let status = local == nil
+                ? api.enqueueNDRangeKernel(queue, handle, 1, nil, &globalSize, nil, 0, nil, nil)
+                : api.enqueueNDRangeKernel(queue, handle, 1, nil, &globalSize, &localSize, 0, nil, nil)
+            if status != 0 { note(&s, status, "clEnqueueNDRangeKernel(\(kernel))") }
+        }
+    }
+
+    /// Records a failed call's status as the pending error (the first one wins).
+    func record(_ status: Int32, _ call: @autoclosure () -> String) {
+        guard status != 0 else { return }
+        state.withLock { note(&$0, status, call()) }
+    }
+
+    /// Sets the pending error for `status`: allocation failures (which drivers that allocate
+    /// lazily report at first use) become out-of-memory errors.
+    func note(_ s: inout State, _ status: Int32, _ call: String) {
+        guard s.pendingError == nil else { return }
+        // CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_RESOURCES, CL_OUT_OF_HOST_MEMORY.
+        if status == -4 || status == -5 || status == -6 {
+            s.pendingError = .outOfMemory(device: name, requestedBytes: nil, inUseBytes: s.allocatedBytes,
+                                          capacityBytes: memoryLimit, stage: nil)
+        } else {
+            s.pendingError = .failure(device: name, message: "\(call) failed with OpenCL status \(status)")
+        }
+    }
+}
