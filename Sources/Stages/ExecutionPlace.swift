@@ -24,7 +24,7 @@ public struct RankGroup: Equatable, Sendable {
 /// Threads never change results (reductions are cut into fixed chunks, `GEMM` splits products by
 /// shape only), so `threads` is a speed setting and stays out of every cache hash.
 public struct ExecutionPlace {
-    /// The backend tensors live on (the CPU: `DeviceSelection` refuses every other device today).
+    /// The backend tensors live on: the CPU, or a device backend that runs every primitive op.
     public let backend: any Backend
     /// Worker threads of this rank: the engine's pool, the data loader, the loss's row pass.
     public let threads: Int
@@ -52,6 +52,12 @@ public struct ExecutionPlace {
     /// throws `DeviceError`.
     public static func enter(_ context: RunContext, synchronizesBatchNorm: Bool = false) throws -> ExecutionPlace {
         let choice = try DeviceSelection.select(context.device)
+        // A device backend that lacks some op would stop at a precondition mid-step; refuse it
+        // here in a sentence instead (docs/opencl.md lists the ops covered so far).
+        if let missing = DeviceSelection.missingOps(choice.backend) {
+            throw DeviceError.unavailable(device: context.device,
+                                          reason: "\(choice.backend.name) has no kernel yet for \(missing), which training needs")
+        }
         let communicator = context.coordinator as? any Communicator
         let ranks = communicator.map { RankGroup(rank: $0.rank, size: $0.size) } ?? .single
         let place = ExecutionPlace(backend: choice.backend, threads: max(1, context.threads), ranks: ranks,

@@ -81,6 +81,10 @@ public enum DeviceSelection {
         case "auto":
             do {
                 let backend = try open(.opencl, name: "opencl", cpuDevice: false)
+                if let missing = missingOps(backend) {
+                    return Choice(backend: CPUBackend.shared,
+                                  note: "device auto: using the CPU (\(backend.name) found, but the OpenCL backend has no kernel yet for \(missing))")
+                }
                 return Choice(backend: backend, note: "device auto: using \(backend.name)")
             } catch let error as DeviceError {
                 guard case .unavailable(_, let reason) = error else { throw error }
@@ -89,6 +93,12 @@ public enum DeviceSelection {
         default:
             throw DeviceError.unknownDevice(name)
         }
+    }
+
+    /// The primitive ops `backend` has no kernel for, listed, or nil when it runs them all.
+    public static func missingOps(_ backend: any Backend) -> String? {
+        let missing = PrimitiveOp.allCases.filter { !backend.supports($0) }
+        return missing.isEmpty ? nil : missing.map(\.rawValue).joined(separator: ", ")
     }
 
     private static func open(_ kind: DeviceKind, name: String, cpuDevice: Bool) throws -> any Backend {
