@@ -10,6 +10,12 @@
 ///
 /// Op codes (`UnaryCode`, `BinaryCode`) are passed as ints so each family is one kernel.
 enum KernelSource {
+    /// Every kernel of `text` and `layers`, created once per backend.
+    static let kernelNames = ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float",
+                              "sbcl_im2col", "sbcl_col2im", "sbcl_bn_statistics", "sbcl_bn_normalize",
+                              "sbcl_bn_backward_sums", "sbcl_bn_backward_input", "sbcl_shortcut_forward",
+                              "sbcl_shortcut_backward", "sbcl_l2_forward", "sbcl_l2_backward", "sbcl_sgd"]
+
     static let text = #"""
 #ifndef SBCL_PRELUDE
 #define KERNEL __kernel
@@ -21,6 +27,10 @@ enum KernelSource {
 #define LOCAL_SIZE(d) get_local_size(d)
 #define SYNC_LOCAL() barrier(CLK_LOCAL_MEM_FENCE)
 #endif
+
+/* No contraction of a*b + c into fma: the CPU kernels round each step, and the ReLU masks of batch
+   norm must see the same signs. */
+#pragma OPENCL FP_CONTRACT OFF
 
 #define SBCL_MAX_RANK 8
 

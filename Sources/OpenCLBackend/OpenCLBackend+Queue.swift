@@ -65,10 +65,13 @@ extension OpenCLBackend {
     public func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
-             .matmul, .linear, .sum, .mean, .maskedFill, .reshape:
+             .matmul, .linear, .sum, .mean, .maskedFill, .reshape, .transpose2D, .l2Normalize,
+             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .addReLU, .nchwToNHWC:
             return true
-        case .max, .softmax, .logSoftmax, .crossEntropy, .l2Normalize, .transpose2D, .concat, .slice,
-             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .addReLU, .nchwToNHWC, .contrastiveLoss:
+        case .contrastiveLoss:
+            // The documented host fallback (Ops+ContrastiveLoss.swift): z down, loss and gradient up.
+            return true
+        case .max, .softmax, .logSoftmax, .crossEntropy, .concat, .slice:
             return false
         }
     }

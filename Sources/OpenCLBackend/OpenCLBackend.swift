@@ -66,9 +66,9 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         guard let queue = api.createCommandQueue(context, device.id, 0, &status), status == 0 else {
             throw .call("clCreateCommandQueue on \(device.name)", status: status)
         }
-        let program = try Self.build(KernelSource.text, api: api, context: context, device: device)
+        let program = try Self.build(KernelSource.text + KernelSource.layers, api: api, context: context, device: device)
         var kernels: [String: UnsafeMutableRawPointer] = [:]
-        for name in ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float"] {
+        for name in KernelSource.kernelNames {
             guard let kernel = api.createKernel(program, name, &status), status == 0 else {
                 throw .call("clCreateKernel(\(name))", status: status)
             }

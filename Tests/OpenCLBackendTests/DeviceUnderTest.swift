@@ -12,7 +12,7 @@ enum DeviceUnderTest {
         do {
             if let gpu = try? OpenCLBackend.shared(cpuDevice: false) { return gpu }
             return try OpenCLBackend.shared(cpuDevice: true)
-        } catch let error as OpenCLError {
+        } catch {
             if case .build = error {
                 XCTFail("the kernels do not compile: \(error)")
                 throw error

@@ -21,6 +21,47 @@ public protocol DeviceKernels: Backend {
     /// `C = α·op(A)·op(B) + β·C`, row-major, `op(A)` m × k, `op(B)` k × n (as `GEMM.sgemm`).
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: TensorStorage, lda: Int, b: TensorStorage, ldb: Int, beta: Float, c: TensorStorage, ldc: Int)
+
+    // The network layers (the ResNet of SupConResNet and its head), with the CPU kernels' semantics.
+
+    /// Convolution NHWC input × OIHW weight → NHWC output (as `Conv2D.forward`).
+    func conv2dForward(_ geometry: Conv2DGeometry, input: TensorStorage, weight: TensorStorage, into output: TensorStorage)
+    /// The input gradient of a convolution (as `Conv2D.backwardData`).
+    func conv2dBackwardData(_ geometry: Conv2DGeometry, outputGradient: TensorStorage, weight: TensorStorage,
+                            into inputGradient: TensorStorage)
+    /// The weight gradient of a convolution (as `Conv2D.backwardWeight`).
+    func conv2dBackwardWeight(_ geometry: Conv2DGeometry, input: TensorStorage, outputGradient: TensorStorage,
+                              into weightGradient: TensorStorage)
+    /// Training batch norm's statistics over `rows × channels` values: the batch mean and
+    /// 1/√(σ²_biased + ε) into `savedMean`/`savedInverseStd`, and the running statistics updated
+    /// in place (momentum, unbiased variance), as `BatchNorm2D.trainingForward`.
+    func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
+                             runningVariance: TensorStorage, momentum: Float, epsilon: Float,
+                             savedMean: TensorStorage, savedInverseStd: TensorStorage)
+    /// `y = γ·(x − mean)·inverseStd + β`, then max(0, y) when `relu`.
+    func batchNormNormalize(_ input: TensorStorage, rows: Int, channels: Int, mean: TensorStorage, inverseStd: TensorStorage,
+                            gamma: TensorStorage, beta: TensorStorage, relu: Bool, into output: TensorStorage)
+    /// Batch norm's pullback through the fused ReLU (training: the batch statistics are functions
+    /// of the input; evaluation: constants), as `BatchNorm2D.trainingBackward`/`inferenceBackward`.
+    func batchNormBackward(training: Bool, input: TensorStorage, outputGradient: TensorStorage, rows: Int, channels: Int,
+                           mean: TensorStorage, inverseStd: TensorStorage, gamma: TensorStorage, beta: TensorStorage,
+                           relu: Bool, inputGradient: TensorStorage, gammaGradient: TensorStorage, betaGradient: TensorStorage)
+    /// The option-A shortcut of NHWC [batch, height, width, channels] (as `ShortcutA.forward`).
+    func shortcutA(_ input: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
+                   into output: TensorStorage)
+    /// Its pullback (as `ShortcutA.backward`).
+    func shortcutABackward(_ outputGradient: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
+                           into inputGradient: TensorStorage)
+    /// Rows of `cols` values divided by max(‖row‖, ε); the norms go to `norms` (`rows` floats).
+    func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
+                     norms: TensorStorage)
+    /// Its pullback from the output `output` and `norms`.
+    func l2NormalizeBackward(_ outputGradient: TensorStorage, output: TensorStorage, norms: TensorStorage, rows: Int, cols: Int,
+                             epsilon: Float, into inputGradient: TensorStorage)
+    /// One SGD update of `count` parameters in place (PyTorch's formulation, as `SGD.step`);
+    /// `buffer` is the momentum buffer, set to d on the `firstStep`.
+    func sgdStep(parameter: TensorStorage, gradient: TensorStorage, buffer: TensorStorage, count: Int, learningRate: Float,
+                 momentum: Float, weightDecay: Float, dampening: Float, nesterov: Bool, firstStep: Bool)
 }
 
 /// Element-wise functions of one Float32 tensor that a device kernel implements.

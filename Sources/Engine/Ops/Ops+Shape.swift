@@ -19,6 +19,9 @@ extension Tensor {
     public func transposed() -> Tensor {
         precondition(rank == 2 && dtype == .float32, "transposed: needs a 2-D float32 tensor, got \(shape)")
         let (r, c) = (shape[0], shape[1])
+        if deviceKernels(for: .transpose2D) != nil {
+            return Tensor.recorded(gathered([c, r], strides: [1, c]), op: .transpose2D, inputs: [self]) { g, _ in [g.transposed()] }
+        }
         let out = Tensor(uninitializedShape: [c, r], on: backend)
         let x = storage.floats, y = out.storage.floats
         for i in 0..<r { for j in 0..<c { y[j * r + i] = x[i * c + j] } }

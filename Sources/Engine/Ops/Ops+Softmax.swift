@@ -108,6 +108,16 @@ extension Tensor {
     public func l2Normalized(epsilon: Float = 1e-12) -> Tensor {
         let (rows, cols) = lastAxisRows("l2Normalized")
         let out = Tensor(uninitializedShape: shape, on: backend)
+        if let device = deviceKernels(for: .l2Normalize) {
+            let norms = Tensor(uninitializedShape: [rows], on: backend)
+            device.l2Normalize(storage, rows: rows, cols: cols, epsilon: epsilon, into: out.storage, norms: norms.storage)
+            return Tensor.recorded(out, op: .l2Normalize, inputs: [self]) { g, _ in
+                let gx = Tensor(uninitializedShape: g.shape, on: g.backend)
+                device.l2NormalizeBackward(g.storage, output: out.storage, norms: norms.storage, rows: rows, cols: cols,
+                                           epsilon: epsilon, into: gx.storage)
+                return [gx]
+            }
+        }
         var norms = [Float](repeating: 0, count: rows)
         let x = storage.floats, y = out.storage.floats
         for row in 0..<rows {
