@@ -69,9 +69,7 @@ extension OpenCLBackend {
         guard outputs > 0 else { return }
         if size == 0 { fill(0, count: outputs, into: out); return }
         // One group per output: a power of two up to 256 threads, no wider than the axis needs.
-        var width = 1
-        while width < Swift.min(size, 256, openCLDevice.maximumWorkGroupSize) { width *= 2 }
-        if width > openCLDevice.maximumWorkGroupSize { width /= 2 }
+        let width = rowWidth(size)
         launch("sbcl_sum", global: outputs * width, local: width,
                [.buffer(x), .buffer(out), .int(outer), .int(size), .int(inner), .local(width * 4)])
     }

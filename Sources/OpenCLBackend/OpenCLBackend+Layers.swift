@@ -56,17 +56,10 @@ extension OpenCLBackend {
              a: outputGradient, lda: g.outputChannels, b: col, ldb: cols, beta: 0, c: weightGradient, ldc: cols)
     }
 
-    /// A power-of-two work-group width for a reduction over `count` values (at most 256).
-    private func reductionWidth(_ count: Int) -> Int {
-        var width = 1
-        while width < Swift.min(count, 256, openCLDevice.maximumWorkGroupSize) { width *= 2 }
-        return width > openCLDevice.maximumWorkGroupSize ? width / 2 : width
-    }
-
     public func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
                                     runningVariance: TensorStorage, momentum: Float, epsilon: Float,
                                     savedMean: TensorStorage, savedInverseStd: TensorStorage) {
-        let width = reductionWidth(rows)
+        let width = rowWidth(rows)
         launch("sbcl_bn_statistics", global: channels * width, local: width,
                [.buffer(input), .int(rows), .int(channels), .buffer(runningMean), .buffer(runningVariance),
                 .float(momentum), .float(epsilon), .buffer(savedMean), .buffer(savedInverseStd), .local(width * 4)])
@@ -84,7 +77,7 @@ extension OpenCLBackend {
                                   mean: TensorStorage, inverseStd: TensorStorage, gamma: TensorStorage, beta: TensorStorage,
                                   relu: Bool, inputGradient: TensorStorage, gammaGradient: TensorStorage,
                                   betaGradient: TensorStorage) {
-        let width = reductionWidth(rows)
+        let width = rowWidth(rows)
         launch("sbcl_bn_backward_sums", global: channels * width, local: width,
                [.buffer(input), .buffer(outputGradient), .int(rows), .int(channels), .buffer(mean), .buffer(inverseStd),
                 .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .buffer(gammaGradient), .buffer(betaGradient),
@@ -113,14 +106,14 @@ extension OpenCLBackend {
 
     public func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
                             norms: TensorStorage) {
-        let width = reductionWidth(cols)
+        let width = rowWidth(cols)
         launch("sbcl_l2_forward", global: rows * width, local: width,
                [.buffer(input), .buffer(output), .buffer(norms), .int(cols), .float(epsilon), .local(width * 4)])
     }
 
     public func l2NormalizeBackward(_ outputGradient: TensorStorage, output: TensorStorage, norms: TensorStorage, rows: Int,
                                     cols: Int, epsilon: Float, into inputGradient: TensorStorage) {
-        let width = reductionWidth(cols)
+        let width = rowWidth(cols)
         launch("sbcl_l2_backward", global: rows * width, local: width,
                [.buffer(outputGradient), .buffer(output), .buffer(norms), .buffer(inputGradient), .int(cols),
                 .float(epsilon), .local(width * 4)])

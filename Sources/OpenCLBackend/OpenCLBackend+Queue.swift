@@ -60,19 +60,18 @@ extension OpenCLBackend {
         if let error { throw error }
     }
 
-    /// The ops with a kernel here; the others stop at a precondition when handed device tensors
-    /// (docs/opencl.md lists them).
+    /// Every primitive op runs here: a device kernel, or for the contrastive loss the documented
+    /// host fallback (docs/opencl.md has the table).
     public func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
              .matmul, .linear, .sum, .mean, .maskedFill, .reshape, .transpose2D, .l2Normalize,
-             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .addReLU, .nchwToNHWC:
+             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .addReLU, .nchwToNHWC,
+             .max, .softmax, .logSoftmax, .crossEntropy, .concat, .slice:
             return true
         case .contrastiveLoss:
             // The documented host fallback (Ops+ContrastiveLoss.swift): z down, loss and gradient up.
             return true
-        case .max, .softmax, .logSoftmax, .crossEntropy, .concat, .slice:
-            return false
         }
     }
 

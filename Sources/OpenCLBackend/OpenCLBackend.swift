@@ -66,7 +66,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         guard let queue = api.createCommandQueue(context, device.id, 0, &status), status == 0 else {
             throw .call("clCreateCommandQueue on \(device.name)", status: status)
         }
-        let program = try Self.build(KernelSource.text + KernelSource.layers, api: api, context: context, device: device)
+        let program = try Self.build(KernelSource.text + KernelSource.layers + KernelSource.rows, api: api, context: context, device: device)
         var kernels: [String: UnsafeMutableRawPointer] = [:]
         for name in KernelSource.kernelNames {
             guard let kernel = api.createKernel(program, name, &status), status == 0 else {

@@ -62,6 +62,29 @@ public protocol DeviceKernels: Backend {
     /// `buffer` is the momentum buffer, set to d on the `firstStep`.
     func sgdStep(parameter: TensorStorage, gradient: TensorStorage, buffer: TensorStorage, count: Int, learningRate: Float,
                  momentum: Float, weightDecay: Float, dampening: Float, nesterov: Bool, firstStep: Bool)
+
+    // Rows and layout (the classifier, the cross-entropy baseline, concat and slice).
+
+    /// Softmax (or log-softmax when `logarithmic`) of each of `rows` rows of `cols` values.
+    func softmax(_ input: TensorStorage, rows: Int, cols: Int, logarithmic: Bool, into output: TensorStorage)
+    /// Its pullback from the output.
+    func softmaxBackward(_ outputGradient: TensorStorage, output: TensorStorage, rows: Int, cols: Int, logarithmic: Bool,
+                         into inputGradient: TensorStorage)
+    /// `terms[i] = −coefficients[i]·logp[i, labels[i]]` (labels Int32, coefficients Float32, `rows` each).
+    func crossEntropyTerms(_ logProbabilities: TensorStorage, labels: TensorStorage, coefficients: TensorStorage, rows: Int,
+                           cols: Int, into terms: TensorStorage)
+    /// `dx[i, j] = g·coefficients[i]·(exp(logp[i, j]) − [j = labels[i]])`, g the one-element `upstream`.
+    func crossEntropyBackward(_ logProbabilities: TensorStorage, labels: TensorStorage, coefficients: TensorStorage,
+                              upstream: TensorStorage, rows: Int, cols: Int, into inputGradient: TensorStorage)
+    /// The maximum along the middle axis of [outer, size, inner] and the Int32 index of its first occurrence.
+    func max(_ input: TensorStorage, outer: Int, size: Int, inner: Int, into output: TensorStorage, indices: TensorStorage)
+    /// Its pullback: the gradient to the recorded indices, zero elsewhere.
+    func maxBackward(_ outputGradient: TensorStorage, indices: TensorStorage, outer: Int, size: Int, inner: Int,
+                     into inputGradient: TensorStorage)
+    /// Copies, for each of `outer` blocks, `count` slabs of `inner` 4-byte elements from index
+    /// `sourceStart` of an axis of `sourceAxis` to index `destinationStart` of one of `destinationAxis`.
+    func copyBlocks(_ source: TensorStorage, sourceAxis: Int, sourceStart: Int, into destination: TensorStorage,
+                    destinationAxis: Int, destinationStart: Int, outer: Int, count: Int, inner: Int)
 }
 
 /// Element-wise functions of one Float32 tensor that a device kernel implements.

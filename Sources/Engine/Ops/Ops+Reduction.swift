@@ -71,6 +71,17 @@ extension Tensor {
         precondition(size > 0, "max: empty axis \(ax) in shape \(shape)")
         var outShape = shape
         if keepingDimension { outShape[ax] = 1 } else { outShape.remove(at: ax) }
+        let inShape = shape
+        if let device = deviceKernels(for: .max) {
+            let out = Tensor(uninitializedShape: outShape, on: backend)
+            let indices = Tensor(uninitializedShape: [outer * inner], dtype: .int32, on: backend)
+            device.max(storage, outer: outer, size: size, inner: inner, into: out.storage, indices: indices.storage)
+            return Tensor.recorded(out, op: .max, inputs: [self]) { g, _ in
+                let gx = Tensor(uninitializedShape: inShape, on: g.backend)
+                device.maxBackward(g.storage, indices: indices.storage, outer: outer, size: size, inner: inner, into: gx.storage)
+                return [gx]
+            }
+        }
         let out = Tensor(uninitializedShape: outShape, on: backend)
         var argmax = [Int](repeating: 0, count: outer * inner)
         let p = storage.floats, o = out.storage.floats
@@ -84,7 +95,6 @@ extension Tensor {
                 argmax[a * inner + i] = at
             }
         }
-        let inShape = shape
         return Tensor.recorded(out, op: .max, inputs: [self]) { g, _ in
             let gx = Tensor.zeros(inShape, on: g.backend)
             let gp = g.storage.floats, xp = gx.storage.floats
