@@ -123,6 +123,7 @@ public final class ClassifierTrainer {
 
     /// Writes the head, the momentum buffers and the epoch count to `url` (atomically).
     public func saveCheckpoint(to url: URL) throws {
+        optimizer.downloadMomentumBuffers()
         var tensors = head.stateArrays().map { (name: "head.\($0.name)", array: $0.array) }
         for (name, parameter) in head.namedParameters {
             guard let buffer = optimizer.momentumBuffers[name] else { continue }

@@ -45,7 +45,7 @@ public struct EncoderStep {
     /// The loss of `batch` and the gradients every rank steps with (summed over the ranks); nil
     /// gradients when the loss is not finite. Changes no weights (running statistics do change).
     public func gradients(_ batch: Batch, objective: Objective) -> (loss: Float, gradients: Gradients?) {
-        let input = Tensor(batch.images, shape: batch.shape)
+        let input = place.input(batch.images, shape: batch.shape)
         let outputs: Tensor
         let loss: (Tensor) -> Tensor
         switch objective {

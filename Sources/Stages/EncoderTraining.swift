@@ -101,6 +101,8 @@ final class EncoderTraining {
             generator = checkpoint.generator
             context.log("resuming after epoch \(checkpoint.epoch) (loss \(Self.format(checkpoint.lastLoss)))")
         }
+        // Weights (initial or resumed) are loaded on the CPU; the training runs where the place is.
+        place.adopt(model)
         try place.checkDivisible(samples: train.count, batchSize: batchSize, dropLast: dropLast, stage: context.stageName)
         let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
         let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: dropLast,
@@ -145,6 +147,7 @@ final class EncoderTraining {
                 context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
                                         message: "epoch \(epoch) loss \(String(format: "%.4f", scalar))")
             }
+            try place.check(stage: context.stageName)
             let seconds = Date().timeIntervalSince(started)
             let meanLoss = total / Double(max(images, 1))
             context.log("epoch \(epoch)/\(epochs)  loss \(Self.format(meanLoss))  lr \(String(format: "%.6g", rate))  "

@@ -47,6 +47,13 @@ public struct ExecutionPlace {
                               communicator: ranks.size > 1 ? communicator : nil, synchronizesBatchNorm: synchronizesBatchNorm)
     }
 
+    /// A place on `backend` with `threads` threads and one rank (benchmarks, tests). A device
+    /// backend must run every primitive op (`DeviceSelection.missingOps`).
+    public static func single(on backend: any Backend, threads: Int) -> ExecutionPlace {
+        precondition(DeviceSelection.missingOps(backend) == nil, "ExecutionPlace.single: \(backend.name) lacks ops")
+        return ExecutionPlace(backend: backend, threads: threads, ranks: .single, communicator: nil, synchronizesBatchNorm: false)
+    }
+
     /// The place `context` asks for (its device, thread count and the ranks of a data-parallel
     /// job), made current: the engine's thread count is set. A device this build cannot use
     /// throws `DeviceError`.
@@ -60,14 +67,39 @@ public struct ExecutionPlace {
         }
         let communicator = context.coordinator as? any Communicator
         let ranks = communicator.map { RankGroup(rank: $0.rank, size: $0.size) } ?? .single
+        if ranks.size > 1 && !(choice.backend === CPUBackend.shared) {
+            throw DeviceError.unavailable(device: context.device, reason: "data-parallel ranks run on the CPU only so far (the "
+                                          + "gradient sums and batch-norm sync exchange host arrays)")
+        }
         let place = ExecutionPlace(backend: choice.backend, threads: max(1, context.threads), ranks: ranks,
                                    communicator: ranks.size > 1 ? communicator : nil, synchronizesBatchNorm: synchronizesBatchNorm)
         place.activate()
+        if place.isDevice { context.log("on \(choice.backend.name)") }
         return place
     }
 
     /// Makes this place's thread count the engine's.
     public func activate() { CPUThreads.set(threads) }
+
+    /// Whether tensors here live in a device's memory (not the CPU backend's).
+    public var isDevice: Bool { !(backend === CPUBackend.shared) }
+
+    /// Puts `model`'s parameters and running statistics where this place's tensors live (one
+    /// upload per tensor on a device, nothing on the CPU). Call it after loading weights.
+    public func adopt(_ model: any Module) {
+        if isDevice { model.move(to: backend) }
+    }
+
+    /// A batch of images (or any host values) as a tensor on this place's backend: the one
+    /// upload a training step makes for its input on a device.
+    public func input(_ values: [Float], shape: [Int]) -> Tensor {
+        Tensor(values, shape: shape, on: backend)
+    }
+
+    /// Waits for the device and throws what it reported (out of memory…), naming `stage`.
+    public func check(stage: String) throws {
+        do { try backend.synchronize() } catch let error as DeviceError { throw error.inStage(stage) }
+    }
 
     /// The group a training forward pass normalises over (`BatchNormSync.across`): the ranks
     /// with `sync_batchnorm`, else nil (per-rank batch norm, as DataParallel).

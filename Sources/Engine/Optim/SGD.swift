@@ -6,8 +6,13 @@ public final class SGD {
     public let momentum: Float, weightDecay: Float, dampening: Float, nesterov: Bool
     /// The parameters updated, with their names (the keys of the momentum buffers).
     public let parameters: [(name: String, parameter: Parameter)]
-    /// Momentum buffers by parameter name; saved and restored with checkpoints.
-    public var momentumBuffers: [String: [Float]] = [:]
+    /// Momentum buffers by parameter name; saved and restored with checkpoints. For parameters on
+    /// a device the live buffers are `deviceMomentumBuffers`: call `downloadMomentumBuffers()`
+    /// before reading these; setting them (a restored checkpoint) replaces the device's copies.
+    public var momentumBuffers: [String: [Float]] = [:] {
+        didSet { if !downloading { deviceMomentumBuffers = [:] } }
+    }
+    private var downloading = false
 
     public init(parameters: [(name: String, parameter: Parameter)], learningRate: Float, momentum: Float = 0,
                 weightDecay: Float = 0, dampening: Float = 0, nesterov: Bool = false) {
@@ -26,6 +31,8 @@ public final class SGD {
 
     /// Copies the device momentum buffers into `momentumBuffers` (before saving a checkpoint).
     public func downloadMomentumBuffers() {
+        downloading = true
+        defer { downloading = false }
         for (name, buffer) in deviceMomentumBuffers { momentumBuffers[name] = buffer.scalars }
     }
 
