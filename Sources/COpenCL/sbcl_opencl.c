@@ -53,6 +53,9 @@ const sbcl_opencl_api *sbcl_opencl_load(const char *openclPath, const char *clbl
     RESOLVE(opencl, openclPath, enqueueNDRangeKernel, "clEnqueueNDRangeKernel");
     RESOLVE(opencl, openclPath, finish, "clFinish");
     RESOLVE(opencl, openclPath, flush, "clFlush");
+    RESOLVE(opencl, openclPath, enqueueBarrierWithWaitList, "clEnqueueBarrierWithWaitList");
+    RESOLVE(opencl, openclPath, waitForEvents, "clWaitForEvents");
+    RESOLVE(opencl, openclPath, releaseEvent, "clReleaseEvent");
     RESOLVE(opencl, openclPath, releaseKernel, "clReleaseKernel");
     RESOLVE(opencl, openclPath, releaseProgram, "clReleaseProgram");
     RESOLVE(opencl, openclPath, releaseCommandQueue, "clReleaseCommandQueue");

@@ -45,6 +45,53 @@ extension OpenCLBackend {
         record(api.enqueueReadBuffer(queue, s, 1, 0, destination.count, base, 0, nil, nil), "clEnqueueReadBuffer")
     }
 
+    /// A non-blocking write on `transferQueue`; `ready()` puts a barrier on the compute queue that
+    /// waits for it, and the upload's end waits for the write and releases `values` and the event.
+    public func uploadInBackground(_ values: [Float], to destination: TensorStorage) -> BackgroundUpload {
+        precondition(values.count * 4 <= destination.byteCount, "OpenCLBackend.uploadInBackground: \(values.count) floats into \(destination.byteCount) bytes")
+        guard !values.isEmpty, !hasPendingError, let d = destination.deviceBuffer.handle else {
+            return BackgroundUpload(ready: {}, complete: {})
+        }
+        state.withLock {
+            $0.transfers.uploads += 1
+            $0.transfers.uploadedBytes += values.count * 4
+        }
+        // A staging copy the driver reads from after this returns; freed once the write completed.
+        let byteCount = values.count * 4
+        let staging = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        values.withUnsafeBytes { staging.copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
+        // The buffer may come from the pool, released by a tensor whose kernels are still queued
+        // on the compute queue: the write waits for the work queued there so far (a marker), and
+        // runs beside the work queued after it — the step that is about to be enqueued.
+        var queued: UnsafeMutableRawPointer?
+        record(api.enqueueBarrierWithWaitList(queue, 0, nil, &queued), "clEnqueueBarrierWithWaitList")
+        _ = api.flush(queue)
+        let waitList: [UnsafeMutableRawPointer?] = queued.map { [$0] } ?? []
+        var event: UnsafeMutableRawPointer?
+        let status = waitList.withUnsafeBufferPointer { wait in
+            self.api.enqueueWriteBuffer(transferQueue, d, 0, 0, byteCount, staging, UInt32(wait.count),
+                                   wait.isEmpty ? nil : wait.baseAddress, &event)
+        }
+        if let queued { _ = api.releaseEvent(queued) }
+        _ = api.flush(transferQueue)
+        guard status == 0, let event else {
+            _ = api.finish(transferQueue)
+            staging.deallocate()
+            record(status, "clEnqueueWriteBuffer (background)")
+            return BackgroundUpload(ready: {}, complete: {})
+        }
+        let api = self.api, queue = self.queue
+        return BackgroundUpload(ready: { [weak self] in
+            var events: [UnsafeMutableRawPointer?] = [event]
+            self?.record(api.enqueueBarrierWithWaitList(queue, 1, &events, nil), "clEnqueueBarrierWithWaitList")
+        }, complete: {
+            var events: [UnsafeMutableRawPointer?] = [event]
+            _ = api.waitForEvents(1, &events)
+            _ = api.releaseEvent(event)
+            staging.deallocate()
+        })
+    }
+
     /// Whether an error waits to be thrown by `synchronize` (work is skipped meanwhile).
     var hasPendingError: Bool { state.withLock { $0.pendingError != nil } }
 

@@ -23,6 +23,8 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     let api: sbcl_opencl_api
     let context: UnsafeMutableRawPointer
     let queue: UnsafeMutableRawPointer
+    /// A second in-order queue for background uploads (a GPU's copy engine runs it beside the kernels).
+    let transferQueue: UnsafeMutableRawPointer
     let program: UnsafeMutableRawPointer
     let kernels: [String: UnsafeMutableRawPointer]
     /// The most bytes this backend keeps allocated at once (the device's memory unless lowered).
@@ -63,7 +65,8 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         guard let context = api.createContext(nil, 1, &ids, nil, nil, &status), status == 0 else {
             throw .call("clCreateContext on \(device.name)", status: status)
         }
-        guard let queue = api.createCommandQueue(context, device.id, 0, &status), status == 0 else {
+        guard let queue = api.createCommandQueue(context, device.id, 0, &status), status == 0,
+              let transferQueue = api.createCommandQueue(context, device.id, 0, &status), status == 0 else {
             throw .call("clCreateCommandQueue on \(device.name)", status: status)
         }
         let program = try Self.build(KernelSource.text + KernelSource.layers + KernelSource.rows, api: api, context: context, device: device)
@@ -78,6 +81,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         self.api = api
         self.context = context
         self.queue = queue
+        self.transferQueue = transferQueue
         self.program = program
         self.kernels = kernels
         self.memoryLimit = memoryLimit ?? device.globalMemoryBytes
@@ -178,6 +182,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         for kernel in kernels.values { _ = api.releaseKernel(kernel) }
         _ = api.releaseProgram(program)
         _ = api.releaseCommandQueue(queue)
+        _ = api.releaseCommandQueue(transferQueue)
         _ = api.releaseContext(context)
     }
 }

@@ -135,19 +135,27 @@ final class EncoderTraining {
                 : .contrastive(inWarmup ? warmupLoss : mainLoss, subclasses: subclasses, temperatures: temperatures)
             var total = 0.0, images = 0
             var rate: Float = 0
+            // Each step's images are put on the place while the step before computes (on a device,
+            // a transfer queue beside the kernels; on the CPU nothing to do).
+            var next = steps > 0 ? place.prepare(try loader.next()) : nil
             for step in 0..<steps {
-                let batch = try loader.next()
+                let prepared = next!
+                let batch = prepared.batch
                 precondition(batch.position == LoaderPosition(epoch: epoch, step: step),
                              "EncoderTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
+                let input = prepared.images
+                next = step + 1 < steps ? place.prepare(try loader.next()) : nil
                 rate = schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
-                let scalar = trainStep(batch, rate: rate, objective: objective)
+                let scalar = trainStep(batch, input: input, rate: rate, objective: objective)
+                // A device error (out of memory) stops here, naming the stage: reading the loss
+                // already waited for the step, so this costs nothing more.
+                try place.check(stage: context.stageName)
                 guard scalar.isFinite else { throw divergence(scalar, epoch: epoch, step: step) }
                 total += Double(scalar) * Double(batch.batchSize)
                 images += batch.batchSize
                 context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
                                         message: "epoch \(epoch) loss \(String(format: "%.4f", scalar))")
             }
-            try place.check(stage: context.stageName)
             let seconds = Date().timeIntervalSince(started)
             let meanLoss = total / Double(max(images, 1))
             context.log("epoch \(epoch)/\(epochs)  loss \(Self.format(meanLoss))  lr \(String(format: "%.6g", rate))  "

@@ -1,4 +1,5 @@
 import Engine
+import Datasets
 import PipelineDSL
 
 /// The processes a stage's work is shared by: this process is rank `rank` of `size`.
@@ -96,6 +97,17 @@ public struct ExecutionPlace {
         Tensor(values, shape: shape, on: backend)
     }
 
+    /// Starts putting `batch`'s images on this place's backend and returns at once: on a device
+    /// the copy runs on a transfer queue while the device computes the batch before it. On the
+    /// CPU the images are wrapped as they are.
+    public func prepare(_ batch: Batch) -> PreparedBatch {
+        guard isDevice, let device = backend as? any DeviceKernels else {
+            return PreparedBatch(batch: batch, tensor: Tensor(batch.images, shape: batch.shape), upload: nil)
+        }
+        let tensor = Tensor(uninitializedShape: batch.shape, on: backend)
+        return PreparedBatch(batch: batch, tensor: tensor, upload: device.uploadInBackground(batch.images, to: tensor.storage))
+    }
+
     /// Waits for the device and throws what it reported (out of memory…), naming `stage`.
     public func check(stage: String) throws {
         do { try backend.synchronize() } catch let error as DeviceError { throw error.inStage(stage) }
@@ -104,4 +116,18 @@ public struct ExecutionPlace {
     /// The group a training forward pass normalises over (`BatchNormSync.across`): the ranks
     /// with `sync_batchnorm`, else nil (per-rank batch norm, as DataParallel).
     public var batchNormGroup: (any Communicator)? { synchronizesBatchNorm ? communicator : nil }
+}
+
+/// A batch whose images are on their way to a place's backend (`ExecutionPlace.prepare`).
+public struct PreparedBatch {
+    /// The batch, as the loader made it.
+    public let batch: Batch
+    let tensor: Tensor
+    let upload: BackgroundUpload?
+
+    /// The images on the place's backend; the device's later work waits for their copy.
+    public var images: Tensor {
+        upload?.ready()
+        return tensor
+    }
 }

@@ -42,4 +42,40 @@ final class EncoderStepOnDeviceTests: XCTestCase {
         XCTAssertLessThanOrEqual(weightError, 1e-4, "head weights after 3 steps")
         print("EncoderStep on \(device.name): losses \(deviceLosses) vs \(cpuLosses); head weights after 3 steps \(weightError)")
     }
+
+    /// The training loop's order: batch k+1's images are prepared (a background upload) before
+    /// step k runs. The losses are those of uploading each batch in the step, bit for bit.
+    func testPreparedBatchesUploadBesideTheStepAndChangeNothing() throws {
+        let device = try DeviceUnderTest.backend()
+        var rng = MT19937(seed: 6)
+        let (batchSize, size) = (4, 12)
+        let batches = (0..<3).map { step in
+            Batch(images: (0..<(2 * batchSize * size * size * 3)).map { _ in Initialization.standardNormal(&rng) },
+                  labels: [0, 1, 0, 1], indices: Array(0..<batchSize), views: 2, batchSize: batchSize, height: size, width: size,
+                  channels: 3, position: LoaderPosition(epoch: 1, step: step), shard: nil)
+        }
+        let objective = EncoderStep.Objective.contrastive(ContrastiveLoss(.supConDefault), subclasses: [], temperatures: [])
+        let place = ExecutionPlace.single(on: device, threads: 2)
+        func run(prefetching: Bool) -> [Float] {
+            let model = SupConResNet(depth: 20, seed: 2)
+            place.adopt(model)
+            let step = EncoderStep(model: model, optimizer: SGD(parameters: model.namedParameters, learningRate: 0.1, momentum: 0.9),
+                                   place: place)
+            guard prefetching else { return batches.map { step($0, rate: 0.1, objective: objective) } }
+            var next: PreparedBatch? = place.prepare(batches[0])
+            return (0..<batches.count).map { k in
+                let prepared = next!
+                let input = prepared.images
+                next = k + 1 < batches.count ? place.prepare(batches[k + 1]) : nil
+                return step(prepared.batch, input: input, rate: 0.1, objective: objective)
+            }
+        }
+        let plain = run(prefetching: false)
+        let before = device.transfers
+        let prefetched = run(prefetching: true)
+        XCTAssertEqual(prefetched, plain, "a prepared batch is the same input")
+        let prepared = place.prepare(batches[1])
+        XCTAssertEqual(prepared.images.scalars, batches[1].images, "the background copy lands")
+        XCTAssertGreaterThan(device.transfers.uploads - before.uploads, 3, "prepared batches count as uploads")
+    }
 }

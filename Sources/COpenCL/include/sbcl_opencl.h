@@ -82,6 +82,9 @@ typedef struct {
     sbcl_cl_int (* _Nonnull enqueueNDRangeKernel)(sbcl_cl_handle, sbcl_cl_handle, sbcl_cl_uint, const size_t *, const size_t *,
                                         const size_t *, sbcl_cl_uint, const sbcl_cl_handle *, sbcl_cl_handle *);
     sbcl_cl_int (* _Nonnull finish)(sbcl_cl_handle);
+    sbcl_cl_int (* _Nonnull enqueueBarrierWithWaitList)(sbcl_cl_handle, sbcl_cl_uint, const sbcl_cl_handle *, sbcl_cl_handle *);
+    sbcl_cl_int (* _Nonnull waitForEvents)(sbcl_cl_uint, const sbcl_cl_handle *);
+    sbcl_cl_int (* _Nonnull releaseEvent)(sbcl_cl_handle);
     sbcl_cl_int (* _Nonnull flush)(sbcl_cl_handle);
     sbcl_cl_int (* _Nonnull releaseKernel)(sbcl_cl_handle);
     sbcl_cl_int (* _Nonnull releaseProgram)(sbcl_cl_handle);

@@ -6,6 +6,11 @@
 /// fresh storage the op just allocated. Work is queued in order and may still be running when a
 /// call returns: `Backend.download` and `Backend.synchronize` wait for it.
 public protocol DeviceKernels: Backend {
+    /// Starts copying `values` into `destination` on a transfer queue, beside the queued work;
+    /// work queued after the returned upload's `ready()` waits for it. `values` stays alive until
+    /// the copy completes. (The next batch's images, uploaded while the device computes this one.)
+    func uploadInBackground(_ values: [Float], to destination: TensorStorage) -> BackgroundUpload
+
     /// `out[i] = f(x[i])` for `count` Float32 elements.
     func map(_ kernel: UnaryKernel, _ x: TensorStorage, count: Int, into out: TensorStorage)
     /// `out[i] = f(a[ia], b[ib])` over `shape` in row-major order, the offsets following the
@@ -144,4 +149,26 @@ extension Tensor {
         }
         return out
     }
+}
+
+/// A host-to-device copy running beside the device's work (`DeviceKernels.uploadInBackground`).
+public final class BackgroundUpload {
+    private let makeReady: () -> Void
+    private let complete: () -> Void
+    private var isReady = false
+
+    /// `ready` makes later work wait for the copy; `complete` waits for it and frees what it held.
+    public init(ready: @escaping () -> Void, complete: @escaping () -> Void) {
+        makeReady = ready
+        self.complete = complete
+    }
+
+    /// Makes the work queued from now on wait for the copy (once; later calls do nothing).
+    public func ready() {
+        guard !isReady else { return }
+        isReady = true
+        makeReady()
+    }
+
+    deinit { complete() }
 }
