@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // The OpenCL kernels against the CPU backend, on PoCL where no GPU is present.
-        .testTarget(name: "OpenCLBackendTests", dependencies: ["OpenCLBackend", "Engine", "Stages", "Datasets", "TestSupport"],
+        .testTarget(name: "OpenCLBackendTests", dependencies: ["OpenCLBackend", "Engine", "Stages", "Datasets", "PipelineDSL", "TestSupport"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PipelineDSLTests", dependencies: ["PipelineDSL"],
                     resources: [.copy("Fixtures")]),
