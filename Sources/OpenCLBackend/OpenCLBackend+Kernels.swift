@@ -90,9 +90,12 @@ extension OpenCLBackend {
         guard !hasPendingError, let ha = a.deviceBuffer.handle, let hb = b.deviceBuffer.handle,
               let hc = c.deviceBuffer.handle else { return }
         var queue: UnsafeMutableRawPointer? = self.queue
-        let status = api.clblastSgemm(SBCL_CLBLAST_ROW_MAJOR, transposeA ? SBCL_CLBLAST_TRANSPOSE_YES : SBCL_CLBLAST_TRANSPOSE_NO,
+        var status: Int32 = 0
+        timed("sgemm") {
+            status = api.clblastSgemm(SBCL_CLBLAST_ROW_MAJOR, transposeA ? SBCL_CLBLAST_TRANSPOSE_YES : SBCL_CLBLAST_TRANSPOSE_NO,
                                       transposeB ? SBCL_CLBLAST_TRANSPOSE_YES : SBCL_CLBLAST_TRANSPOSE_NO,
                                       m, n, k, alpha, ha, 0, lda, hb, 0, ldb, beta, hc, 0, ldc, &queue, nil)
+        }
         if status != 0 {
             // CLBlast returns OpenCL's own codes for driver errors (allocation failures included).
             record(status, "CLBlastSgemm(\(m)×\(k)·\(k)×\(n))")

@@ -125,6 +125,10 @@ extension OpenCLBackend {
     /// Enqueues `kernel` over `global` work items in groups of `local` (nil: the driver's choice).
     func launch(_ kernel: String, global: Int, local: Int?, _ arguments: [Argument]) {
         guard global > 0 else { return }
+        timed(kernel) { enqueue(kernel, global: global, local: local, arguments) }
+    }
+
+    private func enqueue(_ kernel: String, global: Int, local: Int?, _ arguments: [Argument]) {
         let handle = kernels[kernel]!
         state.withLock { s in
             guard s.pendingError == nil else { return }

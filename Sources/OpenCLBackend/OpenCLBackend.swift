@@ -36,6 +36,8 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         var allocatedBytes = 0
         var transfers = TransferCount()
         var pendingError: DeviceError?
+        /// Seconds and calls per kernel when `profiling` (OpenCLBackend+Profile.swift).
+        var profile: [String: (seconds: Double, calls: Int)] = [:]
     }
     let state = Mutex(State())
 

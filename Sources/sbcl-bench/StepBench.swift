@@ -3,6 +3,7 @@ import Datasets
 import Engine
 import MPITransport
 import Stages
+import OpenCLBackend
 
 /// Options shared by the model benchmarks.
 struct ModelBenchOptions {
@@ -155,6 +156,13 @@ func runStepBench(_ arguments: [String]) throws {
                    ("exchange_share", (exchange.allReduce + exchange.allGather) / seconds)]
     }
     report(fields + [("loss", Double(last)), ("loss_kind", "sbcl-rank")], json: o.json)
+    if let opencl = place.backend as? OpenCLBackend, !opencl.profile.isEmpty {
+        // SBCL_OPENCL_PROFILE=1: where the device's time went (the timed steps and the warm-up).
+        for entry in opencl.profile {
+            let name = entry.kernel.padding(toLength: 26, withPad: " ", startingAt: 0)
+            FileHandle.standardError.write(Data((name + String(format: "%9.3f s %7d calls\n", entry.seconds, entry.calls)).utf8))
+        }
+    }
 }
 
 /// The seconds of one all-reduce of `parameters` floats and of one all-gather of `projections`
