@@ -1,11 +1,16 @@
 import COpenCL
 import Engine
+import Foundation
 
 /// The OpenCL and CLBlast entry points, loaded once per process with `dlopen` (see `sbcl_opencl.h`).
+///
+/// `SBCL_OPENCL_LIBRARY` names another ICD loader than `libOpenCL.so.1` (a vendor's library in a
+/// non-standard place; the tests point it at a missing file to see a machine without OpenCL).
 enum OpenCLLibrary {
     private static let loaded: Result<sbcl_opencl_api, OpenCLError> = {
         var message = [CChar](repeating: 0, count: 512)
-        guard let table = sbcl_opencl_load(nil, nil, &message, message.count) else {
+        let path = ProcessInfo.processInfo.environment["SBCL_OPENCL_LIBRARY"]
+        guard let table = sbcl_opencl_load(path, nil, &message, message.count) else {
             return .failure(.libraryMissing(String(cString: message)))
         }
         return .success(table.pointee)

@@ -45,4 +45,22 @@ final class OpenCLDeviceTests: XCTestCase {
         let text = try cli.run(["plan", "r.yaml", "--device", "cpu"])
         XCTAssertTrue(text.stdout.contains("device cpu: cpu (OpenBLAS") && text.stdout.contains("not in any hash"), text.stdout)
     }
+
+    /// A machine without OpenCL (the library missing): `opencl:cpu` is refused with exit 2 naming
+    /// the library, and `auto` runs on the CPU and says why.
+    func testWithoutTheOpenCLLibraryOpenCLIsRefusedAndAutoUsesTheCPU() throws {
+        try cli.write("r.yaml", recipe)
+        let missing = ["SBCL_OPENCL_LIBRARY": "/nonexistent/libOpenCL.so.1"]
+        let (process, out, err) = try cli.start(["r.yaml", "--device", "opencl:cpu"], environment: missing)
+        process.waitUntilExit()
+        let refused = try cli.collect(process, out, err)
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("device 'opencl:cpu' is not usable here: cannot load /nonexistent/libOpenCL.so.1"),
+                      refused.stderr)
+        let (autoProcess, autoOut, autoErr) = try cli.start(["r.yaml", "--device", "auto"], environment: missing)
+        autoProcess.waitUntilExit()
+        let auto = try cli.collect(autoProcess, autoOut, autoErr)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("device auto: using the CPU (cannot load /nonexistent/libOpenCL.so.1"), auto.stderr)
+    }
 }
