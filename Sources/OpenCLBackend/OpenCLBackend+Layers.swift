@@ -22,8 +22,9 @@ extension OpenCLBackend {
     private func im2col(_ g: Conv2DGeometry, _ input: TensorStorage) -> TensorStorage {
         let (rows, cols) = Self.lowered(g)
         let col = allocate(byteCount: rows * cols * 4)
-        launch("sbcl_im2col", global: Self.groups(rows * cols, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(input), .buffer(col), .int(rows * cols), .bytes(Self.words(g))])
+        let items = rows * g.inputChannels
+        launch("sbcl_im2col", global: Self.groups(items, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .buffer(col), .int(items), .bytes(Self.words(g))])
         return col
     }
 
