@@ -5,7 +5,8 @@
 /// that defines `SBCL_PRELUDE` and maps `KERNEL` to `extern "C" __global__`, `GLOBAL` to nothing,
 /// `LOCAL` to `__shared__`, `GLOBAL_ID(0)` to `blockIdx.x * blockDim.x + threadIdx.x`,
 /// `LOCAL_ID(0)`/`GROUP_ID(0)`/`LOCAL_SIZE(0)` to `threadIdx.x`/`blockIdx.x`/`blockDim.x` and
-/// `SYNC_LOCAL()` to `__syncthreads()`; the kernels themselves use only C99, `float` maths
+/// `SYNC_LOCAL()` to `__syncthreads()` and `DEVICE_FN` (helper functions) to `__device__`; kernel
+/// arguments `LOCAL float *` become dynamic shared memory there. The kernels use only C99, `float` maths
 /// (`exp`, `log`, `sqrt`, `pow`) and those macros.
 ///
 /// Op codes (`UnaryCode`, `BinaryCode`) are passed as ints so each family is one kernel.
@@ -28,6 +29,7 @@ enum KernelSource {
 #define GROUP_ID(d) get_group_id(d)
 #define LOCAL_SIZE(d) get_local_size(d)
 #define SYNC_LOCAL() barrier(CLK_LOCAL_MEM_FENCE)
+#define DEVICE_FN
 #endif
 
 /* No contraction of a*b + c into fma: the CPU kernels round each step, and the ReLU masks of batch
@@ -66,7 +68,7 @@ KERNEL void sbcl_map(GLOBAL const float *x, GLOBAL float *y, const int n, const 
     y[i] = r;
 }
 
-float sbcl_binary(const int op, const float a, const float b, const float s) {
+DEVICE_FN float sbcl_binary(const int op, const float a, const float b, const float s) {
     switch (op) {
     case 0: return a + b;
     case 1: return a - b;
