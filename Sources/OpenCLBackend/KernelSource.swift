@@ -7,11 +7,13 @@
 /// `LOCAL_ID(0)`/`GROUP_ID(0)`/`LOCAL_SIZE(0)` to `threadIdx.x`/`blockIdx.x`/`blockDim.x` and
 /// `SYNC_LOCAL()` to `__syncthreads()` and `DEVICE_FN` (helper functions) to `__device__`; kernel
 /// arguments `LOCAL float *` become dynamic shared memory there. The kernels use only C99, `float` maths
-/// (`exp`, `log`, `sqrt`, `pow`) and those macros.
+/// (`exp`, `log`, `sqrt`, `pow`) and those macros; `#pragma OPENCL FP_CONTRACT OFF` has NVRTC's
+/// `--fmad=false` as its counterpart.
 ///
-/// Op codes (`UnaryCode`, `BinaryCode`) are passed as ints so each family is one kernel.
+/// The element-wise op (`UnaryKernel`, `BinaryKernel`) is passed as an int code (OpenCLBackend+Kernels)
+/// so each family is one kernel.
 enum KernelSource {
-    /// Every kernel of `text` and `layers`, created once per backend.
+    /// Every kernel of `text`, `layers` and `rows`, created once per backend.
     static let kernelNames = ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float",
                               "sbcl_im2col", "sbcl_col2im", "sbcl_bn_statistics", "sbcl_bn_normalize",
                               "sbcl_bn_backward_sums", "sbcl_bn_backward_input", "sbcl_shortcut_forward",

@@ -72,7 +72,7 @@ public enum ClassifierStage {
         let configuration = configuration(context.parameters)
         let augment = context.bool("augment")
         let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
-        // The frozen encoder embeds on the place's device; the linear head trains on the CPU.
+        // The frozen encoder embeds on the place's device, and the head trains there.
         place.adopt(model)
         let data = try DataArtifact.input(of: context)
         let train = data.train
