@@ -62,5 +62,6 @@ final class OpenCLDeviceTests: XCTestCase {
         let auto = try cli.collect(autoProcess, autoOut, autoErr)
         XCTAssertEqual(auto.status, 0, auto.stderr)
         XCTAssertTrue(auto.stderr.contains("device auto: using the CPU (cannot load /nonexistent/libOpenCL.so.1"), auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("stages, device cpu, "), "the run log names the device that ran: \(auto.stderr)")
     }
 }
