@@ -34,8 +34,14 @@ let package = Package(
         // Open MPI's C API, loaded at run time with dlopen (see its header): no link-time MPI.
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
 
+        // OpenCL and CLBlast, loaded at run time with dlopen (see its header): no link-time OpenCL.
+        .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
+
         // Tensors, backends, autodiff, layers, optimisers, models, tensor file formats.
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
+        // The GPU backend on OpenCL (kernels in OpenCL C, matrix products through CLBlast),
+        // registered with the engine's `DeviceSelection` by the executables.
+        .target(name: "OpenCLBackend", dependencies: ["COpenCL", "Engine"], swiftSettings: numericSettings),
         // Recipes, validation, planning, hashing, the cache and the executor. No tensors.
         .target(
             name: "PipelineDSL",
@@ -57,11 +63,11 @@ let package = Package(
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "Reporting", "MPITransport", "Launchers",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "OpenCLBackend", "Reporting", "MPITransport", "Launchers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",
-            dependencies: ["Stages", "Engine", "Datasets", "MPITransport",
+            dependencies: ["Stages", "Engine", "OpenCLBackend", "Datasets", "MPITransport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSettings),
 
@@ -70,6 +76,9 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The OpenCL kernels against the CPU backend, on PoCL where no GPU is present.
+        .testTarget(name: "OpenCLBackendTests", dependencies: ["OpenCLBackend", "Engine", "Stages", "Datasets", "PipelineDSL", "TestSupport"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PipelineDSLTests", dependencies: ["PipelineDSL"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "TestSupport"],

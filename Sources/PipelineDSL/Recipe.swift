@@ -37,11 +37,11 @@ public enum RecipeKeys {
     public static let topLevel: [(String, String)] = [
         ("name", "the recipe's name; names the run folders"),
         ("seed", "the run seed every random stage derives its generators from (default 0)"),
-        ("device", "auto, cpu or cuda (default auto): where tensor stages run; not part of any hash"),
+        ("device", "auto, cpu, cuda, opencl or opencl:cpu (default auto): where tensor stages run; not part of any hash"),
         ("stages", "a map from stage name to {kind, inputs, parameters...}"),
     ]
     /// Keys every stage accepts besides its kind's parameters.
     public static let stageKeys = ["kind", "inputs"]
     /// Values of `device`.
-    public static let devices = ["auto", "cpu", "cuda"]
+    public static let devices = ["auto", "cpu", "cuda", "opencl", "opencl:cpu"]
 }

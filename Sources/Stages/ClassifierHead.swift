@@ -87,12 +87,14 @@ public enum ClassifierStep {
                              features: Tensor, labels: [Int32], place: ExecutionPlace) -> (loss: Float, correct: Int) {
         precondition(features.shape.first == place.ranks.slice(of: labels.count).count,
                      "ClassifierStep.train: \(features.shape) features for rank \(place.ranks.rank) of \(place.ranks.size) and \(labels.count) labels")
-        let logits = head.logits(features)
+        // On a device the batch's features go up; the loss (LDAM or cross-entropy, on the host
+        // like the gathered logits) comes back as the logits' gradient: one download, two uploads.
+        let logits = head.logits(features.moved(to: place.backend))
         let classes = head.classCount
         let values = place.gatherRows(logits.scalars, width: classes, blocks: 1, batchSize: labels.count)
         let (value, gradient) = loss.valueAndGradient(logits: values, targets: labels)
         let own = place.ownRows(gradient, width: classes, blocks: 1, batchSize: labels.count)
-        let grads = logits.gradients(seed: Tensor(own, shape: logits.shape))
+        let grads = logits.gradients(seed: Tensor(own, shape: logits.shape, on: logits.backend))
         optimizer.step(place.synchronize(grads, parameters: optimizer.parameters))
         return (value, ClassifierPredictions.correctCount(logits: values, classCount: classes, labels: labels))
     }

@@ -72,6 +72,8 @@ public enum ClassifierStage {
         let configuration = configuration(context.parameters)
         let augment = context.bool("augment")
         let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
+        // The frozen encoder embeds on the place's device, and the head trains there.
+        place.adopt(model)
         let data = try DataArtifact.input(of: context)
         let train = data.train
         try ClassifierFeatures.checkCompatible(train, with: encoderArtifact, stage: context.stageName)
@@ -104,11 +106,12 @@ public enum ClassifierStage {
             batchAt = { epoch, step in
                 if step == 0 { loader.seek(to: LoaderPosition(epoch: epoch, step: 0)) }
                 let batch = try loader.next()
-                return (ClassifierFeatures.features(of: batch, model: model), batch.labels)
+                return (ClassifierFeatures.features(of: batch, model: model, place: place), batch.labels)
             }
         } else {
             let started = Date()
-            let features = try ClassifierFeatures.embed(train, model: model, encoder: encoderArtifact, threads: place.threads) { done, total in
+            let features = try ClassifierFeatures.embed(train, model: model, encoder: encoderArtifact, threads: place.threads,
+                                                        place: place) { done, total in
                 context.progress.update(step: done, total: total, message: "embedding the training set")
             }
             context.log(String(format: "embedded %d training images in %.1f s", train.count, Date().timeIntervalSince(started)))

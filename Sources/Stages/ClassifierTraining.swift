@@ -89,7 +89,8 @@ public final class ClassifierTrainer {
     public private(set) var lastLoss = Double.nan, lastAccuracy = Double.nan
 
     /// A fresh head for `classCounts.count` classes (the training counts set LDAM's margins and
-    /// weights), trained at `place` (default: the CPU with the engine's current thread count).
+    /// weights), trained at `place` (default: the CPU with the engine's current thread count); on
+    /// a device the head's weights live there and each batch's features are uploaded.
     public init(configuration: ClassifierConfiguration, classCounts: [Int], featureCount: Int, seed: UInt32,
                 place: ExecutionPlace = .cpu(threads: CPUThreads.count)) {
         self.configuration = configuration
@@ -98,6 +99,7 @@ public final class ClassifierTrainer {
         optimizer = SGD(parameters: head.namedParameters, learningRate: configuration.learningRate,
                         momentum: configuration.momentum, weightDecay: configuration.weightDecay)
         loss = configuration.loss(classCounts: classCounts)
+        place.adopt(head)
     }
 
     /// Trains one epoch (the next one) over `steps` batches that `batch(step)` supplies as
@@ -123,6 +125,7 @@ public final class ClassifierTrainer {
 
     /// Writes the head, the momentum buffers and the epoch count to `url` (atomically).
     public func saveCheckpoint(to url: URL) throws {
+        optimizer.downloadMomentumBuffers()
         var tensors = head.stateArrays().map { (name: "head.\($0.name)", array: $0.array) }
         for (name, parameter) in head.namedParameters {
             guard let buffer = optimizer.momentumBuffers[name] else { continue }
@@ -139,6 +142,7 @@ public final class ClassifierTrainer {
             throw RunError("\(url.path): not a classifier checkpoint (no completed_epochs in its metadata)")
         }
         try head.load(file, prefix: "head.", strict: false)
+        place.adopt(head)
         for (name, _) in head.namedParameters {
             if let array = file["momentum.\(name)"] { optimizer.momentumBuffers[name] = array.floats() }
         }

@@ -46,6 +46,7 @@ public struct EncoderCheckpoint {
     /// Writes this state together with `model`'s and `optimizer`'s into `directory` atomically.
     public func write(model: SupConResNet, optimizer: SGD, to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        optimizer.downloadMomentumBuffers()
         var tensors = model.stateArrays().map { (name: "model." + $0.name, array: $0.array) }
         for (name, parameter) in optimizer.parameters {
             guard let buffer = optimizer.momentumBuffers[name] else { continue }

@@ -34,8 +34,10 @@ public struct EncoderStep {
     /// Data-parallel (see `ExecutionPlace+DataParallel.swift`): `batch` holds this rank's slice
     /// of the global batch's views, and its labels and indices are the global batch's; the loss
     /// is the global batch's, the same on every rank, as on one process.
-    public func callAsFunction(_ batch: Batch, rate: Float, objective: Objective) -> Float {
-        let (scalar, gradients) = gradients(batch, objective: objective)
+    /// `input` is the batch's images already on the place's backend (`ExecutionPlace.prepare`),
+    /// or nil to upload them here.
+    public func callAsFunction(_ batch: Batch, input: Tensor? = nil, rate: Float, objective: Objective) -> Float {
+        let (scalar, gradients) = gradients(batch, input: input, objective: objective)
         guard let gradients else { return scalar }
         optimizer.learningRate = rate
         optimizer.step(gradients)
@@ -44,8 +46,8 @@ public struct EncoderStep {
 
     /// The loss of `batch` and the gradients every rank steps with (summed over the ranks); nil
     /// gradients when the loss is not finite. Changes no weights (running statistics do change).
-    public func gradients(_ batch: Batch, objective: Objective) -> (loss: Float, gradients: Gradients?) {
-        let input = Tensor(batch.images, shape: batch.shape)
+    public func gradients(_ batch: Batch, input prepared: Tensor? = nil, objective: Objective) -> (loss: Float, gradients: Gradients?) {
+        let input = prepared ?? place.input(batch.images, shape: batch.shape)
         let outputs: Tensor
         let loss: (Tensor) -> Tensor
         switch objective {

@@ -101,6 +101,8 @@ final class EncoderTraining {
             generator = checkpoint.generator
             context.log("resuming after epoch \(checkpoint.epoch) (loss \(Self.format(checkpoint.lastLoss)))")
         }
+        // Weights (initial or resumed) are loaded on the CPU; the training runs where the place is.
+        place.adopt(model)
         try place.checkDivisible(samples: train.count, batchSize: batchSize, dropLast: dropLast, stage: context.stageName)
         let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
         let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: dropLast,
@@ -133,12 +135,21 @@ final class EncoderTraining {
                 : .contrastive(inWarmup ? warmupLoss : mainLoss, subclasses: subclasses, temperatures: temperatures)
             var total = 0.0, images = 0
             var rate: Float = 0
+            // Each step's images are put on the place while the step before computes (on a device,
+            // a transfer queue beside the kernels; on the CPU nothing to do).
+            var next = steps > 0 ? place.prepare(try loader.next()) : nil
             for step in 0..<steps {
-                let batch = try loader.next()
+                let prepared = next!
+                let batch = prepared.batch
                 precondition(batch.position == LoaderPosition(epoch: epoch, step: step),
                              "EncoderTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
+                let input = prepared.images
+                next = step + 1 < steps ? place.prepare(try loader.next()) : nil
                 rate = schedule.rate(epoch: epoch, step: step, stepsPerEpoch: steps)
-                let scalar = trainStep(batch, rate: rate, objective: objective)
+                let scalar = trainStep(batch, input: input, rate: rate, objective: objective)
+                // A device error (out of memory) stops here, naming the stage: reading the loss
+                // already waited for the step, so this costs nothing more.
+                try place.check(stage: context.stageName)
                 guard scalar.isFinite else { throw divergence(scalar, epoch: epoch, step: step) }
                 total += Double(scalar) * Double(batch.batchSize)
                 images += batch.batchSize

@@ -40,6 +40,7 @@ public enum EvaluationStage {
         }
         let (classifier, head) = try ClassifierArtifact.input(of: context)
         let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
+        place.adopt(model)
         let data = try DataArtifact.input(of: context)
         try ClassifierFeatures.checkCompatible(data.test, with: encoderArtifact, stage: context.stageName)
         guard data.test.classCount == head.classCount, data.train.classCount == head.classCount else {
@@ -48,7 +49,7 @@ public enum EvaluationStage {
         guard data.test.count > 0 else { throw RunError("stage '\(context.stageName)': the test split is empty") }
         let started = Date()
         let features = try ClassifierFeatures.embed(data.test, model: model, encoder: encoderArtifact, threads: place.threads,
-                                                    batchSize: context.int("batch_size")) { done, total in
+                                                    batchSize: context.int("batch_size"), place: place) { done, total in
             context.progress.update(step: done, total: total, message: "embedding the test set")
         }
         let logits = withoutGradients { head.logits(features) }.scalars

@@ -37,7 +37,7 @@ public enum Reclustering {
         var rows = [Float](), order = [Int32]()
         for step in place.ranks.slice(of: loader.stepsPerEpoch) {
             let batch = try loader.batch(at: LoaderPosition(epoch: epoch, step: step))
-            let z = withoutGradients { model(Tensor(batch.images, shape: batch.shape), training: false) }
+            let z = withoutGradients { model(place.input(batch.images, shape: batch.shape), training: false) }
             rows += z.scalars
             order += batch.indices.map { Int32($0) }
         }

@@ -3,6 +3,7 @@ import Datasets
 import Engine
 import MPITransport
 import Stages
+import OpenCLBackend
 
 /// Options shared by the model benchmarks.
 struct ModelBenchOptions {
@@ -12,6 +13,8 @@ struct ModelBenchOptions {
     /// step's (rank-summed) gradients to instead of timing.
     var depth = 32, syncBatchNorm = false
     var dumpGradients: String?
+    /// `step`: the device (`--device cpu|opencl|opencl:cpu|auto`, as sbcl-run's).
+    var device = "cpu"
 
     init(_ arguments: [String], defaultBatch: Int) throws {
         batch = defaultBatch
@@ -34,12 +37,16 @@ struct ModelBenchOptions {
             case "--json": json = true
             case "--depth": depth = try value()
             case "--sync-batchnorm": syncBatchNorm = true
+            case "--device":
+                i += 1
+                guard i < arguments.count else { throw BenchError.usage("--device needs a device name") }
+                device = arguments[i]
             case "--dump-gradients":
                 i += 1
                 guard i < arguments.count else { throw BenchError.usage("--dump-gradients needs a file") }
                 dumpGradients = arguments[i]
             default: throw BenchError.usage("unknown option \(arguments[i]); expected --batch --size --channels --steps --warmup --threads --json "
-                                            + "--depth --sync-batchnorm --dump-gradients FILE")
+                                            + "--depth --sync-batchnorm --dump-gradients FILE --device D")
             }
             i += 1
         }
@@ -93,9 +100,15 @@ func runStepBench(_ arguments: [String]) throws {
     let environment = ProcessInfo.processInfo.environment
     let job = try Launcher.detect(environment).map { try MPICommunicator.start($0, environment: environment) }
     defer { job?.finish() }
-    let place = ExecutionPlace.cpu(threads: o.threads, communicator: job, synchronizesBatchNorm: o.syncBatchNorm)
+    let choice = try DeviceSelection.select(o.device)
+    if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+    let onDevice = !(choice.backend === CPUBackend.shared)
+    if onDevice && job != nil { throw BenchError.usage("--device \(o.device) runs on one process only") }
+    let place = onDevice ? ExecutionPlace.single(on: choice.backend, threads: o.threads)
+        : ExecutionPlace.cpu(threads: o.threads, communicator: job, synchronizesBatchNorm: o.syncBatchNorm)
     place.activate()
     let model = SupConResNet(depth: o.depth, inputChannels: o.channels, seed: 0)
+    place.adopt(model)
     let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
     var rng = MT19937(seed: 1)
     let viewSize = o.size * o.size * o.channels
@@ -132,7 +145,7 @@ func runStepBench(_ arguments: [String]) throws {
     // Convolution flops only (they dominate; the head, normalisation and loss are not counted):
     // ResNet-32 forward ≈ 0.069 GFLOP per 32×32 view; a training step costs ≈ 3× forward.
     let gflop = 3 * Double(2 * o.batch) * resnetForwardGFLOP(size: o.size, channels: o.channels) * Double(o.depth - 2) / 30
-    var fields: [(String, Any)] = [("bench", "step"), ("batch", o.batch), ("views", 2 * o.batch), ("size", o.size), ("channels", o.channels),
+    var fields: [(String, Any)] = [("bench", "step"), ("device", place.backend.name), ("batch", o.batch), ("views", 2 * o.batch), ("size", o.size), ("channels", o.channels),
                                    ("depth", o.depth), ("threads", o.threads), ("ranks", place.ranks.size),
                                    ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
                                    ("gflops", gflop / seconds)]
@@ -143,6 +156,13 @@ func runStepBench(_ arguments: [String]) throws {
                    ("exchange_share", (exchange.allReduce + exchange.allGather) / seconds)]
     }
     report(fields + [("loss", Double(last)), ("loss_kind", "sbcl-rank")], json: o.json)
+    if let opencl = place.backend as? OpenCLBackend, !opencl.profile.isEmpty {
+        // SBCL_OPENCL_PROFILE=1: where the device's time went (the timed steps and the warm-up).
+        for entry in opencl.profile {
+            let name = entry.kernel.padding(toLength: 26, withPad: " ", startingAt: 0)
+            FileHandle.standardError.write(Data((name + String(format: "%9.3f s %7d calls\n", entry.seconds, entry.calls)).utf8))
+        }
+    }
 }
 
 /// The seconds of one all-reduce of `parameters` floats and of one all-gather of `projections`

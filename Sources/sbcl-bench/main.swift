@@ -1,8 +1,12 @@
 import Foundation
+import OpenCLBackend
 
 /// `sbcl-bench SUBCOMMAND [options]`: benchmarks that print one JSON line each.
 /// Each subcommand lives in its own file (`StepBench.swift`, `InferBench.swift`, `LoaderBench.swift`).
 let benchmarks: [String: ([String]) throws -> Void] = registeredBenchmarks()
+
+// The GPU backend is a module of its own; `step --device opencl` opens it.
+OpenCLBackend.register()
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let bench = benchmarks[name] else {

@@ -1,6 +1,7 @@
 import Foundation
 import PipelineDSL
 import Stages
+import OpenCLBackend
 
 /// `sbcl-run`: dispatches the first word to a command and maps errors to exit statuses.
 enum CLI {
@@ -20,7 +21,7 @@ enum CLI {
         options:
           --cache-dir DIR   artifact cache (default $SBCL_CACHE_DIR, else .sbcl/cache)
           --runs-dir DIR    where run folders go (default runs)
-          --device D        auto, cpu or cuda (overrides the recipe's device)
+          --device D        auto, cpu, opencl, opencl:cpu or cuda (overrides the recipe's device)
           --threads N       worker threads (default: the number of cores; in a Slurm task, its CPUs)
           --launcher L      where -m runs its points: local (default, here, in turn) or slurm
           --slurm "OPTS"    sbatch options for --launcher slurm, e.g. "--partition=cpu --time=2:00:00 --ntasks=2"
@@ -34,6 +35,8 @@ enum CLI {
 
     /// Runs the command line and returns the exit status; never traps on user input.
     static func main(_ arguments: [String]) -> Int32 {
+        // GPU backends are modules of their own; registering one loads nothing until it is asked for.
+        OpenCLBackend.register()
         do {
             switch arguments.first {
             case "-h", "--help", "help":

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineDSL
+import Engine
 
 /// The one place where errors become messages and exit statuses.
 enum ExitStatus {
@@ -21,6 +22,14 @@ enum ExitStatus {
         case let error as UsageError:
             printError("error: \(error.message)\n\(CLI.usageHint)")
             return invalid
+        case let error as DeviceError:
+            printError("error: \(error.description)")
+            // A device that cannot be used here is a usage error (as an invalid --device); a
+            // device failing while it runs (out of memory) is a failure.
+            switch error {
+            case .unknownDevice, .unavailable: return invalid
+            case .outOfMemory, .failure: return failure
+            }
         case let error as RunError:
             printError("error: \(error.message)")
             return failure

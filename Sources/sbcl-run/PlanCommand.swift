@@ -1,5 +1,6 @@
 import Foundation
 import PipelineDSL
+import Engine
 
 /// `sbcl-run plan RECIPE [KEY=VALUE ...] [--json]`: validate, hash, show status; run nothing.
 enum PlanCommand {
@@ -12,8 +13,47 @@ enum PlanCommand {
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: overrides, registry: registry, ranks: ranks)
         if RankJob.isFollower { return ExitStatus.success }
         let cache = try options.cache(create: false)
-        CLI.output(options.json ? PlanReport.json(plan, cache: cache).prettyJSON() + "\n" : PlanReport.text(plan, cache: cache))
+        let device = DevicePlan(requested: options.device ?? plan.recipe.device)
+        if options.json {
+            var report = PlanReport.json(plan, cache: cache)
+            if case .map(var fields) = report { fields["device"] = device.json; report = .map(fields) }
+            CLI.output(report.prettyJSON() + "\n")
+        } else {
+            CLI.output(PlanReport.text(plan, cache: cache) + device.text + "\n")
+        }
         return ExitStatus.success
+    }
+}
+
+/// The device a run of the plan would use, and what the cache does about it.
+///
+/// The device is in no stage's hash: results that differ only by rounding between devices (the
+/// CPU and an OpenCL GPU, or two CPUs with other kernel sets, which already differ today) share
+/// cache entries, so a run on one reuses the other's; each entry's manifest records the device
+/// that made it. See docs/opencl.md.
+struct DevicePlan {
+    let requested: String
+    let backend: String
+    let usable: Bool
+
+    init(requested: String) {
+        self.requested = requested
+        do {
+            let choice = try DeviceSelection.select(requested)
+            backend = choice.backend.name
+            usable = true
+        } catch {
+            backend = "unusable: \(error)"
+            usable = false
+        }
+    }
+
+    var text: String {
+        "device \(requested): \(backend); not in any hash (results that differ only by rounding between devices share cache entries)"
+    }
+
+    var json: ParamValue {
+        .map(["requested": .string(requested), "backend": .string(backend), "usable": .bool(usable), "in_hash": .bool(false)])
     }
 }
 

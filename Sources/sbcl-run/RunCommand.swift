@@ -38,9 +38,9 @@ enum RunCommand {
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: sweep.fixed, registry: registry, ranks: ranks)
         // Ranks other than 0 write nothing and print nothing but errors (rank 0 logs the run).
         let quiet = options.quiet || RankJob.isFollower
-        try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: quiet)
+        let device = try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: quiet)
         let executor = Executor(registry: registry, cache: cache,
-                                options: ExecutorOptions(runsDirectory: runsDirectory, device: options.device, threads: threads,
+                                options: ExecutorOptions(runsDirectory: runsDirectory, device: device, threads: threads,
                                                          engineVersion: engineVersion, echo: !quiet,
                                                          overrides: source.overrides, observer: RankJob.isFollower ? nil : ReportingObserver(),
                                                          environment: Stages.runEnvironment(threads: threads, ranks: ranks),
@@ -118,9 +118,15 @@ enum RunCommand {
 
     /// Checks the device before any work (a missing GPU fails at once, in one sentence), says
     /// when `auto` falls back to the CPU, and sets the engine's thread count.
-    static func prepareDevice(_ device: String, threads: Int, quiet: Bool) throws {
+    ///
+    /// Returns the device the stages are to use: `auto` resolved to `cpu` or `opencl`, so the
+    /// run log and each manifest name the device that ran, not the request.
+    @discardableResult
+    static func prepareDevice(_ device: String, threads: Int, quiet: Bool) throws -> String {
         let choice = try DeviceSelection.select(device)
         if let note = choice.note, !quiet { ExitStatus.printError(note) }
         CPUThreads.set(threads)
+        guard device.lowercased() == "auto" else { return device }
+        return choice.backend === CPUBackend.shared ? "cpu" : choice.backend.device.rawValue
     }
 }

@@ -84,7 +84,7 @@ final class EmbedCommandTests: XCTestCase {
     func testCudaOnAMachineWithoutOneFailsInOneSentence() throws {
         let recipe = try cli.write("r.yaml", "name: r\nstages:\n  a:\n    kind: test_source\n")
         let r = try cli.run([recipe.path, "--device", "cuda"])
-        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.status, 2, "a device this machine cannot use is a usage error, as an unknown one")
         XCTAssertTrue(r.stderr.contains("device 'cuda' is not usable here") && r.stderr.contains("--device cpu"), r.stderr)
     }
 }

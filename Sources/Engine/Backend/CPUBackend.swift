@@ -33,7 +33,8 @@ public final class CPUBackend: Backend {
         return TensorStorage(raw: raw, byteCount: byteCount, backend: self)
     }
 
-    public func release(_ raw: UnsafeMutableRawPointer, byteCount: Int) {
+    public func release(_ memory: TensorStorage.Memory, byteCount: Int) {
+        guard case .host(let raw) = memory else { preconditionFailure("CPUBackend.release: device memory handed to the CPU backend") }
         let size = Self.rounded(byteCount)
         let kept = pool.withLock { p -> Bool in
             guard p.pooledBytes + size <= poolLimit else { return false }
@@ -47,6 +48,19 @@ public final class CPUBackend: Backend {
     public func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
         destination.raw.copyMemory(from: source.raw, byteCount: byteCount)
     }
+
+    public func upload(_ source: UnsafeRawBufferPointer, to destination: TensorStorage) {
+        precondition(source.count <= destination.byteCount, "CPUBackend.upload: \(source.count) bytes into \(destination.byteCount)")
+        if let base = source.baseAddress { destination.raw.copyMemory(from: base, byteCount: source.count) }
+    }
+
+    public func download(_ source: TensorStorage, into destination: UnsafeMutableRawBufferPointer) {
+        precondition(destination.count <= source.byteCount, "CPUBackend.download: \(destination.count) bytes from \(source.byteCount)")
+        if let base = destination.baseAddress { base.copyMemory(from: source.raw, byteCount: destination.count) }
+    }
+
+    /// Host work is done when a kernel returns; nothing can fail later.
+    public func synchronize() throws {}
 
     /// The CPU runs every primitive op.
     public func supports(_ op: PrimitiveOp) -> Bool { true }

@@ -50,3 +50,18 @@ extension Module {
     /// The number of trainable scalars.
     public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
 }
+
+extension Module {
+    /// Moves every parameter and running statistic to `backend` (one transfer per tensor when
+    /// one side is a device); `batchesTracked` stays a host counter.
+    public func move(to backend: any Backend) {
+        for entry in state {
+            switch entry.item {
+            case .parameter(let parameter): parameter.assign(parameter.value.moved(to: backend))
+            case .runningMean(let statistics): statistics.runningMean = statistics.runningMean.moved(to: backend)
+            case .runningVariance(let statistics): statistics.runningVariance = statistics.runningVariance.moved(to: backend)
+            case .batchesTracked: break
+            }
+        }
+    }
+}

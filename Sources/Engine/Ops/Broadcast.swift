@@ -52,10 +52,22 @@ enum Broadcast {
     /// Sums `gradient` (of shape `target`) down to `shape`, the inverse of broadcasting.
     static func reduce(_ gradient: Tensor, to shape: [Int]) -> Tensor {
         if gradient.shape == shape { return gradient }
+        if !gradient.storage.isHost { return reduceOnDevice(gradient, to: shape) }
         let out = Tensor.zeros(shape, on: gradient.backend)
         let st = strides(of: shape, in: gradient.shape)
         let g = gradient.storage.floats, o = out.storage.floats
         forEach(gradient.shape, st, st) { i, oa, _ in o[oa] += g[i] }
         return out
+    }
+
+    /// `reduce` on a device: one axis sum per broadcast dimension, leading dimensions first.
+    private static func reduceOnDevice(_ gradient: Tensor, to shape: [Int]) -> Tensor {
+        let target = gradient.shape
+        let padded = [Int](repeating: 1, count: target.count - shape.count) + shape
+        var current = gradient
+        for axis in 0..<target.count where padded[axis] == 1 && target[axis] != 1 {
+            current = current.detached.sum(axis: axis, keepingDimension: true)
+        }
+        return Tensor(shape: shape, storage: current.storage)
     }
 }

@@ -26,6 +26,10 @@ extension Tensor {
                      "batchNorm2d: input NHWC \(input.shape), gamma \(gamma.shape), beta \(beta.shape), running \(statistics.runningMean.shape) do not match")
         let out = Tensor(uninitializedShape: input.shape, on: input.backend)
         let op: PrimitiveOp = relu ? .batchNormReLU2d : .batchNorm2d
+        if let device = input.deviceKernels(for: op) {
+            return deviceBatchNorm2d(device, input, gamma: gamma, beta: beta, statistics: statistics, training: training,
+                                     momentum: momentum, epsilon: epsilon, relu: relu, into: out)
+        }
         if training {
             precondition(input.count / Swift.max(c, 1) > 1, "batchNorm2d: training needs more than one value per channel, got input \(input.shape)")
             let savedMean = Tensor(uninitializedShape: [c], on: input.backend)
@@ -70,6 +74,42 @@ extension Tensor {
                                               inputGradient: dx.mutableFloatBuffer, gammaGradient: dgamma.mutableFloatBuffer,
                                               betaGradient: dbeta.mutableFloatBuffer, workspace: ws)
             }
+            return [dx, dgamma, dbeta]
+        }
+    }
+}
+
+extension Tensor {
+    /// `batchNorm2d` on a device backend: the same arithmetic in the device's kernels.
+    private static func deviceBatchNorm2d(_ device: any DeviceKernels, _ input: Tensor, gamma: Tensor, beta: Tensor,
+                                          statistics: BatchNormStatistics, training: Bool, momentum: Float, epsilon: Float,
+                                          relu: Bool, into out: Tensor) -> Tensor {
+        precondition(BatchNormSync.active == nil, "batchNorm2d: sync_batchnorm across ranks is not supported on \(device.name)")
+        let c = input.shape[3], rows = input.count / Swift.max(c, 1)
+        let op: PrimitiveOp = relu ? .batchNormReLU2d : .batchNorm2d
+        let mean: Tensor, inverseStd: Tensor
+        if training {
+            precondition(rows > 1, "batchNorm2d: training needs more than one value per channel, got input \(input.shape)")
+            mean = Tensor(uninitializedShape: [c], on: input.backend)
+            inverseStd = Tensor(uninitializedShape: [c], on: input.backend)
+            device.batchNormStatistics(input.storage, rows: rows, channels: c, runningMean: statistics.runningMean.storage,
+                                       runningVariance: statistics.runningVariance.storage, momentum: momentum, epsilon: epsilon,
+                                       savedMean: mean.storage, savedInverseStd: inverseStd.storage)
+            statistics.batchesTracked += 1
+        } else {
+            // The running statistics as they are now (later updates do not change the pullback).
+            mean = statistics.runningMean.copied()
+            inverseStd = withoutGradients { Tensor(repeating: 1, shape: [c], on: input.backend) / (statistics.runningVariance + epsilon).sqrt() }
+        }
+        device.batchNormNormalize(input.storage, rows: rows, channels: c, mean: mean.storage, inverseStd: inverseStd.storage,
+                                  gamma: gamma.storage, beta: beta.storage, relu: relu, into: out.storage)
+        return recorded(out, op: op, inputs: [input, gamma, beta]) { g, _ in
+            let dx = Tensor(uninitializedShape: input.shape, on: g.backend)
+            let dgamma = Tensor(uninitializedShape: [c], on: g.backend), dbeta = Tensor(uninitializedShape: [c], on: g.backend)
+            device.batchNormBackward(training: training, input: input.storage, outputGradient: g.storage, rows: rows, channels: c,
+                                     mean: mean.storage, inverseStd: inverseStd.storage, gamma: gamma.storage, beta: beta.storage,
+                                     relu: relu, inputGradient: dx.storage, gammaGradient: dgamma.storage,
+                                     betaGradient: dbeta.storage)
             return [dx, dgamma, dbeta]
         }
     }

@@ -23,6 +23,13 @@ extension Tensor {
                                           classTemperatures: targets.classTemperatures, gradient: &gradient)
         let shape = z.shape
         let out = Tensor(scalar: value, on: z.backend)
+        if !z.storage.isHost {
+            // The documented host fallback on a device (docs/opencl.md): z comes down above (one
+            // download), the loss and its gradient go up (two uploads), and g stays on the device.
+            return recorded(out, op: .contrastiveLoss, inputs: [z]) { g, _ in
+                [zipBroadcast(Tensor(gradient, shape: shape, on: g.backend), g, "contrastiveLoss", .multiply, *)]
+            }
+        }
         return recorded(out, op: .contrastiveLoss, inputs: [z]) { g, _ in
             [Tensor(gradient, shape: shape, on: g.backend).scaled(by: g.item)]
         }

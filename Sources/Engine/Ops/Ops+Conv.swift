@@ -11,6 +11,21 @@ extension Tensor {
                                strideHeight: stride, strideWidth: stride, paddingHeight: padding, paddingWidth: padding)
         precondition(g.outputHeight >= 1 && g.outputWidth >= 1, "conv2d: kernel \(weight.shape) larger than padded input \(input.shape)")
         let out = Tensor(uninitializedShape: [g.batch, g.outputHeight, g.outputWidth, g.outputChannels], on: input.backend)
+        if let device = input.deviceKernels(for: .conv2d) {
+            device.conv2dForward(g, input: input.storage, weight: weight.storage, into: out.storage)
+            return recorded(out, op: .conv2d, inputs: [input, weight]) { grad, needs in
+                var gi: Tensor?, gw: Tensor?
+                if needs[0] {
+                    gi = Tensor(uninitializedShape: input.shape, on: grad.backend)
+                    device.conv2dBackwardData(g, outputGradient: grad.storage, weight: weight.storage, into: gi!.storage)
+                }
+                if needs[1] {
+                    gw = Tensor(uninitializedShape: weight.shape, on: grad.backend)
+                    device.conv2dBackwardWeight(g, input: input.storage, outputGradient: grad.storage, into: gw!.storage)
+                }
+                return [gi, gw]
+            }
+        }
         WorkspacePool.with { ws in
             Conv2D.forward(g, input: input.floatBuffer, weight: weight.floatBuffer, output: out.mutableFloatBuffer, workspace: ws)
         }

@@ -7,6 +7,15 @@ extension Tensor {
         precondition(rank == 4 && p >= 0, "shortcutA: needs NHWC input and padChannels ≥ 0, got \(shape), \(p)")
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let out = Tensor(uninitializedShape: [n, ShortcutA.outputSize(h), ShortcutA.outputSize(w), c + 2 * p], on: backend)
+        if let device = deviceKernels(for: .shortcutA) {
+            device.shortcutA(storage, batch: n, height: h, width: w, channels: c, padding: p, into: out.storage)
+            let inShape = shape
+            return Tensor.recorded(out, op: .shortcutA, inputs: [self]) { g, _ in
+                let gx = Tensor(uninitializedShape: inShape, on: g.backend)
+                device.shortcutABackward(g.storage, batch: n, height: h, width: w, channels: c, padding: p, into: gx.storage)
+                return [gx]
+            }
+        }
         ShortcutA.forward(input: floatBuffer, batch: n, height: h, width: w, channels: c, padding: p, output: out.mutableFloatBuffer)
         let inShape = shape
         return Tensor.recorded(out, op: .shortcutA, inputs: [self]) { g, _ in
@@ -21,6 +30,18 @@ extension Tensor {
     public func globalAveragePooled() -> Tensor {
         precondition(rank == 4, "globalAveragePooled: needs NHWC input, got \(shape)")
         let (n, hw, c) = (shape[0], shape[1] * shape[2], shape[3])
+        if let device = deviceKernels(for: .globalAvgPool) {
+            // The axis sum over the pixels, scaled; the pullback broadcasts g / (H·W) back over them.
+            let out = Tensor(uninitializedShape: [n, c], on: backend)
+            device.sum(storage, outer: n, size: hw, inner: c, into: out.storage)
+            let mean = out.mapFloats(.scale(1 / Float(hw))) { $0 / Float(hw) }
+            let inShape = shape
+            return Tensor.recorded(mean, op: .globalAvgPool, inputs: [self]) { g, _ in
+                let spread = Tensor.zipBroadcast(Tensor.zeros([n, hw, c], on: g.backend), Tensor(shape: [n, 1, c], storage: g.storage),
+                                                 "globalAvgPool", .add, +)
+                return [Tensor(shape: inShape, storage: spread.mapFloats(.scale(1 / Float(hw))) { $0 / Float(hw) }.storage)]
+            }
+        }
         let out = Tensor(uninitializedShape: [n, c], on: backend)
         GlobalAveragePool.forward(input: floatBuffer, batch: n, pixels: hw, channels: c, output: out.mutableFloatBuffer)
         let inShape = shape
@@ -35,6 +56,13 @@ extension Tensor {
     public static func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
         precondition(a.shape == b.shape && a.dtype == .float32 && b.dtype == .float32,
                      "addReLU: shapes \(a.shape) and \(b.shape) differ (or are not float32)")
+        if a.deviceKernels(for: .addReLU) != nil {
+            let out = zipBroadcast(a, b, "addReLU", .add, +).mapFloats(.relu) { Swift.max($0, 0) }
+            return recorded(out, op: .addReLU, inputs: [a, b]) { g, _ in
+                let gx = zipBroadcast(g, out, "addReLU", .reluBackward, { $1 > 0 ? $0 : 0 })
+                return [gx, gx]
+            }
+        }
         let out = Tensor(uninitializedShape: a.shape, on: a.backend)
         Activation.addReLUForward(a.floatBuffer, b.floatBuffer, output: out.mutableFloatBuffer)
         return recorded(out, op: .addReLU, inputs: [a, b]) { g, _ in
@@ -48,6 +76,13 @@ extension Tensor {
     public func nchwToNHWC() -> Tensor {
         precondition(rank == 4, "nchwToNHWC: needs a 4-D tensor, got \(shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        if deviceKernels(for: .nchwToNHWC) != nil {
+            // A strided gather through the broadcast kernel: output (n, y, x, c) reads n·CHW + c·HW + y·W + x.
+            let out = gathered([n, h, w, c], strides: [c * h * w, w, 1, h * w])
+            return Tensor.recorded(out, op: .nchwToNHWC, inputs: [self]) { g, _ in
+                [g.gathered([n, c, h, w], strides: [h * w * c, 1, w * c, c])]
+            }
+        }
         let out = Tensor(uninitializedShape: [n, h, w, c], on: backend)
         Tensor.permute(storage.floats, out.storage.floats, n, c, h * w)
         return Tensor.recorded(out, op: .nchwToNHWC, inputs: [self]) { g, _ in
@@ -55,6 +90,17 @@ extension Tensor {
             Tensor.permute(g.storage.floats, gx.storage.floats, n, h * w, c)
             return [gx]
         }
+    }
+
+    /// A device tensor of `shape` whose element at each index reads this tensor at the offset
+    /// Σ index·stride: layout changes (transposes, permutations) through the broadcast kernel.
+    func gathered(_ shape: [Int], strides: [Int]) -> Tensor {
+        guard let device = deviceKernels(for: .add) else { preconditionFailure("gathered: \(backend.name) is not a device") }
+        let out = Tensor(uninitializedShape: shape, on: backend)
+        let zero = Tensor.zeros([1], on: backend)
+        device.zip(.add, storage, strides: strides, zero.storage, strides: [Int](repeating: 0, count: shape.count),
+                   shape: shape, into: out.storage)
+        return out
     }
 
     /// Transposes each of `n` [a, b] matrices into [b, a].

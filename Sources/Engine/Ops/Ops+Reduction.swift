@@ -12,8 +12,16 @@ extension Tensor {
 
     /// The sum of all elements, a scalar. Accumulates in Float64 for accuracy.
     public func sum() -> Tensor {
-        let s = withFloats { b in b.reduce(0.0) { $0 + Double($1) } }
         let shape = self.shape
+        if let device = deviceKernels(for: .sum) {
+            let out = Tensor(uninitializedShape: [], on: backend)
+            device.sum(storage, outer: 1, size: count, inner: 1, into: out.storage)
+            // The pullback broadcasts g on the device: reading g.item would be a transfer per step.
+            return Tensor.recorded(out, op: .sum, inputs: [self]) { g, _ in
+                [Tensor.zipBroadcast(Tensor.zeros(shape, on: g.backend), g, "sum", .add, +)]
+            }
+        }
+        let s = withFloats { b in b.reduce(0.0) { $0 + Double($1) } }
         return Tensor.recorded(Tensor(scalar: Float(s), on: backend), op: .sum, inputs: [self]) { g, _ in
             [Tensor(repeating: g.item, shape: shape, on: g.backend)]
         }
@@ -25,10 +33,20 @@ extension Tensor {
         let (outer, size, inner) = axisGeometry(ax, "sum")
         var outShape = shape
         if keepingDimension { outShape[ax] = 1 } else { outShape.remove(at: ax) }
+        let inShape = shape
+        if let device = deviceKernels(for: .sum) {
+            let out = Tensor(uninitializedShape: outShape, on: backend)
+            device.sum(storage, outer: outer, size: size, inner: inner, into: out.storage)
+            var keptShape = inShape
+            keptShape[ax] = 1
+            return Tensor.recorded(out, op: .sum, inputs: [self]) { g, _ in
+                let kept = Tensor(shape: keptShape, storage: g.storage)
+                return [Tensor.zipBroadcast(Tensor.zeros(inShape, on: g.backend), kept, "sum", .add, +)]
+            }
+        }
         let out = Tensor.zeros(outShape, on: backend)
         let p = storage.floats, o = out.storage.floats
         for a in 0..<outer { for k in 0..<size { for i in 0..<inner { o[a * inner + i] += p[(a * size + k) * inner + i] } } }
-        let inShape = shape
         return Tensor.recorded(out, op: .sum, inputs: [self]) { g, _ in
             let gx = Tensor(uninitializedShape: inShape, on: g.backend)
             let gp = g.storage.floats, xp = gx.storage.floats
@@ -53,6 +71,17 @@ extension Tensor {
         precondition(size > 0, "max: empty axis \(ax) in shape \(shape)")
         var outShape = shape
         if keepingDimension { outShape[ax] = 1 } else { outShape.remove(at: ax) }
+        let inShape = shape
+        if let device = deviceKernels(for: .max) {
+            let out = Tensor(uninitializedShape: outShape, on: backend)
+            let indices = Tensor(uninitializedShape: [outer * inner], dtype: .int32, on: backend)
+            device.max(storage, outer: outer, size: size, inner: inner, into: out.storage, indices: indices.storage)
+            return Tensor.recorded(out, op: .max, inputs: [self]) { g, _ in
+                let gx = Tensor(uninitializedShape: inShape, on: g.backend)
+                device.maxBackward(g.storage, indices: indices.storage, outer: outer, size: size, inner: inner, into: gx.storage)
+                return [gx]
+            }
+        }
         let out = Tensor(uninitializedShape: outShape, on: backend)
         var argmax = [Int](repeating: 0, count: outer * inner)
         let p = storage.floats, o = out.storage.floats
@@ -66,7 +95,6 @@ extension Tensor {
                 argmax[a * inner + i] = at
             }
         }
-        let inShape = shape
         return Tensor.recorded(out, op: .max, inputs: [self]) { g, _ in
             let gx = Tensor.zeros(inShape, on: g.backend)
             let gp = g.storage.floats, xp = gx.storage.floats

@@ -19,6 +19,9 @@ extension Tensor {
     public func transposed() -> Tensor {
         precondition(rank == 2 && dtype == .float32, "transposed: needs a 2-D float32 tensor, got \(shape)")
         let (r, c) = (shape[0], shape[1])
+        if deviceKernels(for: .transpose2D) != nil {
+            return Tensor.recorded(gathered([c, r], strides: [1, c]), op: .transpose2D, inputs: [self]) { g, _ in [g.transposed()] }
+        }
         let out = Tensor(uninitializedShape: [c, r], on: backend)
         let x = storage.floats, y = out.storage.floats
         for i in 0..<r { for j in 0..<c { y[j * r + i] = x[i * c + j] } }
@@ -39,8 +42,17 @@ extension Tensor {
         let out = Tensor(uninitializedShape: outShape, dtype: first.dtype, on: first.backend)
         let outer = first.shape[..<ax].reduce(1, *), inner = first.shape[(ax + 1)...].reduce(1, *)
         let rowOut = outShape[ax] * inner
+        if let device = first.deviceKernels(for: .concat) {
+            var start = 0
+            for p in parts {
+                precondition(p.backend === first.backend, "concat: parts on different backends")
+                device.copyBlocks(p.storage, sourceAxis: p.shape[ax], sourceStart: 0, into: out.storage,
+                                  destinationAxis: outShape[ax], destinationStart: start, outer: outer, count: p.shape[ax], inner: inner)
+                start += p.shape[ax]
+            }
+        }
         var offset = 0
-        for p in parts {
+        for p in parts where out.storage.isHost {
             let rowIn = p.shape[ax] * inner
             for a in 0..<outer {
                 (out.storage.raw + (a * rowOut + offset) * 4).copyMemory(from: p.storage.raw + a * rowIn * 4, byteCount: rowIn * 4)
@@ -66,10 +78,20 @@ extension Tensor {
         outShape[ax] = range.count
         let out = Tensor(uninitializedShape: outShape, dtype: dtype, on: backend)
         let rowOut = range.count * inner
+        let inShape = shape
+        if let device = deviceKernels(for: .slice) {
+            device.copyBlocks(storage, sourceAxis: size, sourceStart: range.lowerBound, into: out.storage, destinationAxis: range.count,
+                              destinationStart: 0, outer: outer, count: range.count, inner: inner)
+            return Tensor.recorded(out, op: .slice, inputs: [self]) { g, _ in
+                let gx = Tensor.zeros(inShape, on: g.backend)
+                device.copyBlocks(g.storage, sourceAxis: range.count, sourceStart: 0, into: gx.storage, destinationAxis: size,
+                                  destinationStart: range.lowerBound, outer: outer, count: range.count, inner: inner)
+                return [gx]
+            }
+        }
         for a in 0..<outer {
             (out.storage.raw + a * rowOut * 4).copyMemory(from: storage.raw + ((a * size + range.lowerBound) * inner) * 4, byteCount: rowOut * 4)
         }
-        let inShape = shape
         return Tensor.recorded(out, op: .slice, inputs: [self]) { g, _ in
             let gx = Tensor.zeros(inShape, on: g.backend)
             for a in 0..<outer {

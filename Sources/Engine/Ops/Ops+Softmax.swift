@@ -24,6 +24,7 @@ extension Tensor {
     public func softmax() -> Tensor {
         let (rows, cols) = lastAxisRows("softmax")
         let out = Tensor(uninitializedShape: shape, on: backend)
+        if let device = deviceKernels(for: .softmax) { return deviceSoftmax(device, rows, cols, logarithmic: false, into: out) }
         let x = storage.floats, y = out.storage.floats
         parallelChunks(rows, minimumChunk: 64) { r in
             for row in r {
@@ -49,6 +50,7 @@ extension Tensor {
     public func logSoftmax() -> Tensor {
         let (rows, cols) = lastAxisRows("logSoftmax")
         let out = Tensor(uninitializedShape: shape, on: backend)
+        if let device = deviceKernels(for: .logSoftmax) { return deviceSoftmax(device, rows, cols, logarithmic: true, into: out) }
         let x = storage.floats, y = out.storage.floats
         parallelChunks(rows, minimumChunk: 64) { r in
             for row in r {
@@ -83,6 +85,9 @@ extension Tensor {
         let w: [Float] = classWeights.map { precondition($0.shape == [c], "crossEntropy: weights \($0.shape) for \(c) classes"); return $0.scalars }
             ?? [Float](repeating: 1, count: c)
         let logp = GradMode.withoutGradients { logits.logSoftmax() }
+        if let device = logits.deviceKernels(for: .crossEntropy) {
+            return deviceCrossEntropy(device, logits: logits, logProbabilities: logp, labels: labelValues, weights: w)
+        }
         let lp = logp.storage.floats
         var total: Double = 0, weightSum: Double = 0
         for i in 0..<n {
@@ -108,6 +113,16 @@ extension Tensor {
     public func l2Normalized(epsilon: Float = 1e-12) -> Tensor {
         let (rows, cols) = lastAxisRows("l2Normalized")
         let out = Tensor(uninitializedShape: shape, on: backend)
+        if let device = deviceKernels(for: .l2Normalize) {
+            let norms = Tensor(uninitializedShape: [rows], on: backend)
+            device.l2Normalize(storage, rows: rows, cols: cols, epsilon: epsilon, into: out.storage, norms: norms.storage)
+            return Tensor.recorded(out, op: .l2Normalize, inputs: [self]) { g, _ in
+                let gx = Tensor(uninitializedShape: g.shape, on: g.backend)
+                device.l2NormalizeBackward(g.storage, output: out.storage, norms: norms.storage, rows: rows, cols: cols,
+                                           epsilon: epsilon, into: gx.storage)
+                return [gx]
+            }
+        }
         var norms = [Float](repeating: 0, count: rows)
         let x = storage.floats, y = out.storage.floats
         for row in 0..<rows {
@@ -129,6 +144,40 @@ extension Tensor {
                 for j in 0..<cols { dot += gp[row * cols + j] * y[row * cols + j] }
                 for j in 0..<cols { gxp[row * cols + j] = (gp[row * cols + j] - y[row * cols + j] * dot) / nrm }
             }
+            return [gx]
+        }
+    }
+}
+
+extension Tensor {
+    /// Softmax or log-softmax of the rows on a device, with its pullback.
+    private func deviceSoftmax(_ device: any DeviceKernels, _ rows: Int, _ cols: Int, logarithmic: Bool, into out: Tensor) -> Tensor {
+        device.softmax(storage, rows: rows, cols: cols, logarithmic: logarithmic, into: out.storage)
+        return Tensor.recorded(out, op: logarithmic ? .logSoftmax : .softmax, inputs: [self]) { g, _ in
+            let gx = Tensor(uninitializedShape: g.shape, on: g.backend)
+            device.softmaxBackward(g.storage, output: out.storage, rows: rows, cols: cols, logarithmic: logarithmic, into: gx.storage)
+            return [gx]
+        }
+    }
+
+    /// Cross-entropy on a device: the labels (host values) and each row's weight over the weight
+    /// sum go up once per call (two small uploads); the loss is the sum of the rows' terms.
+    private static func deviceCrossEntropy(_ device: any DeviceKernels, logits: Tensor, logProbabilities: Tensor,
+                                           labels: [Int32], weights: [Float]) -> Tensor {
+        let (n, c) = (logits.shape[0], logits.shape[1])
+        var weightSum: Double = 0
+        for label in labels { weightSum += Double(weights[Int(label)]) }
+        let normaliser = Float(Swift.max(weightSum, .leastNonzeroMagnitude))
+        let coefficients = Tensor(labels.map { weights[Int($0)] / normaliser }, shape: [n], on: logits.backend)
+        let deviceLabels = Tensor(int32: labels, shape: [n], on: logits.backend)
+        let terms = Tensor(uninitializedShape: [n], on: logits.backend)
+        device.crossEntropyTerms(logProbabilities.storage, labels: deviceLabels.storage, coefficients: coefficients.storage,
+                                 rows: n, cols: c, into: terms.storage)
+        let out = withoutGradients { terms.sum() }
+        return recorded(out, op: .crossEntropy, inputs: [logits]) { g, _ in
+            let gx = Tensor(uninitializedShape: [n, c], on: g.backend)
+            device.crossEntropyBackward(logProbabilities.storage, labels: deviceLabels.storage, coefficients: coefficients.storage,
+                                        upstream: g.storage, rows: n, cols: c, into: gx.storage)
             return [gx]
         }
     }

@@ -45,7 +45,7 @@ public struct Tensor: @unchecked Sendable {
         precondition(values.count == shape.reduce(1, *),
                      "Tensor(_:shape:): \(values.count) values do not fill shape \(shape)")
         self.init(uninitializedShape: shape, on: backend)
-        values.withUnsafeBufferPointer { storage.floats.update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBytes { backend.upload($0, to: storage) }
     }
 
     /// An Int32 tensor (labels, indices).
@@ -53,7 +53,7 @@ public struct Tensor: @unchecked Sendable {
         precondition(values.count == shape.reduce(1, *),
                      "Tensor(int32:shape:): \(values.count) values do not fill shape \(shape)")
         self.init(uninitializedShape: shape, dtype: .int32, on: backend)
-        values.withUnsafeBufferPointer { storage.int32s.update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBytes { backend.upload($0, to: storage) }
     }
 
     /// A Float32 scalar.
@@ -64,7 +64,13 @@ public struct Tensor: @unchecked Sendable {
     /// A tensor filled with `value`.
     public init(repeating value: Float, shape: [Int], on backend: any Backend = CPUBackend.shared) {
         self.init(uninitializedShape: shape, on: backend)
-        storage.floats.update(repeating: value, count: count)
+        if storage.isHost {
+            storage.floats.update(repeating: value, count: count)
+        } else if let device = backend as? any DeviceKernels {
+            device.fill(value, count: count, into: storage)
+        } else {
+            preconditionFailure("Tensor(repeating:): \(backend.name) has device memory but no kernels")
+        }
     }
 
     /// A tensor of zeros.
@@ -72,22 +78,30 @@ public struct Tensor: @unchecked Sendable {
         Tensor(repeating: 0, shape: shape, on: backend)
     }
 
-    /// The values, copied out (Float32 tensors).
+    /// The values, copied out (Float32 tensors); a device-to-host transfer for a device tensor.
     public var scalars: [Float] {
         precondition(dtype == .float32, "Tensor.scalars: tensor is \(dtype), not float32")
-        return Array(UnsafeBufferPointer(start: storage.floats, count: count))
+        if storage.isHost { return Array(UnsafeBufferPointer(start: storage.floats, count: count)) }
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            backend.download(storage, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
     }
 
     /// The values, copied out (Int32 tensors).
     public var int32Scalars: [Int32] {
         precondition(dtype == .int32, "Tensor.int32Scalars: tensor is \(dtype), not int32")
-        return Array(UnsafeBufferPointer(start: storage.int32s, count: count))
+        if storage.isHost { return Array(UnsafeBufferPointer(start: storage.int32s, count: count)) }
+        return [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            backend.download(storage, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
     }
 
     /// The single value of a one-element tensor.
     public var item: Float {
         precondition(count == 1 && dtype == .float32, "Tensor.item: needs one float32 element, shape is \(shape)")
-        return storage.floats[0]
+        return storage.isHost ? storage.floats[0] : scalars[0]
     }
 
     /// The same values with no link to the graph: gradients stop here.
