@@ -98,7 +98,12 @@ final class SlurmSweepTests: XCTestCase {
 
         let deadline = Date().addingTimeInterval(120)
         var status = try run(["sweep", "status", String(folder)], environment: environment)
-        while Date() < deadline, !status.stdout.contains("comparison:") {
+        // A point is done once its run folder is complete; Slurm reports the task COMPLETED a moment
+        // later, when the process has exited, so wait for both.
+        func finished(_ text: String) -> Bool {
+            text.contains("comparison:") && text.components(separatedBy: "  COMPLETED  ").count - 1 == 2
+        }
+        while Date() < deadline, !finished(status.stdout) {
             Thread.sleep(forTimeInterval: 1)
             status = try run(["sweep", "status", String(folder)], environment: environment)
         }
