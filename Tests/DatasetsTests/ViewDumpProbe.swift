@@ -3,16 +3,16 @@ import Engine
 import Foundation
 import XCTest
 
-/// A probe, not a check: writes one epoch of our first-stage batches (the views the training loop
-/// would see for a seed, before normalisation, and their labels) so that
-/// scripts/fidelity/views_probe.py can run the authors' code on them and compare them with
-/// torchvision's. Runs only when SBCL_DUMP_VIEWS names the output file (docs/fidelity.md, "The
-/// collapsed start").
+/// One epoch of the first stage's batches on the real Fashion-MNIST-LT at the authors' setting
+/// (batch 256, last partial batch dropped): every image at most once, labels those of the images, the
+/// two views of an image drawn apart. With SBCL_DUMP_VIEWS=FILE it also writes the epoch's 8-bit
+/// views and labels (SBCL_DUMP_SEED, SBCL_DUMP_EPOCH) for scripts/fidelity/views_probe.py, which runs
+/// the authors' code on them (docs/fidelity.md, "The collapsed start").
 final class ViewDumpProbe: XCTestCase {
     func testDumpOneEpochOfFirstStageViews() throws {
         let environment = ProcessInfo.processInfo.environment
-        guard let output = environment["SBCL_DUMP_VIEWS"] else {
-            throw XCTSkip("set SBCL_DUMP_VIEWS=FILE.safetensors (and SBCL_DUMP_SEED, SBCL_DUMP_EPOCH) to dump an epoch of views")
+        guard FileManager.default.fileExists(atPath: IDXReader.defaultFashionMNISTRoot) else {
+            throw XCTSkip("Fashion-MNIST is not installed in \(IDXReader.defaultFashionMNISTRoot) (Debian package dataset-fashion-mnist)")
         }
         let seed = UInt64(environment["SBCL_DUMP_SEED"] ?? "0") ?? 0, epoch = Int(environment["SBCL_DUMP_EPOCH"] ?? "1") ?? 1
         let train = try IDXReader.readSplit(root: IDXReader.defaultFashionMNISTRoot, train: true, classNames: IDXReader.fashionMNISTClasses)
@@ -37,6 +37,19 @@ final class ViewDumpProbe: XCTestCase {
             indices += batch.indices.map { Int64($0) }
         }
         let steps = loader.stepsPerEpoch
+        XCTAssertEqual(steps, data.count / batchSize, "the last partial batch is dropped")
+        XCTAssertEqual(Set(indices).count, steps * batchSize, "an image appears at most once per epoch")
+        XCTAssertEqual(labels, indices.map { Int64(data.labels[Int($0)]) }, "each label is its image's")
+        let pixels = 28 * 28
+        var apart = 0
+        for step in 0..<steps {
+            for k in 0..<batchSize {
+                let first = (step * 2 * batchSize + k) * pixels, second = (step * 2 * batchSize + batchSize + k) * pixels
+                if views[first..<(first + pixels)] != views[second..<(second + pixels)] { apart += 1 }
+            }
+        }
+        XCTAssertGreaterThan(apart, steps * batchSize * 99 / 100, "the two views of an image are drawn independently")
+        guard let output = environment["SBCL_DUMP_VIEWS"] else { return }
         try SafeTensors.write([(name: "views", array: HostArray(uint8s: views, shape: [steps, 2 * batchSize, 28, 28])),
                                (name: "labels", array: HostArray(int64s: labels, shape: [steps, batchSize])),
                                (name: "indices", array: HostArray(int64s: indices, shape: [steps, batchSize]))],
