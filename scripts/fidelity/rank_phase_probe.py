@@ -18,7 +18,7 @@ ours from the same checkpoint (the next epoch of the same `sbcl-run`).
 Usage: SBCL_REF=<JackHck/SBCL checkout> python rank_phase_probe.py CHECKPOINT EPOCH [--clusters ...]
 EPOCH is our 1-based epoch being probed (4 for the first SBCL epoch at warm-up 3).
 """
-import argparse, gzip, json, math, os, sys
+import argparse, json, math, os, sys
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 import torchvision.transforms as T
 from safetensors.torch import load_file
@@ -37,17 +37,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import reference  # noqa: E402,F401  (the authors' SimCLR/ code, importable without a GPU)
 from reference import resnet, loss as L, kmeans_gpu  # noqa: E402
 
-d = "/usr/share/datasets/fashion-mnist/"
-xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
-ytr = np.frombuffer(gzip.open(d + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8).astype(np.int64)
-np.random.seed(0)
-counts = [int(6000 * 0.01 ** (c / 9)) for c in range(10)]
-sel = []
-for c in range(10):
-    idx = np.where(ytr == c)[0]; np.random.shuffle(idx); sel.append(idx[:counts[c]])
-sel = np.concatenate(sel); xlt, ylt = xtr[sel], ytr[sel]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmnist_lt  # noqa: E402
+xlt, ylt, counts, mean, std = fmnist_lt.load()
 np.random.seed(args.seed); torch.manual_seed(args.seed)
-mean, std = xlt.mean() / 255, xlt.std() / 255
 aug = T.Compose([T.ToPILImage(), T.RandomResizedCrop(28, scale=(0.2, 1.)), T.RandomHorizontalFlip(),
                  T.RandomApply([T.ColorJitter(0.4, 0.4)], p=0.8), T.ToTensor(), T.Normalize((mean,), (std,))])
 

@@ -13,7 +13,7 @@ cells, `scripts/fidelity/fashion_mnist.py --sides ours_paired`).
 
 Usage: SBCL_REF=<JackHck/SBCL checkout> python reference_warmup.py OUT [--template T] [--tseed S] [--warm W]
 """
-import argparse, gzip, json, math, os, sys, time
+import argparse, json, math, os, sys, time
 import numpy as np, torch, torch.nn as nn
 import torchvision.transforms as T
 from safetensors.torch import load_file, save_file
@@ -33,18 +33,11 @@ import reference  # noqa: E402,F401  (the authors' SimCLR/ code, importable with
 from reference import resnet, loss as L  # noqa: E402
 
 # The anchor's data, seeding and model, in its order.
-d = "/usr/share/datasets/fashion-mnist/"
-xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
-ytr = np.frombuffer(gzip.open(d + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8).astype(np.int64)
-np.random.seed(0)
-counts = [int(6000 * 0.01 ** (c / 9)) for c in range(10)]
-sel = []
-for c in range(10):
-    idx = np.where(ytr == c)[0]; np.random.shuffle(idx); sel.append(idx[:counts[c]])
-sel = np.concatenate(sel); xlt, ylt = xtr[sel], ytr[sel]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmnist_lt  # noqa: E402
+xlt, ylt, counts, mean, std = fmnist_lt.load()
 torch.manual_seed(0)
 if args.tseed is not None: np.random.seed(args.tseed); torch.manual_seed(args.tseed)
-mean, std = xlt.mean() / 255, xlt.std() / 255
 aug = T.Compose([T.ToPILImage(), T.RandomResizedCrop(28, scale=(0.2, 1.)), T.RandomHorizontalFlip(),
                  T.RandomApply([T.ColorJitter(0.4, 0.4)], p=0.8), T.ToTensor(), T.Normalize((mean,), (std,))])
 model = resnet.SupConResNet(feat_dim=128)

@@ -53,7 +53,6 @@ for one whose k-means meets no empty cluster; with fewer the last is kept and cl
 SKIP_THREADS=1 (no 2-thread float32 run). TrajectoryParityTests replays such a folder when
 SBCL_TRAJECTORY_DIR names it.
 """
-import gzip
 import math
 import os
 import sys
@@ -79,17 +78,11 @@ THREADS = int(os.environ.get("THREADS", 1)); SEED_TRIES = int(os.environ.get("SE
 OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "StagesTests", "Fixtures", "trajectory")
 os.makedirs(OUT, exist_ok=True)
 
-d = "/usr/share/datasets/fashion-mnist/"
-xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
-ytr = np.frombuffer(gzip.open(d + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8).astype(np.int64)
-np.random.seed(0)
-counts = [int(NMAX * FACTOR ** (c / 9)) for c in range(10)]
-sel = []
-for c in range(10):
-    idx = np.where(ytr == c)[0]; np.random.shuffle(idx); sel.append(idx[:counts[c]])
-sel = np.concatenate(sel); xlt, ylt = xtr[sel], ytr[sel]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmnist_lt  # noqa: E402
+xlt, ylt, counts, mean, std = fmnist_lt.load(NMAX, FACTOR)
 N = len(ylt)
-mean, std = float(xlt.mean() / 255), float(xlt.std() / 255)
+mean, std = float(mean), float(std)
 views_rng = np.random.RandomState(7)          # the batch order (anchor: np.random.permutation)
 torch.manual_seed(0)
 model = resnet.SupConResNet(feat_dim=128)

@@ -8,7 +8,7 @@ views can be told apart by what they do to training, not only by their pixels.
 
 Usage: SBCL_REF=<JackHck/SBCL> python views_probe.py INIT VIEWS.safetensors [VIEWS2 ...] [--steps 58] [--train]
 """
-import argparse, gzip, os, sys
+import argparse, os, sys
 import numpy as np, torch, torch.nn as nn
 from safetensors.numpy import load_file
 
@@ -22,17 +22,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import reference  # noqa: E402,F401
 from reference import resnet, loss as L  # noqa: E402
 
-d = "/usr/share/datasets/fashion-mnist/"
-xtr = np.frombuffer(gzip.open(d + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
-ytr = np.frombuffer(gzip.open(d + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8).astype(np.int64)
-np.random.seed(0)
-counts = [int(6000 * 0.01 ** (c / 9)) for c in range(10)]
-sel = []
-for c in range(10):
-    idx = np.where(ytr == c)[0]; np.random.shuffle(idx); sel.append(idx[:counts[c]])
-sel = np.concatenate(sel)
-xlt, ylt = xtr[sel], ytr[sel]
-mean, std = float(xlt.mean() / 255), float(xlt.std() / 255)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmnist_lt  # noqa: E402
+xlt, ylt, counts, mean, std = fmnist_lt.load()
+mean, std = float(mean), float(std)
 
 for path in args.views:
     f = load_file(path)
