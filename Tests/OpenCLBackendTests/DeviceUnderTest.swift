@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import OpenCLBackend
+import TestSupport
 import XCTest
 
 /// The OpenCL device the tests run on: the first GPU when one is present, else the first CPU
@@ -47,6 +48,23 @@ func assertMatches(_ device: Tensor, _ cpu: Tensor, tolerance: Float, floor: Flo
     let error = maxRelativeError(device.scalars, cpu.scalars, floor: floor)
     XCTAssertLessThanOrEqual(error, tolerance, "\(what): max relative error \(error)", file: file, line: line)
     ParityLog.note(what, error)
+}
+
+/// Runs `f` on CPU copies and device copies of `inputs` and compares the outputs and the gradients
+/// of Σ f(inputs) ⊙ R (R random from `seed`, so every output element counts), each within
+/// `tolerance` (`floor` as in `assertMatches`).
+func assertForwardAndPullbackMatch(_ name: String, _ inputs: [Tensor], tolerance: Float, floor: Float, seed: UInt32,
+                                   file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) throws {
+    let device = try DeviceUnderTest.backend()
+    var random = TestRandom(seed: seed)
+    let cpuInputs = inputs.map { $0.trackingGradients() }, deviceInputs = inputs.map { $0.moved(to: device).trackingGradients() }
+    let cpuOut = f(cpuInputs), deviceOut = f(deviceInputs)
+    assertMatches(deviceOut, cpuOut, tolerance: tolerance, floor: floor, "\(name) forward", file: file, line: line)
+    let weights = random.tensor(cpuOut.shape)
+    let cg = (cpuOut * weights).sum().gradients(), dg = (deviceOut * weights.moved(to: device)).sum().gradients()
+    for (index, (c, d)) in zip(cpuInputs, deviceInputs).enumerated() {
+        assertMatches(dg[d]!, cg[c]!, tolerance: tolerance, floor: floor, "\(name) ∂/∂input\(index)", file: file, line: line)
+    }
 }
 
 /// Collects the worst error per test for the run's log (the figures in docs/opencl.md).

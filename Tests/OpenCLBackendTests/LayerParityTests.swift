@@ -10,17 +10,7 @@ final class LayerParityTests: XCTestCase {
     /// gradients of Σ f(inputs) ⊙ R (R random, so every output element counts).
     private func checkForwardAndPullback(_ name: String, _ inputs: [Tensor], tolerance: Float, floor: Float = 1e-3,
                                          file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) throws {
-        let device = try DeviceUnderTest.backend()
-        var random = TestRandom(seed: 99)
-        let cpuInputs = inputs.map { $0.trackingGradients() }
-        let deviceInputs = inputs.map { $0.moved(to: device).trackingGradients() }
-        let cpuOut = f(cpuInputs), deviceOut = f(deviceInputs)
-        assertMatches(deviceOut, cpuOut, tolerance: tolerance, floor: floor, "\(name) forward", file: file, line: line)
-        let weights = random.tensor(cpuOut.shape)
-        let cg = (cpuOut * weights).sum().gradients(), dg = (deviceOut * weights.moved(to: device)).sum().gradients()
-        for (index, (c, d)) in zip(cpuInputs, deviceInputs).enumerated() {
-            assertMatches(dg[d]!, cg[c]!, tolerance: tolerance, floor: floor, "\(name) ∂/∂input\(index)", file: file, line: line)
-        }
+        try assertForwardAndPullbackMatch(name, inputs, tolerance: tolerance, floor: floor, seed: 99, file: file, line: line, f)
     }
 
     func testConvolutionsMatchTheCPU() throws {

@@ -10,16 +10,7 @@ final class RowParityTests: XCTestCase {
     /// pullback such as g − p·Σg cancels to ~0, where only the summation order differs).
     private func check(_ name: String, _ inputs: [Tensor], tolerance: Float, floor: Float = 1e-2, _ f: ([Tensor]) -> Tensor,
                        file: StaticString = #filePath, line: UInt = #line) throws {
-        let device = try DeviceUnderTest.backend()
-        var random = TestRandom(seed: 77)
-        let cpuInputs = inputs.map { $0.trackingGradients() }, deviceInputs = inputs.map { $0.moved(to: device).trackingGradients() }
-        let cpuOut = f(cpuInputs), deviceOut = f(deviceInputs)
-        assertMatches(deviceOut, cpuOut, tolerance: tolerance, floor: floor, "\(name) forward", file: file, line: line)
-        let weights = random.tensor(cpuOut.shape)
-        let cg = (cpuOut * weights).sum().gradients(), dg = (deviceOut * weights.moved(to: device)).sum().gradients()
-        for (index, (c, d)) in zip(cpuInputs, deviceInputs).enumerated() {
-            assertMatches(dg[d]!, cg[c]!, tolerance: tolerance, floor: floor, "\(name) ∂/∂input\(index)", file: file, line: line)
-        }
+        try assertForwardAndPullbackMatch(name, inputs, tolerance: tolerance, floor: floor, seed: 77, file: file, line: line, f)
     }
 
     func testSoftmaxAndLogSoftmaxMatchTheCPU() throws {
