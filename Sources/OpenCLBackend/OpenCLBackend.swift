@@ -31,8 +31,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     public let memoryLimit: Int
 
     struct State {
-        var free: [Int: [UnsafeMutableRawPointer]] = [:]
-        var pooledBytes = 0
+        var pool = FreeLists()
         var allocatedBytes = 0
         var transfers = TransferCount()
         var pendingError: DeviceError?
@@ -115,12 +114,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
 
     public func allocate(byteCount: Int) -> TensorStorage {
         let size = Self.rounded(byteCount)
-        let reused: UnsafeMutableRawPointer? = state.withLock { s in
-            guard var list = s.free[size], let buffer = list.popLast() else { return nil }
-            s.free[size] = list
-            s.pooledBytes -= size
-            return buffer
-        }
+        let reused = state.withLock { $0.pool.take(size: size) }
         let handle = reused ?? createBuffer(size: size, requested: byteCount)
         return TensorStorage(memory: .device(DeviceBuffer(handle: handle)), byteCount: byteCount, backend: self)
     }
@@ -153,11 +147,9 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
 
     /// Gives every pooled buffer back to the driver.
     private func releasePool() {
-        let buffers = state.withLock { s -> [(UnsafeMutableRawPointer, Int)] in
-            let all = s.free.flatMap { size, list in list.map { ($0, size) } }
-            s.free = [:]
-            s.pooledBytes = 0
-            s.allocatedBytes -= all.reduce(0) { $0 + $1.1 }
+        let buffers = state.withLock { s in
+            let all = s.pool.removeAll()
+            s.allocatedBytes -= all.reduce(0) { $0 + $1.size }
             return all
         }
         for (buffer, _) in buffers { _ = api.releaseMemObject(buffer) }
@@ -168,9 +160,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         guard let handle = buffer.handle else { return }
         let size = Self.rounded(byteCount)
         let kept = state.withLock { s -> Bool in
-            guard s.pooledBytes + size <= memoryLimit / 4 else { s.allocatedBytes -= size; return false }
-            s.free[size, default: []].append(handle)
-            s.pooledBytes += size
+            guard s.pool.keep(handle, size: size, limit: memoryLimit / 4) else { s.allocatedBytes -= size; return false }
             return true
         }
         if !kept { _ = api.releaseMemObject(handle) }

@@ -10,11 +10,7 @@ public final class CPUBackend: Backend {
     /// The process-wide CPU backend.
     public static let shared = CPUBackend()
 
-    private struct Pool {
-        var free: [Int: [UnsafeMutableRawPointer]] = [:]
-        var pooledBytes = 0
-    }
-    private let pool = Mutex(Pool())
+    private let pool = Mutex(FreeLists())
     /// The most bytes kept for reuse; memory released beyond it goes back to the system.
     private let poolLimit = 8 << 30
 
@@ -23,12 +19,7 @@ public final class CPUBackend: Backend {
 
     public func allocate(byteCount: Int) -> TensorStorage {
         let size = Self.rounded(byteCount)
-        let reused: UnsafeMutableRawPointer? = pool.withLock { p in
-            guard var list = p.free[size], let raw = list.popLast() else { return nil }
-            p.free[size] = list
-            p.pooledBytes -= size
-            return raw
-        }
+        let reused = pool.withLock { $0.take(size: size) }
         let raw = reused ?? UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         return TensorStorage(raw: raw, byteCount: byteCount, backend: self)
     }
@@ -36,12 +27,7 @@ public final class CPUBackend: Backend {
     public func release(_ memory: TensorStorage.Memory, byteCount: Int) {
         guard case .host(let raw) = memory else { preconditionFailure("CPUBackend.release: device memory handed to the CPU backend") }
         let size = Self.rounded(byteCount)
-        let kept = pool.withLock { p -> Bool in
-            guard p.pooledBytes + size <= poolLimit else { return false }
-            p.free[size, default: []].append(raw)
-            p.pooledBytes += size
-            return true
-        }
+        let kept = pool.withLock { $0.keep(raw, size: size, limit: poolLimit) }
         if !kept { raw.deallocate() }
     }
 
