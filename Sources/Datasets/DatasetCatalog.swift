@@ -47,7 +47,7 @@ public struct DatasetSpec: Sendable, Equatable, Codable {
 }
 
 /// Images in memory or as files, as a reader produced them.
-public enum LoadedImages: Sendable {
+public enum LoadedImages: Sendable, Equatable {
     /// Decoded, equally sized images (CIFAR, MNIST).
     case memory(ImageSet)
     /// Files decoded on demand (ImageNet-LT, image folders).

@@ -34,22 +34,31 @@ public enum PlanReport {
                     "inputs": .list(stage.spec.inputs.map(ParamValue.string)),
                 ]
                 if let ranks = stage.ranksInHash { fields["ranks"] = .int(ranks) }
+                if let memory = stage.memory {
+                    fields["memory"] = .map(["estimated_bytes": .int(memory.bytes), "breakdown": .string(memory.breakdown)])
+                }
                 return .map(fields)
             }),
         ])
     }
 
-    /// A table: one line per stage with status, short hash, kind and inputs.
-    public static func text(_ plan: Plan, cache: ArtifactCache) -> String {
+    /// A table: one line per stage with status, short hash, kind, estimated peak memory and inputs;
+    /// with `memoryLimit`, the stages a run would refuse for memory are named below it.
+    public static func text(_ plan: Plan, cache: ArtifactCache, memoryLimit: Int? = nil) -> String {
         let rows = plan.stages.map { stage -> [String] in
             [stage.name, stage.kind.name, status(of: stage, cache: cache).rawValue, String(stage.hash.prefix(12)),
+             stage.memory.map { MemoryEstimate.format($0.bytes) } ?? "-",
              stage.spec.inputs.isEmpty ? "-" : stage.spec.inputs.joined(separator: ", ")]
         }
+        let refused = memoryLimit.map { limit in
+            plan.memoryDiagnostics(limit: limit) { status(of: $0, cache: cache) == .cached }
+        } ?? []
         let byRanks = plan.stages.compactMap { stage in stage.ranksInHash.map { "\(stage.name) (\($0) ranks)" } }
         return "recipe \(plan.recipe.name) (\(plan.stages.count) stages, seed \(plan.recipe.seed))\n"
-            + Table.render(header: ["stage", "kind", "status", "hash", "inputs"], rows: rows)
+            + Table.render(header: ["stage", "kind", "status", "hash", "memory", "inputs"], rows: rows)
             + (byRanks.isEmpty ? "" : "per-rank batch norm: the number of ranks is in the hash of "
                                       + byRanks.joined(separator: ", ") + "\n")
+            + refused.map { "a run would be refused: \($0)\n" }.joined()
     }
 }
 

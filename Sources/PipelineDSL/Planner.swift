@@ -16,6 +16,8 @@ public struct PlannedStage: Sendable {
     /// The number of data-parallel ranks that entered the hash (see `DataParallelism`); nil when
     /// the artifact does not depend on it.
     public var ranksInHash: Int?
+    /// The estimated peak memory per process (training stages; see `StageKind.memoryEstimate`).
+    public var memory: MemoryEstimate?
 
     /// The stage's name.
     public var name: String { spec.name }
@@ -73,10 +75,13 @@ public enum Planner {
             let spec = byName[name]!
             let kind = registry.kind(named: spec.kind)!
             let inputHashes = spec.inputs.map { hashes[$0]! }
+            let inapplicable = kind.inapplicableParameters?(spec.parameters) ?? []
             var material: [String: ParamValue] = [
                 "kind": .string(kind.name),
                 "version": .int(kind.version),
-                "params": .map(spec.parameters.values.filter { kind.dataParallel?.rankParameters.contains($0.key) != true }),
+                "params": .map(spec.parameters.values.filter {
+                    kind.dataParallel?.rankParameters.contains($0.key) != true && !inapplicable.contains($0.key)
+                }),
                 // By slot, so listing an encoder's inputs in another order keeps its hash; the order
                 // within a slot that takes several stages is kept, as a kind may depend on it.
                 "inputs": .list(zip(spec.inputSlots, inputHashes).enumerated()
@@ -95,11 +100,21 @@ public enum Planner {
                     diagnostics.append(Diagnostic(location: spec.location, keyPath: "stages.\(spec.name)", message: "\(error)"))
                 }
             }
+            var memory: MemoryEstimate?
+            if let estimate = kind.memoryEstimate {
+                do {
+                    memory = try estimate(MemoryQuery(spec: spec, stages: byName, ranks: ranks))
+                } catch let error as RecipeError {
+                    diagnostics += error.diagnostics
+                } catch {
+                    diagnostics.append(Diagnostic(location: spec.location, keyPath: "stages.\(spec.name)", message: "\(error)"))
+                }
+            }
             let input = ParamValue.map(material).canonicalJSON
             let hash = sha256Hex(input)
             hashes[spec.name] = hash
             ordered.append(PlannedStage(spec: spec, kind: kind, hash: hash, hashInput: input, inputHashes: inputHashes,
-                                        ranksInHash: ranksInHash))
+                                        ranksInHash: ranksInHash, memory: memory))
         }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
         return Plan(recipe: recipe, stages: ordered)

@@ -58,6 +58,12 @@ public struct StageKind: Sendable {
     /// Set for a kind whose `run` every rank of a data-parallel job executes together (training);
     /// nil: rank 0 alone computes it and the other ranks wait for its cache entry.
     public var dataParallel: DataParallelism?
+    /// The parameters that have no effect under the given ones (MoCo settings of a CIFAR ResNet
+    /// encoder): left out of the hash, so adding such a parameter keeps every existing entry.
+    public var inapplicableParameters: (@Sendable (ResolvedParameters) -> Set<String>)?
+    /// The estimated peak memory of one process running the stage (training kinds); nil: small.
+    /// A thrown error becomes a recipe diagnostic on the stage, like `hashMaterial`'s.
+    public var memoryEstimate: (@Sendable (MemoryQuery) throws -> MemoryEstimate?)?
     /// The work: reads inputs, writes artifact files into `context.outputDirectory`.
     public var run: @Sendable (RunContext) throws -> Void
 
@@ -66,8 +72,12 @@ public struct StageKind: Sendable {
                 isLight: Bool = false, usesSeed: Bool = true,
                 hashMaterial: (@Sendable (ResolvedParameters) throws -> String)? = nil,
                 dataParallel: DataParallelism? = nil,
+                memoryEstimate: (@Sendable (MemoryQuery) throws -> MemoryEstimate?)? = nil,
+                inapplicableParameters: (@Sendable (ResolvedParameters) -> Set<String>)? = nil,
                 run: @escaping @Sendable (RunContext) throws -> Void) {
+        self.inapplicableParameters = inapplicableParameters
         self.dataParallel = dataParallel
+        self.memoryEstimate = memoryEstimate
         self.name = name
         self.version = version
         self.summary = summary

@@ -45,6 +45,7 @@ public enum ClassifierStage {
         // the single-process result up to rounding: N never enters the hash, and a checkpoint
         // resumes on any number of ranks.
         dataParallel: DataParallelism { _ in false },
+        memoryEstimate: { try StageMemory.classifier($0) },
         run: run)
 
     /// The typed configuration of resolved parameters.
@@ -75,6 +76,7 @@ public enum ClassifierStage {
         // The frozen encoder embeds on the place's device, and the head trains there.
         place.adopt(model)
         let data = try DataArtifact.input(of: context)
+        try data.requireInMemory(stage: context.stageName, what: "a classifier on a CIFAR ResNet encoder")
         let train = data.train
         try ClassifierFeatures.checkCompatible(train, with: encoderArtifact, stage: context.stageName)
         let classCounts = train.classCounts

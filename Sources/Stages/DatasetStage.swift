@@ -34,10 +34,23 @@ public enum DatasetStage {
                  doc: "keep only the first n training images of each class in file order (0 = all), for quick checks"),
             .int("test_per_class_limit", default: 0, range: .atLeast(0),
                  doc: "keep only the first n test images of each class in file order (0 = all)"),
+            .choice("storage", ["auto", "memory", "files"], default: "auto",
+                    doc: "memory: decode every image once into the artifact (they must share one size); files: keep imagenet_lt or image_folder images as files, decoded per step by the loader (any size; what torchvision ResNet encoders train on); auto: files for imagenet_lt, memory otherwise"),
         ],
         usesSeed: false,
         hashMaterial: { parameters in try hashMaterial(parameters) },
+        // `auto` is what every data set did before `storage` existed: it keeps their hashes.
+        inapplicableParameters: { p in p["storage"]?.stringValue == "files" || p["storage"]?.stringValue == "memory" ? [] : ["storage"] },
         run: { context in try run(context) })
+
+    /// Whether the stage keeps its images as files (see the `storage` parameter).
+    static func keepsFiles(_ parameters: ResolvedParameters) -> Bool {
+        switch parameters["storage"]?.stringValue ?? "auto" {
+        case "files": return true
+        case "memory": return false
+        default: return parameters["source"]?.stringValue == DatasetKind.imagenetLT.rawValue
+        }
+    }
 
     /// The `DatasetSpec` a stage's resolved parameters describe.
     public static func spec(from parameters: ResolvedParameters) -> DatasetSpec {
@@ -73,6 +86,9 @@ public enum DatasetStage {
     ///   there); the planner reports it as a diagnostic on the stage.
     public static func hashMaterial(_ parameters: ResolvedParameters) throws -> String {
         let spec = spec(from: parameters)
+        if parameters["storage"]?.stringValue == "files", ![.imagenetLT, .imageFolder].contains(spec.kind) {
+            throw RunError("storage: files keeps imagenet_lt or image_folder images as files; \(spec.kind.rawValue) is read into memory (use storage: auto)")
+        }
         if spec.download, let variant = cifarVariant(spec.kind),
            CIFARReader.layout(root: spec.resolvedRoot, variant: variant) == nil {
             return "archive-md5 \(variant.archive.md5)"
@@ -103,38 +119,45 @@ public enum DatasetStage {
         let spec = spec(from: context.parameters)
         let started = Date()
         let artifact: DataArtifact
+        let files = keepsFiles(context.parameters)
         do {
             try DatasetCatalog.prepare(spec)
-            let train = try images(spec, train: true, limit: context.int("per_class_limit"))
-            let test = try images(spec, train: false, limit: context.int("test_per_class_limit"))
+            let train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files)
+            let test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files)
             guard train.classNames == test.classNames else {
                 throw DatasetError(.badFormat, path: spec.resolvedRoot,
-                                   "the training split has \(train.classCount) classes and the test split \(test.classCount); they must list the same classes")
+                                   "the training split has \(train.classNames.count) classes and the test split \(test.classNames.count); they must list the same classes")
             }
-            guard train.height == test.height, train.width == test.width, train.channels == test.channels else {
+            if case let .memory(train) = train, case let .memory(test) = test,
+               train.height != test.height || train.width != test.width || train.channels != test.channels {
                 throw DatasetError(.badFormat, path: spec.resolvedRoot,
                                    "training images are \(train.height)×\(train.width)×\(train.channels) but test images \(test.height)×\(test.width)×\(test.channels)")
             }
-            artifact = DataArtifact(train: train, test: test, source: spec.kind.rawValue)
+            artifact = DataArtifact(trainImages: train, testImages: test, source: spec.kind.rawValue)
         } catch let error as DatasetError {
             throw explained(error, spec: spec)
         }
         try artifact.write(to: context.outputDirectory)
-        let train = artifact.train, seconds = String(format: "%.1f", Date().timeIntervalSince(started))
-        context.log("\(spec.kind.rawValue): \(train.count) training and \(artifact.test.count) test images of "
-                    + "\(train.height)×\(train.width)×\(train.channels), \(train.classCount) classes (\(seconds) s)")
+        let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        let form: String
+        switch artifact.trainImages {
+        case let .memory(train): form = "\(train.height)×\(train.width)×\(train.channels)"
+        case .files: form = "image files decoded per step"
+        }
+        context.log("\(spec.kind.rawValue): \(artifact.trainImages.labels.count) training and \(artifact.testImages.labels.count) test images, "
+                    + "\(form), \(artifact.trainImages.classNames.count) classes (\(seconds) s)")
         context.recordMetrics(["class_counts": .list(artifact.classCounts.map { .int($0) })])
     }
 
-    /// One split in memory, cut to `limit` images per class.
-    static func images(_ spec: DatasetSpec, train: Bool, limit: Int) throws -> ImageSet {
+    /// One split, cut to `limit` images per class: decoded into memory, or kept as files.
+    static func images(_ spec: DatasetSpec, train: Bool, limit: Int, keepFiles: Bool) throws -> LoadedImages {
         let loaded = try DatasetCatalog.load(spec, train: train)
         let kept = limit > 0 ? loaded.subset(firstPerClass(labels: loaded.labels, limit: limit)) : loaded
         switch kept {
-        case let .memory(set):
-            return set
+        case .memory:
+            return kept
         case let .files(list):
-            return try decodeAll(list)
+            return keepFiles ? kept : .memory(try decodeAll(list))
         }
     }
 

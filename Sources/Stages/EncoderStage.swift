@@ -24,8 +24,8 @@ public enum EncoderStage {
         name: name, version: 2,
         summary: "first-stage training: SupCon warm-up, then SBCL with periodic re-clustering",
         parameters: [
-            .choice("architecture", ["resnet_cifar", "resnet50"], default: "resnet_cifar",
-                    doc: "resnet_cifar (He et al.'s CIFAR ResNets, by depth); resnet50 with MoCo is not built yet"),
+            .choice("architecture", ["resnet_cifar", "resnet18", "resnet34", "resnet50"], default: "resnet_cifar",
+                    doc: "resnet_cifar (He et al.'s CIFAR ResNets, by depth; SimCLR/main.py); resnet18, resnet34, resnet50: torchvision's ResNets inside MoCo v2 (query and momentum key encoders, MLP head, queue; moco/main.py), trained with KCL for the clustering stage's warmup_epochs, then with the SBCL loss on the queue"),
             .int("depth", default: 32, range: .closed(20, 110), doc: "CIFAR ResNet depth: 20, 32, 44, 56 or 110"),
             .int("projection_dim", default: 128, range: .atLeast(1), doc: "output size of the projection head"),
             .int("epochs", default: 1000, range: .atLeast(1), doc: "training epochs (1000 for CIFAR)"),
@@ -43,6 +43,12 @@ public enum EncoderStage {
                   doc: "drop each epoch's last partial batch; false trains on it, as SimCLR/main.py's DataLoader does (the Fashion-MNIST anchor script drops it)"),
             .string("init_weights", default: "",
                     doc: "a safetensors file of initial weights (a reference SupConResNet state dict: `encoder.conv1.weight`, ..., `head.2.bias`, optionally under `model.`, as our checkpoints have them); training starts from them instead of the seed's initialisation (e.g. the authors' initial weights, to compare both codes from the same start). A relative path is taken from the working folder; the file's content digest enters the hash"),
+            .int("queue_size", default: 65536, range: .atLeast(1),
+                 doc: "MoCo encoders: K, the keys kept in the queue with their class and subclass labels (a multiple of batch_size)"),
+            .float("key_momentum", default: 0.999, range: NumericRange(lower: 0, upper: 1, upperInclusive: false),
+                   doc: "MoCo encoders: m of the key encoder's update k = m·k + (1 − m)·q before each step"),
+            .int("kcl_positives", default: 6, range: .atLeast(0),
+                 doc: "MoCo encoders: k of KCL, the same-class queue entries drawn as positives per query during the warm-up (0: all of them)"),
             .bool("sync_batchnorm", default: false,
                   doc: "data-parallel runs (mpirun -np N): normalise over the whole global batch (SyncBatchNorm), so N ranks give the single-process result up to rounding; false: per-rank batch norm as the reference's DataParallel (then N enters the hash). No effect on one process"),
         ],
@@ -57,6 +63,11 @@ public enum EncoderStage {
             return "init-weights md5 " + (try SourceDigest.fileMD5(url.path))
         },
         dataParallel: dataParallelism,
+        memoryEstimate: { try StageMemory.encoder($0) },
+        // The MoCo settings do nothing to a CIFAR ResNet, nor its depth to a torchvision one.
+        inapplicableParameters: { p in
+            p.string("architecture") == "resnet_cifar" ? ["queue_size", "key_momentum", "kcl_positives"] : ["depth"]
+        },
         run: { context in try EncoderStage.run(context) })
 
     /// How the stage runs data-parallel: per-rank batch norm makes the result depend on the number

@@ -35,6 +35,7 @@ final class EncoderTraining {
         let p = context.parameters
         try EncoderStage.validate(p)
         data = try DataArtifact.input(of: context)
+        try data.requireInMemory(stage: context.stageName, what: "the CIFAR ResNet encoder (architecture resnet_cifar)")
         augmentation = try AugmentationStage.pipeline(from: context.input("augmentation"), data: data)
         guard augmentation.pipeline.views == 2 else {
             throw RunError("stage '\(context.stageName)': contrastive training needs two views per image; set views: 2 in the augmentation stage '\(context.input("augmentation").name)'")

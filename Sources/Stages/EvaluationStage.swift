@@ -42,6 +42,7 @@ public enum EvaluationStage {
         let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
         place.adopt(model)
         let data = try DataArtifact.input(of: context)
+        try data.requireInMemory(stage: context.stageName, what: "evaluating a CIFAR ResNet encoder")
         try ClassifierFeatures.checkCompatible(data.test, with: encoderArtifact, stage: context.stageName)
         guard data.test.classCount == head.classCount, data.train.classCount == head.classCount else {
             throw RunError("stage '\(context.stageName)': the classifier has \(head.classCount) classes but the data has \(data.test.classCount)")

@@ -70,21 +70,21 @@ public enum ImbalanceStage {
             preconditionFailure("ImbalanceStage.run: profile '\(context.string("profile"))' passed validation but is not a LongTail.Profile")
         }
         let factor = context.double("factor"), seed = context.int("seed")
-        guard source.train.classCount >= 2 else {
-            throw RunError("stage '\(context.stageName)' (imbalance): the data set has \(source.train.classCount) class(es); a long-tailed subset needs at least 2")
+        guard source.trainImages.classNames.count >= 2 else {
+            throw RunError("stage '\(context.stageName)' (imbalance): the data set has \(source.trainImages.classNames.count) class(es); a long-tailed subset needs at least 2")
         }
-        let selection = try LongTail.select(labels: source.train.labels, classCount: source.train.classCount,
+        let selection = try LongTail.select(labels: source.trainImages.labels, classCount: source.trainImages.classNames.count,
                                             profile: profile, factor: factor, seed: UInt32(seed))
-        let artifact = DataArtifact(train: source.train.subset(selection.indices), test: source.test, source: source.source)
+        let artifact = DataArtifact(trainImages: source.trainImages.subset(selection.indices), testImages: source.testImages, source: source.source)
         try artifact.write(to: context.outputDirectory)
         try NPY.write(HostArray(int64s: selection.indices.map { Int64($0) }, shape: [selection.indices.count]),
                       to: context.outputDirectory.appendingPathComponent(indicesFile))
-        let counts = ClassCounts(counts: selection.classCounts, classNames: source.train.classNames,
+        let counts = ClassCounts(counts: selection.classCounts, classNames: source.trainImages.classNames,
                                  profile: profile.rawValue, factor: factor, seed: seed)
         try ArtifactJSON.write(counts, to: context.outputDirectory.appendingPathComponent(classCountsFile), escapingSlashes: false)
 
         let largest = selection.classCounts.max() ?? 0, smallest = selection.classCounts.filter { $0 > 0 }.min() ?? 0
-        context.log("\(profile.rawValue) profile, factor \(factor), seed \(seed): kept \(selection.indices.count) of \(source.train.count) training images, "
+        context.log("\(profile.rawValue) profile, factor \(factor), seed \(seed): kept \(selection.indices.count) of \(source.trainImages.labels.count) training images, "
                     + "\(largest) to \(smallest) per class (ratio \(smallest > 0 ? String(format: "%.1f", Double(largest) / Double(smallest)) : "∞"))")
         context.recordMetrics(["class_counts": .list(selection.classCounts.map { .int($0) })])
     }

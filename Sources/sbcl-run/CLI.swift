@@ -105,6 +105,14 @@ enum CLI {
         return try Planner.plan(recipe, registry: registry, ranks: ranks)
     }
 
+    /// Refuses a plan before it runs when a stage still to compute is estimated to need more
+    /// memory than this machine allows (a recipe error, exit status 2), rather than letting the
+    /// kernel kill it halfway.
+    static func refuseOverMemory(_ plan: Plan, cache: ArtifactCache) throws {
+        let diagnostics = plan.memoryDiagnostics(limit: try MachineMemory.limit()) { PlanReport.status(of: $0, cache: cache) == .cached }
+        if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
+    }
+
     /// Writes text to standard output.
     static func output(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))

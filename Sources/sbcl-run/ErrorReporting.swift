@@ -22,6 +22,9 @@ enum ExitStatus {
         case let error as UsageError:
             printError("error: \(error.message)\n\(CLI.usageHint)")
             return invalid
+        case let error as MemoryLimitError:
+            printError("error: \(error.description)")
+            return invalid
         case let error as DeviceError:
             printError("error: \(error.description)")
             // A device that cannot be used here is a usage error (as an invalid --device); a

@@ -19,7 +19,7 @@ enum PlanCommand {
             if case .map(var fields) = report { fields["device"] = device.json; report = .map(fields) }
             CLI.output(report.prettyJSON() + "\n")
         } else {
-            CLI.output(PlanReport.text(plan, cache: cache) + device.text + "\n")
+            CLI.output(PlanReport.text(plan, cache: cache, memoryLimit: try MachineMemory.limit()) + device.text + "\n")
         }
         return ExitStatus.success
     }

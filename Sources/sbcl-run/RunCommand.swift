@@ -36,6 +36,7 @@ enum RunCommand {
         }
         let ranks = job?.size ?? 1
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: sweep.fixed, registry: registry, ranks: ranks)
+        try CLI.refuseOverMemory(plan, cache: cache)
         // Ranks other than 0 write nothing and print nothing but errors (rank 0 logs the run).
         let quiet = options.quiet || RankJob.isFollower
         let device = try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: quiet)
@@ -69,8 +70,11 @@ enum RunCommand {
         var plans: [Plan] = []
         var diagnostics: [Diagnostic] = []
         for point in sweep.points {
-            do { plans.append(try CLI.plan(data: source.data, file: source.file, overrides: point.overrides, registry: registry)) }
-            catch let error as RecipeError {
+            do {
+                let plan = try CLI.plan(data: source.data, file: source.file, overrides: point.overrides, registry: registry)
+                try CLI.refuseOverMemory(plan, cache: cache)
+                plans.append(plan)
+            } catch let error as RecipeError {
                 for diagnostic in error.diagnostics where !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
             }
         }

@@ -12,6 +12,13 @@ public struct ImageFileList: ImageSource, Sendable, Equatable {
     /// Where each image was listed (split file and 1-based line), for error messages.
     public var origins: [String]
 
+    /// A list from its parts (parallel arrays).
+    public init(paths: [String], labels: [Int32], classNames: [String], origins: [String]) {
+        precondition(paths.count == labels.count && paths.count == origins.count,
+                     "ImageFileList: \(paths.count) paths, \(labels.count) labels, \(origins.count) origins")
+        (self.paths, self.labels, self.classNames, self.origins) = (paths, labels, classNames, origins)
+    }
+
     /// The number of images.
     public var count: Int { paths.count }
     /// The number of classes.

@@ -1,0 +1,91 @@
+import PipelineDSL
+
+/// The plan-time memory estimates of the training kinds (`StageKind.memoryEstimate`), from
+/// `MemoryModel`'s counts and factors measured against peak RSS (docs/imagenet_lt.md, "Memory").
+enum StageMemory {
+    /// Bytes every run holds besides the networks: the runtime, the loader's prefetched batches,
+    /// the data set's labels and file list (in-memory CIFAR or Fashion-MNIST pixels are < 200 MB).
+    static let baseBytes = 384 << 20
+    /// Saved activation floats → bytes of peak RSS: 4 bytes each, times what the backward pass adds
+    /// on top of what the forward keeps (gradients of the live layer, im2col workspaces, allocator
+    /// slack), measured.
+    static let trainingActivationFactor = 1.05
+    /// Eval-mode forward without gradients: live layers per image relative to the largest one.
+    static let inferenceLayerFactor = 3.0
+
+    /// The side of the views a stage trains on: the augmentation's `size`, else the data set's own
+    /// (28 for (Fashion-)MNIST, 32 for CIFAR); 224 for file data sets, whose images vary.
+    static func viewSide(_ query: MemoryQuery, augmentation: StageSpec?) -> Int {
+        if let size = augmentation?.parameters["size"]?.intValue, size > 0 { return size }
+        var data = query.input("data")
+        while let stage = data, stage.kind != DatasetStage.name { data = query.input("data", of: stage) }
+        switch data?.parameters["source"]?.stringValue {
+        case "fashion_mnist", "mnist": return 28
+        case "cifar10", "cifar100": return 32
+        default: return 224
+        }
+    }
+
+    /// Image channels of the encoder's data (1 for (Fashion-)MNIST, else 3).
+    static func channels(_ query: MemoryQuery) -> Int {
+        var data = query.input("data")
+        while let stage = data, stage.kind != DatasetStage.name { data = query.input("data", of: stage) }
+        return ["fashion_mnist", "mnist"].contains(data?.parameters["source"]?.stringValue ?? "") ? 1 : 3
+    }
+
+    /// The `encoder` kind's estimate: one process's share of the batch through the trained network
+    /// (both views for SupCon; the queries for MoCo, whose keys run without gradients), weights
+    /// with gradients and momentum, and for MoCo the key encoder, the queue and the logits.
+    static func encoder(_ query: MemoryQuery) throws -> MemoryEstimate? {
+        let p = query.spec.parameters
+        let side = viewSide(query, augmentation: query.input("augmentation"))
+        let architecture = p.string("architecture")
+        let perRank = (p.int("batch_size") + query.ranks - 1) / query.ranks
+        let network: MemoryModel.Network
+        var moco: (keys: Int, queue: Int)? = nil
+        if architecture == "resnet_cifar" {
+            network = MemoryModel.resnetCIFAR(depth: p.int("depth"), side: side, channels: channels(query), projection: p.int("projection_dim"))
+        } else if let net = MemoryModel.resnetImageNet(architecture, side: side, projection: p.int("projection_dim")) {
+            network = net
+            moco = (keys: perRank, queue: p.int("queue_size"))
+        } else {
+            return nil
+        }
+        let trainedImages = moco == nil ? 2 * perRank : perRank
+        let activations = Int(Double(4 * network.savedFloats * trainedImages) * trainingActivationFactor)
+        var weights = 4 * 3 * network.parameters
+        var extra = 0
+        if let moco {
+            weights += 4 * network.parameters
+            let logits = 4 * 3 * perRank * (1 + moco.queue)
+            extra = logits + 4 * p.int("projection_dim") * moco.queue * 2
+                + Int(Double(4 * network.largestFloats * moco.keys) * inferenceLayerFactor)
+        }
+        let total = baseBytes + activations + weights + extra
+        var parts = ["activations \(MemoryEstimate.format(activations)) (\(trainedImages) images of \(side)×\(side) with gradients)",
+                     "weights and optimiser \(MemoryEstimate.format(weights))"]
+        if moco != nil { parts.append("keys, queue and logits \(MemoryEstimate.format(extra))") }
+        let ranks = query.ranks == 1 ? "" : " on each of \(query.ranks) ranks"
+        return MemoryEstimate(
+            bytes: total, breakdown: parts.joined(separator: ", ") + ranks,
+            advice: "lower stages.\(query.spec.name).batch_size (activations scale with it), lower the image size "
+                + "(the augmentation stage's size), or spread the batch over more ranks (mpirun -np N sbcl-run ...)")
+    }
+
+    /// The `classifier` kind's estimate where it embeds fresh views through a torchvision ResNet
+    /// every step (ImageNet-LT's second stage): eval mode without gradients, so the largest layers
+    /// of one batch, not every layer, are live.
+    static func classifier(_ query: MemoryQuery) throws -> MemoryEstimate? {
+        guard let encoder = query.input("encoder") else { return nil }
+        let ep = encoder.parameters
+        guard let network = MemoryModel.resnetImageNet(ep["architecture"]?.stringValue ?? "", side: viewSide(query, augmentation: query.input("augmentation", of: encoder)),
+                                                       projection: ep["projection_dim"]?.intValue ?? 128) else { return nil }
+        let perRank = (query.spec.parameters.int("batch_size") + query.ranks - 1) / query.ranks
+        let live = Int(Double(4 * network.largestFloats * perRank) * inferenceLayerFactor)
+        let weights = 4 * network.parameters
+        return MemoryEstimate(
+            bytes: baseBytes + live + weights,
+            breakdown: "live layers \(MemoryEstimate.format(live)) (\(perRank) images, no gradients), backbone \(MemoryEstimate.format(weights))",
+            advice: "lower stages.\(query.spec.name).batch_size, or spread it over more ranks (mpirun -np N sbcl-run ...)")
+    }
+}
