@@ -119,6 +119,9 @@ extension OpenCLBackend {
         case .contrastiveLoss:
             // The documented host fallback (Ops+ContrastiveLoss.swift): z down, loss and gradient up.
             return true
+        case .mocoLoss:
+            // The same host fallback (Ops+MoCoLoss.swift): logits down, loss and gradient up.
+            return true
         }
     }
 

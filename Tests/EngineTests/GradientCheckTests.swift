@@ -119,6 +119,8 @@ final class GradientCheckTests: XCTestCase {
                 let loss = ContrastiveLoss(kind)
                 checkGradients("\(name) \(kind)", inputs: [r.tensor([8, 5])]) { Tensor.contrastiveLoss($0[0].l2Normalized(), loss, targets) }
             }
+        case .mocoLoss:
+            MoCoLossTests.checkEveryKindsGradient(name)
         case .nchwToNHWC:
             checkGradients(name, inputs: [r.tensor([2, 3, 2, 4])]) { $0[0].nchwToNHWC() }
         }

@@ -13,4 +13,5 @@ public enum PrimitiveOp: String, Sendable, CaseIterable {
     case conv2d, batchNorm2d, batchNormReLU2d, shortcutA, globalAvgPool, addReLU
     case nchwToNHWC
     case contrastiveLoss
+    case mocoLoss
 }
