@@ -91,9 +91,10 @@ public struct StageKind: Sendable {
 
     /// Creates a light kind: configuration only, nothing to run.
     public static func light(name: String, version: Int, summary: String, parameters: [Parameter],
-                             inputs: [InputSlot] = [], usesSeed: Bool = false) -> StageKind {
+                             inputs: [InputSlot] = [], usesSeed: Bool = false,
+                             inapplicableParameters: (@Sendable (ResolvedParameters) -> Set<String>)? = nil) -> StageKind {
         StageKind(name: name, version: version, summary: summary, parameters: parameters, inputs: inputs,
-                  isLight: true, usesSeed: usesSeed, run: { _ in })
+                  isLight: true, usesSeed: usesSeed, inapplicableParameters: inapplicableParameters, run: { _ in })
     }
 }
 

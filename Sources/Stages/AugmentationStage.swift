@@ -27,6 +27,12 @@ public enum AugmentationStage {
                        doc: "ColorJitter brightness, contrast, saturation, hue (hue ≤ 0.5)"),
             .float("jitter_probability", default: 0.8, range: .closed(0, 1), doc: "probability the colour jitter applies"),
             .float("grayscale", default: 0.2, range: .closed(0, 1), doc: "RandomGrayscale probability"),
+            .float("blur", default: 0, range: .closed(0, 1),
+                   doc: "probability of MoCo v2's Gaussian blur (Pillow's GaussianBlur(radius σ)); 0.5 in moco/main.py, 0 (none) in SimCLR/main.py"),
+            .floatList("blur_sigma", default: [0.1, 2.0], range: .greaterThan(0), minCount: 2, maxCount: 2,
+                       doc: "the blur's σ range [min, max], drawn uniformly"),
+            .choice("order", ["simclr", "moco_v2"], default: "simclr",
+                    doc: "the order of the steps: simclr (crop, flip, jitter, grayscale: SimCLR/main.py) or moco_v2 (crop, jitter, grayscale, blur, flip: moco/main.py)"),
             .choice("normalize", ["auto", "fixed", "none"], default: "auto",
                     doc: "auto: per-channel mean/std of the training images; fixed: the mean and std lists; none: no normalisation"),
             .floatList("mean", default: AugmentationStep.cifarMean, minCount: 1, maxCount: 4,
@@ -34,7 +40,14 @@ public enum AugmentationStage {
             .floatList("std", default: AugmentationStep.cifarStd, range: .greaterThan(0), minCount: 1, maxCount: 4,
                        doc: "per-channel standard deviation for normalize: fixed"),
             .int("views", default: 2, range: .closed(1, 2), doc: "independent views per image (2 for contrastive training)"),
-        ])
+        ],
+        // Added with MoCo v2; at their defaults (no blur, SimCLR's order) they keep existing hashes.
+        inapplicableParameters: { p in
+            var out: Set<String> = []
+            if p["blur"]?.doubleValue ?? 0 == 0 { out.formUnion(["blur", "blur_sigma"]) }
+            if p["order"]?.stringValue ?? "simclr" == "simclr" { out.insert("order") }
+            return out
+        })
 
     /// What an `augmentation` input describes for a given data set: the pipeline, the view side and
     /// the normalisation it applies (identity mean 0 / std 1 when `normalize: none`).
@@ -54,8 +67,19 @@ public enum AugmentationStage {
     /// - Throws: `RunError` when a fixed mean/std does not have one entry per image channel, or a
     ///   step's parameters are out of range (e.g. hue above 0.5, scale min above max).
     public static func pipeline(from parameters: ResolvedParameters, data: DataArtifact) throws -> Resolved {
-        let train = data.train
-        let size = parameters.int("size") == 0 ? min(train.height, train.width) : parameters.int("size")
+        // File data sets (ImageNet-LT) hold RGB images of any size: the view side must be given,
+        // and statistics cannot come from a pass over images held in memory.
+        let shape: (height: Int, width: Int, channels: Int)?
+        if case let .memory(train) = data.trainImages { shape = (train.height, train.width, train.channels) } else { shape = nil }
+        let channels = shape?.channels ?? 3
+        guard shape != nil || parameters.int("size") > 0 else {
+            throw RunError("augmentation: the \(data.source) images are files of varying sizes; give the view side (size: 224 for ImageNet-LT)")
+        }
+        guard shape != nil || parameters.string("normalize") != "auto" else {
+            throw RunError("augmentation: normalize: auto measures the training images held in memory; the \(data.source) images are files: "
+                           + "give normalize: fixed with mean and std (ImageNet's: [0.485, 0.456, 0.406] and [0.229, 0.224, 0.225])")
+        }
+        let size = parameters.int("size") == 0 ? min(shape!.height, shape!.width) : parameters.int("size")
         var steps: [AugmentationStep] = []
         switch parameters.string("crop") {
         case "random_resized_crop":
@@ -68,23 +92,30 @@ public enum AugmentationStage {
         default:
             break
         }
-        if parameters.double("flip") > 0 { steps.append(.horizontalFlip(probability: parameters.double("flip"))) }
+        let mocoOrder = parameters["order"]?.stringValue == "moco_v2"
+        let flip: [AugmentationStep] = parameters.double("flip") > 0 ? [.horizontalFlip(probability: parameters.double("flip"))] : []
+        if !mocoOrder { steps += flip }
         let jitter = parameters.doubles("color_jitter")
         if parameters.double("jitter_probability") > 0 && jitter.contains(where: { $0 > 0 }) {
             steps.append(.colorJitter(brightness: jitter[0], contrast: jitter[1], saturation: jitter[2], hue: jitter[3],
                                       probability: parameters.double("jitter_probability")))
         }
         if parameters.double("grayscale") > 0 { steps.append(.grayscale(probability: parameters.double("grayscale"))) }
-        var mean = [Double](repeating: 0, count: train.channels), std = [Double](repeating: 1, count: train.channels)
+        if let blur = parameters["blur"]?.doubleValue, blur > 0 {
+            let sigma = parameters["blur_sigma"]?.listValue?.compactMap(\.doubleValue) ?? [0.1, 2.0]
+            steps.append(.gaussianBlur(sigmaMin: sigma[0], sigmaMax: sigma[1], probability: blur))
+        }
+        if mocoOrder { steps += flip }
+        var mean = [Double](repeating: 0, count: channels), std = [Double](repeating: 1, count: channels)
         switch parameters.string("normalize") {
         case "auto":
-            (mean, std) = train.channelStatistics()
+            (mean, std) = data.train.channelStatistics()
             std = std.map { $0 > 0 ? $0 : 1 }  // a constant channel: keep it as is rather than divide by zero
         case "fixed":
             mean = parameters.doubles("mean")
             std = parameters.doubles("std")
-            guard mean.count == train.channels, std.count == train.channels else {
-                throw RunError("augmentation: normalize: fixed needs \(train.channels) mean and std value(s), one per image channel; got \(mean.count) and \(std.count)")
+            guard mean.count == channels, std.count == channels else {
+                throw RunError("augmentation: normalize: fixed needs \(channels) mean and std value(s), one per image channel; got \(mean.count) and \(std.count)")
             }
         default:
             break
@@ -92,11 +123,17 @@ public enum AugmentationStage {
         if parameters.string("normalize") != "none" { steps.append(.normalize(mean: mean, std: std)) }
         do {
             let pipeline = try AugmentationPipeline(steps: steps, views: parameters.int("views"))
-            let out = pipeline.outputSize(height: train.height, width: train.width)
-            guard out.height == out.width else {
-                throw RunError("augmentation: the views are \(out.height)×\(out.width); a crop must make them square (set crop)")
+            if let shape {
+                let out = pipeline.outputSize(height: shape.height, width: shape.width)
+                guard out.height == out.width else {
+                    throw RunError("augmentation: the views are \(out.height)×\(out.width); a crop must make them square (set crop)")
+                }
+                return Resolved(pipeline: pipeline, mean: mean, std: std, size: out.height)
             }
-            return Resolved(pipeline: pipeline, mean: mean, std: std, size: out.height)
+            guard ["random_resized_crop", "center_crop"].contains(parameters.string("crop")) else {
+                throw RunError("augmentation: images of varying sizes need a crop to one side: crop random_resized_crop or center_crop")
+            }
+            return Resolved(pipeline: pipeline, mean: mean, std: std, size: size)
         } catch let error as DatasetError {
             throw RunError("augmentation: \(error.message)")
         }

@@ -72,35 +72,34 @@ public enum ClassifierStage {
         let place = try ExecutionPlace.enter(context)
         let configuration = configuration(context.parameters)
         let augment = context.bool("augment")
-        let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
+        let (encoderArtifact, encoder) = try FrozenEncoder.input(of: context)
         // The frozen encoder embeds on the place's device, and the head trains there.
-        place.adopt(model)
+        place.adopt(encoder.module)
         let data = try DataArtifact.input(of: context)
-        try data.requireInMemory(stage: context.stageName, what: "a classifier on a CIFAR ResNet encoder")
-        let train = data.train
-        try ClassifierFeatures.checkCompatible(train, with: encoderArtifact, stage: context.stageName)
-        let classCounts = train.classCounts
+        let images = data.trainImages, source = images.source
+        try encoder.checkCompatible(images, with: encoderArtifact, stage: context.stageName)
+        let classCounts = data.classCounts, classNames = images.classNames
         if let empty = classCounts.firstIndex(of: 0) {
-            throw RunError("stage '\(context.stageName)': class \(empty) ('\(train.classNames[empty])') has no training images; LDAM and the samplers need every class")
+            throw RunError("stage '\(context.stageName)': class \(empty) ('\(classNames[empty])') has no training images; LDAM and the samplers need every class")
         }
         let seed = UInt32(truncatingIfNeeded: context.seed)
         let trainer = ClassifierTrainer(configuration: configuration, classCounts: classCounts,
-                                        featureCount: model.encoder.featureDimension, seed: seed, place: place)
+                                        featureCount: encoder.featureDimension, seed: seed, place: place)
         let checkpoint = context.checkpointDirectory.appendingPathComponent("classifier.ckpt.safetensors")
         if context.isResuming, FileManager.default.fileExists(atPath: checkpoint.path) {
             try trainer.loadCheckpoint(from: checkpoint)
             context.log("resuming after epoch \(trainer.completedEpochs)")
         }
-        context.log("\(configuration.method.rawValue): \(configuration.form.rawValue) head, \(train.count) images, \(classCounts.count) classes, \(configuration.epochs) epochs, augment \(augment)")
+        context.log("\(configuration.method.rawValue): \(configuration.form.rawValue) head on \(encoder.featureDimension)-d features, \(source.count) images, \(classCounts.count) classes, \(configuration.epochs) epochs, augment \(augment)")
 
         // Batches: cached features, or freshly augmented views through the frozen encoder.
-        let sampler = Sampler(kind: configuration.samplerKind, labels: train.labels, classCount: train.classCount,
+        let sampler = Sampler(kind: configuration.samplerKind, labels: source.labels, classCount: classNames.count,
                               seed: UInt64(context.seed), perVisit: configuration.perVisit)
         var stepsPerEpoch: (Int) -> Int
         var batchAt: (Int, Int) throws -> (Tensor, [Int32])
         if augment {
-            let pipeline = try AugmentationPipeline(steps: ClassifierFeatures.trainingSteps(for: encoderArtifact, height: train.height, width: train.width))
-            let loader = try BatchLoader(source: train, pipeline: pipeline, sampler: sampler, batchSize: configuration.batchSize,
+            let pipeline = try AugmentationPipeline(steps: encoder.trainingSteps(encoderArtifact, images: images))
+            let loader = try BatchLoader(source: source, pipeline: pipeline, sampler: sampler, batchSize: configuration.batchSize,
                                          seed: UInt64(context.seed), threads: place.threads, shard: (place.ranks.rank, place.ranks.size))
             try place.checkDivisible(samples: loader.samplesPerEpoch, batchSize: configuration.batchSize, dropLast: false,
                                      stage: context.stageName)
@@ -108,16 +107,16 @@ public enum ClassifierStage {
             batchAt = { epoch, step in
                 if step == 0 { loader.seek(to: LoaderPosition(epoch: epoch, step: 0)) }
                 let batch = try loader.next()
-                return (ClassifierFeatures.features(of: batch, model: model, place: place), batch.labels)
+                return (encoder.features(place.input(batch.images, shape: batch.shape)).moved(to: CPUBackend.shared), batch.labels)
             }
         } else {
             let started = Date()
-            let features = try ClassifierFeatures.embed(train, model: model, encoder: encoderArtifact, threads: place.threads,
-                                                        place: place) { done, total in
+            let features = try encoder.embed(source, steps: encoder.evaluationSteps(encoderArtifact, images: images), threads: place.threads,
+                                             place: place) { done, total in
                 context.progress.update(step: done, total: total, message: "embedding the training set")
             }
-            context.log(String(format: "embedded %d training images in %.1f s", train.count, Date().timeIntervalSince(started)))
-            let rows = features.scalars, width = features.shape[1], labels = train.labels
+            context.log(String(format: "embedded %d training images in %.1f s", source.count, Date().timeIntervalSince(started)))
+            let rows = features.scalars, width = features.shape[1], labels = source.labels
             var cachedOrder: (epoch: Int, order: [Int])?
             func order(_ epoch: Int) -> [Int] {
                 if let cachedOrder, cachedOrder.epoch == epoch { return cachedOrder.order }

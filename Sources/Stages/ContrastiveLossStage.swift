@@ -18,9 +18,13 @@ public enum ContrastiveLossStage {
             .float("base_temperature", default: 0.07, range: .greaterThan(0), doc: "τ_base of the SBCL losses (rank, ccl): the subclass term is weighted τ/τ_base"),
             .float("gamma", default: 0.25, range: .atLeast(0), doc: "γ, the weight of the class term"),
             .float("warmup_temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the warm-up SupCon loss"),
+            .float("class_temperature", default: 0.12, range: .greaterThan(0),
+                   doc: "MoCo encoders' rank loss: the fixed temperature of the class term (moco/loss.py's ranking_temperature, 0.12)"),
             .float("warmup_base_temperature", default: 0.1, range: .greaterThan(0),
                    doc: "τ_base of the plain SupCon loss — the warm-up's, and the supcon variant's throughout (the reference's SupConLoss default, 0.1: weight τ/τ_base = 1)"),
-        ])
+        ],
+        // Only MoCo encoders read it: at its default it keeps every existing entry's hash.
+        inapplicableParameters: { p in p["class_temperature"]?.doubleValue == 0.12 ? ["class_temperature"] : [] })
 
     /// What the first stage minimises.
     public enum Objective: Sendable, Equatable {
@@ -40,6 +44,9 @@ public enum ContrastiveLossStage {
         public var main: ContrastiveLossKind
         /// τ, the temperature class temperatures are scaled from.
         public var temperature: Float
+        /// The loss of a MoCo encoder's second half (`rank` or `ccl` on the queue); nil for the
+        /// variants that have none (supcon, ce).
+        public var moco: MoCoLossKind?
 
         /// Settings from explicit losses.
         public init(warmup: ContrastiveLossKind = .supConDefault, main: ContrastiveLossKind = .sbclRankDefault, temperature: Float = 0.1,
@@ -70,6 +77,20 @@ public enum ContrastiveLossStage {
             self.init(warmup: .supCon(temperature: Float(parameters.double("warmup_temperature")),
                                       baseTemperature: Float(parameters.double("warmup_base_temperature"))),
                       main: main, temperature: t, objective: objective)
+            switch parameters.string("variant") {
+            case "rank":
+                moco = .rank(temperature: t, classTemperature: Float(parameters["class_temperature"]?.doubleValue ?? 0.12), gamma: gamma)
+            case "ccl": moco = .ccl(temperature: t, gamma: gamma)
+            default: moco = nil
+            }
+        }
+
+        /// The MoCo loss of the second half, or a run error naming the variant that has none.
+        public func mocoLoss(stage: String) throws -> MoCoLossKind {
+            guard let moco else {
+                throw RunError("stage '\(stage)': a MoCo encoder trains with KCL, then the SBCL loss on the queue; the loss variant must be rank or ccl")
+            }
+            return moco
         }
 
         /// Whether the main loss needs subclasses, i.e. whether the stage re-clusters at all.

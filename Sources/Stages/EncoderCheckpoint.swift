@@ -44,7 +44,8 @@ public struct EncoderCheckpoint {
     public static func url(in directory: URL) -> URL { directory.appendingPathComponent(fileName) }
 
     /// Writes this state together with `model`'s and `optimizer`'s into `directory` atomically.
-    public func write(model: SupConResNet, optimizer: SGD, to directory: URL) throws {
+    /// `extras`: further arrays the model's state does not hold (a MoCo queue, a loss's generator).
+    public func write(model: any Module, optimizer: SGD, extras: [(name: String, array: HostArray)] = [], to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         optimizer.downloadMomentumBuffers()
         var tensors = model.stateArrays().map { (name: "model." + $0.name, array: $0.array) }
@@ -56,6 +57,7 @@ public struct EncoderCheckpoint {
         tensors.append((name: "class_temperatures", array: HostArray(floats: classTemperatures, shape: [classTemperatures.count])))
         let words = generator.state.map { Int64($0) } + [Int64(generator.index)]
         tensors.append((name: "kmeans_generator", array: HostArray(int64s: words, shape: [words.count])))
+        tensors += extras.map { (name: "extra." + $0.name, array: $0.array) }
         let metadata = ["format_version": "\(Self.formatVersion)", "epoch": "\(epoch)",
                         "last_loss": "\(lastLoss.bitPattern)", "ranks": "\(ranks)"]
         try SafeTensors.write(tensors, metadata: metadata, to: Self.url(in: directory))
@@ -65,7 +67,10 @@ public struct EncoderCheckpoint {
     ///
     /// - Throws: `RunError` naming the file when it exists but is damaged or does not fit the
     ///   model (a different recipe cannot share the folder: it is keyed by the stage's hash).
-    public static func read(from directory: URL, model: SupConResNet, optimizer: SGD) throws -> EncoderCheckpoint? {
+    /// `extras` receives the file to read what `write(model:optimizer:extras:to:)` added (names
+    /// prefixed `extra.`), after the model and optimiser are loaded.
+    public static func read(from directory: URL, model: any Module, optimizer: SGD,
+                            extras: (SafeTensorsFile) throws -> Void = { _ in }) throws -> EncoderCheckpoint? {
         let url = Self.url(in: directory)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         do {
@@ -89,8 +94,11 @@ public struct EncoderCheckpoint {
                 }
                 buffers[name] = array.floats()
             }
-            try model.load(file, prefix: "model.")
+            var modelFile = file
+            modelFile.tensors.removeAll { $0.name.hasPrefix("extra.") }
+            try model.load(modelFile, prefix: "model.")
             optimizer.momentumBuffers = buffers
+            try extras(file)
             // Files from before data parallelism have no `ranks`: one process wrote them.
             let ranks = file.metadata["ranks"].flatMap { Int($0) } ?? 1
             return EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,

@@ -3,9 +3,10 @@ import PipelineDSL
 import Engine
 import Datasets
 
-/// The `encoder` stage kind: SBCL's first stage (SPEC §1) — a CIFAR ResNet with a projection
-/// head trained with SupCon during the warm-up, then with the SBCL loss on subclasses that are
-/// recomputed every `every` epochs.
+/// The `encoder` stage kind: SBCL's first stage — a CIFAR ResNet with a projection head trained
+/// with SupCon during the warm-up, then with the SBCL loss on subclasses that are recomputed every
+/// `every` epochs (SPEC §1, `EncoderTraining`); or a torchvision ResNet in MoCo v2 trained with
+/// KCL, then SBCL on the queue (SPEC §1b, `MoCoTraining`).
 ///
 /// Inputs (by slot): `data` (a `dataset` or `imbalance` stage), `augmentation`, `clustering` and
 /// `loss` (a `contrastive_loss` stage). Artifact: `EncoderArtifact` (`encoder.safetensors`,
@@ -81,8 +82,16 @@ public enum EncoderStage {
     /// Checks what the parameter schema cannot say; the planner turns a throw into a recipe error
     /// (exit status 2) on the stage.
     public static func validate(_ parameters: ResolvedParameters) throws {
-        if parameters.string("architecture") == "resnet50" {
-            throw RunError("architecture resnet50 (ImageNet-LT with a MoCo encoder) is not built yet; use resnet_cifar")
+        if parameters.string("architecture") != "resnet_cifar" {
+            let queue = parameters.int("queue_size"), batch = parameters.int("batch_size")
+            guard queue % batch == 0 else {
+                throw RunError("queue_size \(queue) is not a multiple of batch_size \(batch): MoCo enqueues whole batches (K % batch == 0); "
+                               + "e.g. queue_size \(max(batch, queue / batch * batch)) or a batch_size that divides \(queue)")
+            }
+            guard parameters.string("init_weights").isEmpty else {
+                throw RunError("init_weights starts a CIFAR ResNet (SupConResNet names); a MoCo encoder starts from its seed")
+            }
+            return
         }
         let depth = parameters.int("depth")
         guard ResNetCIFAR.depths.contains(depth) else {
@@ -104,7 +113,10 @@ public enum EncoderStage {
     ///   checkpointed (tests of resuming); nil reads `SBCL_ENCODER_STOP_AFTER_EPOCH`.
     public static func run(_ context: RunContext, stopAfterEpoch: Int? = nil) throws {
         let stop = stopAfterEpoch ?? ProcessInfo.processInfo.environment[stopAfterEpochVariable].flatMap { Int($0) }
-        let training = try EncoderTraining(context: context)
-        try training.run(stopAfterEpoch: stop)
+        if context.parameters.string("architecture") == "resnet_cifar" {
+            try EncoderTraining(context: context).run(stopAfterEpoch: stop)
+        } else {
+            try MoCoTraining(context: context).run(stopAfterEpoch: stop)
+        }
     }
 }

@@ -39,28 +39,29 @@ public enum EvaluationStage {
             throw RunError("stage '\(context.stageName)': few_shot_below (\(fewBelow)) must not exceed many_shot_above + 1 (\(manyAbove + 1))")
         }
         let (classifier, head) = try ClassifierArtifact.input(of: context)
-        let (encoderArtifact, model) = try EncoderArtifact.input(of: context)
-        place.adopt(model)
+        let (encoderArtifact, encoder) = try FrozenEncoder.input(of: context)
+        place.adopt(encoder.module)
         let data = try DataArtifact.input(of: context)
-        try data.requireInMemory(stage: context.stageName, what: "evaluating a CIFAR ResNet encoder")
-        try ClassifierFeatures.checkCompatible(data.test, with: encoderArtifact, stage: context.stageName)
-        guard data.test.classCount == head.classCount, data.train.classCount == head.classCount else {
-            throw RunError("stage '\(context.stageName)': the classifier has \(head.classCount) classes but the data has \(data.test.classCount)")
+        let test = data.testImages.source
+        try encoder.checkCompatible(data.testImages, with: encoderArtifact, stage: context.stageName)
+        let classCount = data.trainImages.classNames.count
+        guard test.classCount == head.classCount, classCount == head.classCount else {
+            throw RunError("stage '\(context.stageName)': the classifier has \(head.classCount) classes but the data has \(test.classCount)")
         }
-        guard data.test.count > 0 else { throw RunError("stage '\(context.stageName)': the test split is empty") }
+        guard test.count > 0 else { throw RunError("stage '\(context.stageName)': the test split is empty") }
         let started = Date()
-        let features = try ClassifierFeatures.embed(data.test, model: model, encoder: encoderArtifact, threads: place.threads,
-                                                    batchSize: context.int("batch_size"), place: place) { done, total in
+        let features = try encoder.embed(test, steps: encoder.evaluationSteps(encoderArtifact, images: data.testImages), threads: place.threads,
+                                         batchSize: context.int("batch_size"), place: place) { done, total in
             context.progress.update(step: done, total: total, message: "embedding the test set")
         }
         let logits = withoutGradients { head.logits(features) }.scalars
-        let metrics = EvaluationMetrics(logits: logits, labels: data.test.labels, classCounts: data.train.classCounts,
+        let metrics = EvaluationMetrics(logits: logits, labels: test.labels, classCounts: data.classCounts,
                                         manyAbove: manyAbove, fewBelow: fewBelow)
         func show(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "n/a" }
         context.log(String(format: "%d test images in %.1f s (classifier %@): top-1 %.2f%% top-5 %.2f%% many %@ medium %@ few %@",
-                           data.test.count, Date().timeIntervalSince(started), classifier.method, metrics.top1, metrics.top5,
+                           test.count, Date().timeIntervalSince(started), classifier.method, metrics.top1, metrics.top5,
                            show(metrics.many), show(metrics.medium), show(metrics.few)))
-        context.recordMetrics(metrics.runMetrics.merging(["class_names": .list(data.train.classNames.map { .string($0) })]) { $1 })
+        context.recordMetrics(metrics.runMetrics.merging(["class_names": .list(data.trainImages.classNames.map { .string($0) })]) { $1 })
         try ArtifactJSON.write(metrics, to: context.outputDirectory.appendingPathComponent(metricsFile), snakeCaseKeys: true)
     }
 }

@@ -29,15 +29,23 @@ public enum Reclustering {
     /// - Parameter pipeline: the training augmentation; only its first view is used.
     public static func embed(model: SupConResNet, images: ImageSet, pipeline: AugmentationPipeline, seed: UInt64,
                              epoch: Int, batchSize: Int = 256, place: ExecutionPlace) throws -> (projections: [Float], dimension: Int) {
+        try embed(images: images, pipeline: pipeline, seed: seed, epoch: epoch, batchSize: batchSize, place: place,
+                  dimension: model.head2.weight.shape[0]) { model($0, training: false) }
+    }
+
+    /// The same for any network and image source: `project` maps a batch of views (on the place's
+    /// backend) to its [B, `dimension`] projections (a MoCo key encoder's, for ImageNet-LT).
+    public static func embed(images: any ImageSource, pipeline: AugmentationPipeline, seed: UInt64, epoch: Int, batchSize: Int = 256,
+                             place: ExecutionPlace, dimension: Int,
+                             project: (Tensor) -> Tensor) throws -> (projections: [Float], dimension: Int) {
         let oneView = try AugmentationPipeline(steps: pipeline.steps, views: 1)
         let sampler = Sampler(kind: .sequential, labels: images.labels, classCount: images.classCount, seed: seed)
         let loader = try BatchLoader(source: images, pipeline: oneView, sampler: sampler, batchSize: batchSize, seed: seed,
                                      threads: place.threads, start: LoaderPosition(epoch: epoch, step: 0))
-        let dimension = model.head2.weight.shape[0]
         var rows = [Float](), order = [Int32]()
         for step in place.ranks.slice(of: loader.stepsPerEpoch) {
             let batch = try loader.batch(at: LoaderPosition(epoch: epoch, step: step))
-            let z = withoutGradients { model(place.input(batch.images, shape: batch.shape), training: false) }
+            let z = withoutGradients { project(place.input(batch.images, shape: batch.shape)) }
             rows += z.scalars
             order += batch.indices.map { Int32($0) }
         }

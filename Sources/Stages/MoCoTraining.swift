@@ -1,0 +1,214 @@
+import Foundation
+import PipelineDSL
+import Engine
+import Datasets
+
+/// The first-stage training loop of an `encoder` stage with a torchvision ResNet: the authors'
+/// ImageNet-LT code (`moco/main.py`, SPEC §1b), epochs counted from 1.
+///
+/// Two halves, each with a fresh SGD (momentum buffers cleared) and its own per-epoch cosine
+/// `lr · ½(1 + cos(π e / E_half))`, e counted from 0 within the half: KCL for the clustering
+/// stage's `warmup_epochs` (the reference: half the epochs), then the SBCL-MoCo loss (`rank` or
+/// `ccl`) on the queue, re-clustering before every `every`-th epoch of the second half from the
+/// key encoder's projections of one augmented view. Each step: query and key crops of every
+/// image, the momentum update, the logits against the queue, the loss, SGD on the query encoder,
+/// the keys and their labels enqueued. The last partial batch is dropped (`drop_last=True`).
+final class MoCoTraining {
+    let context: RunContext
+    let images: any ImageSource
+    let augmentation: AugmentationStage.Resolved
+    let clustering: ClusteringStage.Settings
+    let mainLoss: MoCoLossKind
+    let model: MoCo
+    let optimizer: SGD
+    let place: ExecutionPlace
+    let kcl: MoCoLoss
+    let epochs: Int, warmupEpochs: Int, batchSize: Int, checkpointEvery: Int, clusterBatchSize: Int
+    let baseRate: Float
+    let architecture: ResNetImageNet.Architecture
+
+    init(context: RunContext) throws {
+        self.context = context
+        let p = context.parameters
+        try EncoderStage.validate(p)
+        let data = try DataArtifact.input(of: context)
+        images = data.trainImages.source
+        augmentation = try AugmentationStage.pipeline(from: context.input("augmentation"), data: data)
+        guard augmentation.pipeline.views == 2 else {
+            throw RunError("stage '\(context.stageName)': MoCo needs a query and a key view of every image; set views: 2 in the augmentation stage '\(context.input("augmentation").name)'")
+        }
+        clustering = ClusteringStage.Settings(context.input("clustering").parameters)
+        let losses = ContrastiveLossStage.Settings(context.input("loss").parameters)
+        mainLoss = try losses.mocoLoss(stage: context.stageName)
+        architecture = ResNetImageNet.Architecture(rawValue: p.string("architecture"))!
+        epochs = p.int("epochs")
+        warmupEpochs = min(clustering.warmupEpochs, epochs)
+        batchSize = p.int("batch_size")
+        checkpointEvery = p.int("checkpoint_every")
+        clusterBatchSize = p.int("cluster_batch_size")
+        baseRate = Float(p.double("learning_rate"))
+        place = try ExecutionPlace.enter(context)
+        guard place.ranks.size == 1, !place.isDevice else {
+            throw RunError("stage '\(context.stageName)': MoCo encoders (\(architecture.rawValue)) train on one CPU process for now; "
+                           + "run without mpirun/srun and with --device cpu")
+        }
+        model = MoCo(architecture, dimension: p.int("projection_dim"), queueSize: p.int("queue_size"),
+                     momentum: Float(p.double("key_momentum")), seed: UInt32(truncatingIfNeeded: context.seed))
+        optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(p.double("momentum")),
+                        weightDecay: Float(p.double("weight_decay")))
+        kcl = MoCoLoss(.kcl(draws: p.int("kcl_positives"), temperature: losses.temperature),
+                       seed: UInt32(truncatingIfNeeded: context.seed) ^ 0x4B43_4C00, maxThreads: place.threads)
+    }
+
+    /// The rate of `epoch` (from 1): the cosine of its half.
+    func rate(epoch: Int) -> Float {
+        let (e, length) = epoch <= warmupEpochs ? (epoch - 1, warmupEpochs) : (epoch - warmupEpochs - 1, epochs - warmupEpochs)
+        return baseRate * 0.5 * (1 + Float(cos(Double.pi * Double(e) / Double(max(length, 1)))))
+    }
+
+    /// Whether the SBCL half re-clusters before `epoch`.
+    func reclusters(atEpoch epoch: Int) -> Bool {
+        epoch > warmupEpochs && (epoch - warmupEpochs - 1) % clustering.every == 0
+    }
+
+    func run(stopAfterEpoch: Int?) throws {
+        place.activate()
+        let seed = UInt64(bitPattern: Int64(context.seed))
+        var subclasses: [Int32] = []
+        var generator = MT19937(seed: UInt32(truncatingIfNeeded: context.seed))
+        var firstEpoch = 1
+        if context.isResuming,
+           let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer,
+                                                       extras: { try self.restoreExtras($0) }) {
+            guard checkpoint.subclasses.isEmpty || checkpoint.subclasses.count == images.count else {
+                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
+                               + "for \(images.count) images; delete it to start over")
+            }
+            firstEpoch = checkpoint.epoch + 1
+            subclasses = checkpoint.subclasses
+            generator = checkpoint.generator
+            context.log("resuming after epoch \(checkpoint.epoch) (loss \(EncoderTraining.format(checkpoint.lastLoss)))")
+        }
+        let sampler = Sampler(kind: .instance, labels: images.labels, classCount: images.classCount, seed: seed)
+        let loader = try BatchLoader(source: images, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: true,
+                                     seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
+        let steps = loader.stepsPerEpoch
+        guard steps > 0 else {
+            throw RunError("stage '\(context.stageName)': \(images.count) training images make no full batch of \(batchSize) (MoCo drops the last partial batch); lower batch_size")
+        }
+        let main = MoCoLoss(mainLoss, maxThreads: place.threads)
+        if firstEpoch == 1 {
+            context.log("training MoCo v2 \(architecture.rawValue) (\(model.encoderQuery.parameterCount) parameters per encoder, queue \(model.queueSize)) "
+                        + "on \(images.count) images of \(images.classCount) classes, \(augmentation.size)×\(augmentation.size) crops, batch \(batchSize), "
+                        + "\(steps) steps per epoch, \(epochs) epochs (KCL for \(warmupEpochs), then SBCL)")
+        }
+        var epoch = firstEpoch
+        while epoch <= epochs {
+            let started = Date()
+            let inWarmup = epoch <= warmupEpochs
+            // A fresh optimiser for the second half, as the reference builds a new SGD.
+            if epoch == warmupEpochs + 1 && firstEpoch <= epoch { optimizer.momentumBuffers = [:] }
+            if reclusters(atEpoch: epoch) {
+                subclasses = try recluster(epoch: epoch, seed: seed, generator: &generator)
+            }
+            let loss = inWarmup ? kcl : main
+            let rate = self.rate(epoch: epoch)
+            optimizer.learningRate = rate
+            var total = 0.0, seen = 0
+            for step in 0..<steps {
+                let batch = try loader.next()
+                precondition(batch.position == LoaderPosition(epoch: epoch, step: step),
+                             "MoCoTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
+                let scalar = try self.step(batch, loss: loss, subclasses: inWarmup ? [] : subclasses)
+                guard scalar.isFinite else {
+                    throw RunError("stage '\(context.stageName)' diverged: the loss is \(scalar) at epoch \(epoch), step \(step + 1); try a lower learning_rate")
+                }
+                total += Double(scalar) * Double(batch.batchSize)
+                seen += batch.batchSize
+                context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
+                                        message: "epoch \(epoch) loss \(String(format: "%.4f", scalar))")
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let meanLoss = total / Double(max(seen, 1))
+            context.log("epoch \(epoch)/\(epochs)  loss \(EncoderTraining.format(meanLoss))  lr \(String(format: "%.6g", rate))  "
+                        + "\(String(format: "%.1f", seconds)) s  \(String(format: "%.1f", Double(seen) / max(seconds, 1e-9))) images/s"
+                        + (inWarmup ? "  (KCL)" : ""))
+            context.recordEncoderEpoch(epoch, loss: meanLoss, learningRate: rate, seconds: seconds, images: seen,
+                                       phase: inWarmup ? "kcl" : "main")
+            if epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
+                try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: [], generator: generator, lastLoss: meanLoss)
+                    .write(model: model, optimizer: optimizer, extras: extras(), to: context.checkpointDirectory)
+            }
+            if epoch == stopAfterEpoch, epoch < epochs {
+                throw RunError("stage '\(context.stageName)' stopped after epoch \(epoch) as asked (\(EncoderStage.stopAfterEpochVariable)); run again to resume")
+            }
+            epoch += 1
+        }
+        let artifact = EncoderArtifact(architecture: architecture.rawValue, projectionDimension: model.dimension,
+                                       mean: augmentation.mean.map { Float($0) }, std: augmentation.std.map { Float($0) },
+                                       imageSize: augmentation.size)
+        try artifact.write(moco: model, to: context.outputDirectory)
+    }
+
+    /// One step: query and key crops, logits against the queue, the loss, SGD; returns the loss.
+    func step(_ batch: Batch, loss: MoCoLoss, subclasses: [Int32]) throws -> Float {
+        let b = batch.batchSize
+        let views = Tensor(batch.images, shape: batch.shape)
+        let query = views.sliced(axis: 0, 0..<b), key = views.sliced(axis: 0, b..<(2 * b))
+        let batchSubclasses = subclasses.isEmpty ? [Int32](repeating: -1, count: b) : batch.indices.map { subclasses[$0] }
+        let output = model.forward(query: query, key: key, subclassLabels: batchSubclasses.map(Int.init),
+                                   classLabels: batch.labels.map(Int.init), training: true)
+        let targets = MoCoTargets(labels: batch.labels, subclasses: loss.kind.usesSubclasses ? batchSubclasses : [],
+                                  queueLabels: output.queueClass.map(Int32.init),
+                                  queueSubclasses: loss.kind.usesSubclasses ? output.queueSubclass.map(Int32.init) : [])
+        let value = Tensor.mocoLoss(output.logits, loss, targets)
+        let scalar = value.item
+        guard scalar.isFinite else { return scalar }
+        optimizer.step(value.gradients())
+        return scalar
+    }
+
+    /// Re-clusters before `epoch`: the key encoder's projections of one augmented view of every
+    /// image (eval mode, as `cluster()` in moco/main.py), k-means per class (grouped by label —
+    /// the reference splits by class counts, right only for a class-sorted split file).
+    private func recluster(epoch: Int, seed: UInt64, generator: inout MT19937) throws -> [Int32] {
+        let started = Date()
+        let (projections, dimension) = try Reclustering.embed(images: images, pipeline: augmentation.pipeline,
+                                                              seed: seed ^ EncoderTraining.clusterViewSalt, epoch: epoch,
+                                                              batchSize: clusterBatchSize, place: place, dimension: model.dimension) {
+            self.model.keyProjections($0, training: false)
+        }
+        let embedded = Date()
+        let result = try Reclustering.cluster(projections: projections, dimension: dimension, labels: images.labels,
+                                              classCount: images.classCount, settings: clustering, temperature: 0.07, generator: &generator)
+        let k = result.clusterCounts
+        context.log("epoch \(epoch): re-clustered \(k.count) classes into \(k.reduce(0, +)) subclasses (k_c \(k.min()!)–\(k.max()!)) "
+                    + "from the key encoder, embedding \(String(format: "%.1f", embedded.timeIntervalSince(started))) s, "
+                    + "k-means \(String(format: "%.1f", Date().timeIntervalSince(embedded))) s")
+        context.recordReclustering(epoch, result: result)
+        return result.subclasses
+    }
+
+    /// The queue and KCL's generator, which the model's state does not hold.
+    private func extras() -> [(name: String, array: HostArray)] {
+        let queue = model.checkpointArrays().filter { ["queue", "queue_l", "queue_t", "queue_ptr"].contains($0.name) }
+        let words = kcl.generator.state.map { Int64($0) } + [Int64(kcl.generator.index)]
+        return queue + [(name: "kcl_generator", array: HostArray(int64s: words, shape: [words.count]))]
+    }
+
+    private func restoreExtras(_ file: SafeTensorsFile) throws {
+        let queue = try file.array(named: "extra.queue")
+        let subclass = try file.array(named: "extra.queue_l").int64s(), classes = try file.array(named: "extra.queue_t").int64s()
+        let pointer = try file.array(named: "extra.queue_ptr").int64s()
+        guard queue.shape == [model.dimension, model.queueSize], subclass.count == model.queueSize, classes.count == model.queueSize,
+              let p = pointer.first, (0..<Int64(model.queueSize)).contains(p) else {
+            throw RunError("\(file.path): the MoCo queue does not fit this stage's queue_size \(model.queueSize)")
+        }
+        model.setQueue(Tensor(queue.floats(), shape: queue.shape), subclass: subclass, class: classes, pointer: Int(p))
+        let words = try file.array(named: "extra.kcl_generator").int64s()
+        guard let last = words.last, let generator = MT19937(state: words.dropLast().map { UInt32(truncatingIfNeeded: $0) }, index: Int(last)) else {
+            throw RunError("\(file.path): the KCL generator state is damaged")
+        }
+        kcl.generator = generator
+    }
+}
