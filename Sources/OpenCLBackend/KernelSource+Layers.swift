@@ -175,6 +175,57 @@ KERNEL void sbcl_shortcut_backward(GLOBAL const float *dy, GLOBAL float *dx, con
     dx[i] = (iy % 2 == 0 && ix % 2 == 0) ? dy[((n * oh + iy / 2) * ow + ix / 2) * oc + c + padding] : 0.0f;
 }
 
+/* Max pooling, NHWC: one work item per output element; idx gets the winner's pixel y·W + x in its
+   image (the first maximum in row-major window order; a NaN wins), as MaxPool2D.forward. */
+KERNEL void sbcl_maxpool_forward(GLOBAL const float *x, GLOBAL float *y, GLOBAL int *idx, const int total, const int height,
+                                 const int width, const int channels, const int outHeight, const int outWidth,
+                                 const int kernelSize, const int stride, const int padding) {
+    const int i = (int)GLOBAL_ID(0);
+    if (i >= total) return;
+    const int c = i % channels, ox = (i / channels) % outWidth, oy = (i / (channels * outWidth)) % outHeight;
+    const int n = i / (channels * outWidth * outHeight);
+    const int y0 = oy * stride - padding, x0 = ox * stride - padding;
+    const int yLow = y0 > 0 ? y0 : 0, yHigh = y0 + kernelSize < height ? y0 + kernelSize : height;
+    const int xLow = x0 > 0 ? x0 : 0, xHigh = x0 + kernelSize < width ? x0 + kernelSize : width;
+    GLOBAL const float *image = x + (long)n * height * width * channels + c;
+    int best = yLow * width + xLow;
+    float value = image[(long)best * channels];
+    for (int iy = yLow; iy < yHigh; ++iy) {
+        for (int ix = xLow; ix < xHigh; ++ix) {
+            const int pixel = iy * width + ix;
+            const float v = image[(long)pixel * channels];
+            if (v > value || isnan(v)) { value = v; best = pixel; }
+        }
+    }
+    y[i] = value;
+    idx[i] = best;
+}
+
+/* Its pullback without atomics: one work item per input element sums the gradients of the
+   (at most ⌈k/s⌉²) windows holding it whose recorded winner it is. */
+KERNEL void sbcl_maxpool_backward(GLOBAL const float *dy, GLOBAL const int *idx, GLOBAL float *dx, const int total,
+                                  const int height, const int width, const int channels, const int outHeight,
+                                  const int outWidth, const int kernelSize, const int stride, const int padding) {
+    const int i = (int)GLOBAL_ID(0);
+    if (i >= total) return;
+    const int c = i % channels, ix = (i / channels) % width, iy = (i / (channels * width)) % height;
+    const int n = i / (channels * width * height);
+    const int pixel = iy * width + ix;
+    /* Windows oy with oy·s − p ≤ iy < oy·s − p + k. */
+    const int oyFirst = (iy + padding - kernelSize + stride) / stride, oyLast = (iy + padding) / stride;
+    const int oxFirst = (ix + padding - kernelSize + stride) / stride, oxLast = (ix + padding) / stride;
+    const int oyLow = oyFirst > 0 ? oyFirst : 0, oyHigh = oyLast < outHeight - 1 ? oyLast : outHeight - 1;
+    const int oxLow = oxFirst > 0 ? oxFirst : 0, oxHigh = oxLast < outWidth - 1 ? oxLast : outWidth - 1;
+    float acc = 0.0f;
+    for (int oy = oyLow; oy <= oyHigh; ++oy) {
+        for (int ox = oxLow; ox <= oxHigh; ++ox) {
+            const long o = (((long)n * outHeight + oy) * outWidth + ox) * channels + c;
+            if (idx[o] == pixel) acc += dy[o];
+        }
+    }
+    dx[i] = acc;
+}
+
 /* L2 normalisation of rows: one work-group per row. norms[row] = max(|x|, eps). */
 KERNEL void sbcl_l2_forward(GLOBAL const float *x, GLOBAL float *y, GLOBAL float *norms, const int cols, const float epsilon,
                             LOCAL float *partial) {

@@ -17,7 +17,7 @@ enum KernelSource {
     static let kernelNames = ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float",
                               "sbcl_im2col", "sbcl_col2im", "sbcl_bn_statistics", "sbcl_bn_normalize",
                               "sbcl_bn_backward_sums", "sbcl_bn_backward_input", "sbcl_shortcut_forward",
-                              "sbcl_shortcut_backward", "sbcl_l2_forward", "sbcl_l2_backward", "sbcl_sgd",
+                              "sbcl_shortcut_backward", "sbcl_maxpool_forward", "sbcl_maxpool_backward", "sbcl_l2_forward", "sbcl_l2_backward", "sbcl_sgd",
                               "sbcl_softmax", "sbcl_softmax_backward", "sbcl_cross_entropy_terms",
                               "sbcl_cross_entropy_backward", "sbcl_max_axis", "sbcl_max_axis_backward", "sbcl_copy_blocks"]
 

@@ -105,6 +105,21 @@ extension OpenCLBackend {
                 .int(padding)])
     }
 
+    public func maxPool2d(_ geometry: MaxPool2DGeometry, input: TensorStorage, into output: TensorStorage, indices: TensorStorage) {
+        let g = geometry, total = g.outputCount
+        launch("sbcl_maxpool_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .buffer(output), .buffer(indices), .int(total), .int(g.height), .int(g.width), .int(g.channels),
+                .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
+    }
+
+    public func maxPool2dBackward(_ geometry: MaxPool2DGeometry, outputGradient: TensorStorage, indices: TensorStorage,
+                                  into inputGradient: TensorStorage) {
+        let g = geometry, total = g.inputCount
+        launch("sbcl_maxpool_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(outputGradient), .buffer(indices), .buffer(inputGradient), .int(total), .int(g.height), .int(g.width),
+                .int(g.channels), .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
+    }
+
     public func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
                             norms: TensorStorage) {
         let width = rowWidth(cols)

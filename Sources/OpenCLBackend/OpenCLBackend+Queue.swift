@@ -113,7 +113,7 @@ extension OpenCLBackend {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
              .matmul, .linear, .sum, .mean, .maskedFill, .reshape, .transpose2D, .l2Normalize,
-             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .addReLU, .nchwToNHWC,
+             .conv2d, .batchNorm2d, .batchNormReLU2d, .shortcutA, .globalAvgPool, .maxPool2d, .addReLU, .nchwToNHWC,
              .max, .softmax, .logSoftmax, .crossEntropy, .concat, .slice:
             return true
         case .contrastiveLoss:

@@ -1,7 +1,7 @@
 /// The benchmarks `sbcl-bench` knows, by subcommand name. Add a line per benchmark file.
 func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
     [
-        "step": runStepBench,
+        "step": runStepOrMoCoBench,
         "infer": runInferBench,
         "loader": runLoaderBench,
         "conv": runConvBench,

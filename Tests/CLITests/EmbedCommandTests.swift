@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Engine
 
 /// `sbcl-run embed` as a user runs it: a PyTorch-written checkpoint, an NCHW `.npy` batch in,
 /// features out; bad files and bad usage end in one clear line and the right exit status.
@@ -79,6 +80,62 @@ final class EmbedCommandTests: XCTestCase {
         XCTAssertEqual(r3.status, 2)
         XCTAssertTrue(r3.stderr.contains("--input"), r3.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no output is written on failure")
+    }
+
+    /// An N×3×32×32 input and the engine's own NHWC copy of it.
+    func imageInput(_ n: Int) throws -> (path: String, nhwc: Tensor) {
+        let values = (0..<(n * 3 * 32 * 32)).map { Float(($0 * 7919) % 255) / 127.5 - 1 }
+        return (try writeNPY("x\(n).npy", values, shape: [n, 3, 32, 32]), Tensor(values, shape: [n, 3, 32, 32]).nchwToNHWC())
+    }
+
+    func testEmbedsWithAMoCoCheckpointsKeyEncoder() throws {
+        let model = MoCo(.resnet18, queueSize: 16, seed: 4)
+        // Make the encoders differ, so the test tells which one embedded.
+        _ = model.forward(query: try imageInput(4).nhwc, key: try imageInput(4).nhwc, subclassLabels: [0, 1, 2, 3], classLabels: [0, 0, 1, 1])
+        let optimizer = SGD(parameters: model.queryParameters, learningRate: 0.5)
+        let out = model.forward(query: try imageInput(4).nhwc, key: try imageInput(4).nhwc, subclassLabels: [0, 1, 2, 3], classLabels: [0, 0, 1, 1])
+        optimizer.step(out.logits.sum().gradients())
+        let weights = cli.folder.appendingPathComponent("moco.safetensors")
+        try model.saveCheckpoint(to: weights)
+        let (input, nhwc) = try imageInput(2)
+
+        let features = cli.folder.appendingPathComponent("f.npy").path
+        let r1 = try cli.run(["embed", "--weights", weights.path, "--input", input, "--output", features])
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        let f = try readNPY(features)
+        XCTAssertEqual(f.shape, [2, 512])
+        XCTAssertEqual(f.values, model.keyFeatures(nhwc).scalars)
+
+        let projections = cli.folder.appendingPathComponent("p.npy").path
+        let r2 = try cli.run(["embed", "--weights", weights.path, "--input", input, "--output", projections, "--projection"])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        let p = try readNPY(projections)
+        XCTAssertEqual(p.shape, [2, 128])
+        XCTAssertEqual(p.values, model.keyProjections(nhwc).scalars)
+
+        let r3 = try cli.run(["embed", "--weights", weights.path, "--input", input, "--output", projections, "--projection", "--encoder", "query"])
+        XCTAssertEqual(r3.status, 0, r3.stderr)
+        let q = withoutGradients { model.encoderQuery(nhwc, training: false).l2Normalized() }
+        XCTAssertEqual(try readNPY(projections).values, q.scalars)
+        XCTAssertNotEqual(q.scalars, p.values)
+    }
+
+    func testEmbedsWithATorchvisionStateDictAndRefusesAProjectionItHasNot() throws {
+        let model = ResNetImageNet(.resnet34, classCount: 10, seed: 5)
+        let weights = cli.folder.appendingPathComponent("resnet34.safetensors")
+        try model.save(to: weights)
+        let (input, nhwc) = try imageInput(2)
+        let features = cli.folder.appendingPathComponent("f.npy").path
+        let r1 = try cli.run(["embed", "--weights", weights.path, "--input", input, "--output", features])
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        let f = try readNPY(features)
+        XCTAssertEqual(f.shape, [2, 512])
+        XCTAssertEqual(f.values, withoutGradients { model.features(nhwc, training: false) }.scalars)
+
+        let r2 = try cli.run(["embed", "--weights", weights.path, "--input", input, "--output", features, "--projection"])
+        XCTAssertEqual(r2.status, 1)
+        XCTAssertTrue(r2.stderr.contains("resnet34.safetensors") && r2.stderr.contains("--projection needs a projection head")
+                        && r2.stderr.contains("a classifier fc"), r2.stderr)
     }
 
     func testCudaOnAMachineWithoutOneFailsInOneSentence() throws {

@@ -104,6 +104,14 @@ final class GradientCheckTests: XCTestCase {
                                               relu: op == .batchNormReLU2d)
                 }
             }
+        case .maxPool2d:
+            // Distinct values (a permutation), so that a finite-difference step cannot move a window's argmax.
+            let values: [Float] = (0..<252).map { (i: Int) -> Float in Float((i * 37) % 252) / 50 - 2.5 }
+            for (k, s, p) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
+                checkGradients("\(name) k\(k) s\(s) p\(p)", inputs: [Tensor(values, shape: [2, 7, 6, 3])]) {
+                    $0[0].maxPooled(kernelSize: k, stride: s, padding: p)
+                }
+            }
         case .shortcutA:
             checkGradients(name, inputs: [r.tensor([2, 5, 4, 2])]) { $0[0].shortcutA(padChannels: 1) }
         case .addReLU:

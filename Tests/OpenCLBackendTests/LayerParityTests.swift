@@ -63,6 +63,16 @@ final class LayerParityTests: XCTestCase {
         try checkForwardAndPullback("l2Normalized", [random.tensor([9, 130])], tolerance: 1e-4) { $0[0].l2Normalized() }
     }
 
+    func testMaxPoolingMatchesTheCPU() throws {
+        var random = TestRandom(seed: 14)
+        // (shape, kernel, stride, padding): the ResNet stem's 3/2/1 on odd and even sizes, and non-overlapping windows.
+        for (shape, k, s, p) in [([2, 9, 7, 5], 3, 2, 1), ([1, 8, 8, 16], 3, 2, 1), ([3, 6, 5, 3], 2, 2, 0), ([2, 5, 5, 4], 3, 1, 1)] {
+            try checkForwardAndPullback("maxPool2d \(shape) k\(k) s\(s) p\(p)", [random.tensor(shape)], tolerance: 0) {
+                $0[0].maxPooled(kernelSize: k, stride: s, padding: p)
+            }
+        }
+    }
+
     func testSGDWithMomentumAndWeightDecayMatchesTheCPU() throws {
         let device = try DeviceUnderTest.backend()
         var random = TestRandom(seed: 13)

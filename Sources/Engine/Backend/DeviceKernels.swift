@@ -57,6 +57,12 @@ public protocol DeviceKernels: Backend {
     /// Its pullback (as `ShortcutA.backward`).
     func shortcutABackward(_ outputGradient: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
                            into inputGradient: TensorStorage)
+    /// Max pooling of NHWC input with the winners' Int32 pixel indices (as `MaxPool2D.forward`).
+    func maxPool2d(_ geometry: MaxPool2DGeometry, input: TensorStorage, into output: TensorStorage, indices: TensorStorage)
+    /// Its pullback (as `MaxPool2D.backward`): the gradient to the recorded pixels, summed where
+    /// windows overlap.
+    func maxPool2dBackward(_ geometry: MaxPool2DGeometry, outputGradient: TensorStorage, indices: TensorStorage,
+                           into inputGradient: TensorStorage)
     /// Rows of `cols` values divided by max(‖row‖, ε); the norms go to `norms` (`rows` floats).
     func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
                      norms: TensorStorage)

@@ -10,7 +10,7 @@ public enum PrimitiveOp: String, Sendable, CaseIterable {
     case l2Normalize
     case reshape, transpose2D, concat, slice
     case maskedFill
-    case conv2d, batchNorm2d, batchNormReLU2d, shortcutA, globalAvgPool, addReLU
+    case conv2d, batchNorm2d, batchNormReLU2d, shortcutA, globalAvgPool, maxPool2d, addReLU
     case nchwToNHWC
     case contrastiveLoss
     case mocoLoss

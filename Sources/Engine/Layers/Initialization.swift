@@ -18,6 +18,15 @@ public enum Initialization {
         return Tensor((0..<shape.reduce(1, *)).map { _ in standardNormal(&rng) * std }, shape: shape)
     }
 
+    /// Kaiming (He) normal with fan-out and the ReLU gain: N(0, 2/fan_out), fan_out = shape[0] ×
+    /// the product of the dimensions after the second (`kaiming_normal_(mode="fan_out",
+    /// nonlinearity="relu")`, torchvision's ResNet convolutions).
+    public static func kaimingNormalFanOut(_ shape: [Int], _ rng: inout MT19937) -> Tensor {
+        let fanOut = shape[0] * shape.dropFirst(2).reduce(1, *)
+        let std = Float((2.0 / Double(Swift.max(fanOut, 1))).squareRoot())
+        return Tensor((0..<shape.reduce(1, *)).map { _ in standardNormal(&rng) * std }, shape: shape)
+    }
+
     /// Uniform in ±bound: PyTorch's default `nn.Linear` initialisation uses bound 1/√fan_in for
     /// both the weight and the bias.
     public static func uniform(_ shape: [Int], bound: Float, _ rng: inout MT19937) -> Tensor {

@@ -3,9 +3,12 @@ public final class Conv2d: Module {
     public let weight: Parameter
     public let stride: Int, padding: Int
 
-    /// Kaiming-normal weights (the reference's `_weights_init`).
-    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, rng: inout MT19937) {
-        weight = Parameter(Initialization.kaimingNormal([outChannels, inChannels, kernelSize, kernelSize], &rng))
+    /// Kaiming-normal weights: fan-in (the CIFAR reference's `_weights_init`), or fan-out when
+    /// `fanOut` (torchvision's ResNets).
+    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, fanOut: Bool = false,
+                rng: inout MT19937) {
+        let shape = [outChannels, inChannels, kernelSize, kernelSize]
+        weight = Parameter(fanOut ? Initialization.kaimingNormalFanOut(shape, &rng) : Initialization.kaimingNormal(shape, &rng))
         self.stride = stride
         self.padding = padding
     }

@@ -16,4 +16,22 @@ public enum Embedding {
             return Tensor.concat(parts, axis: 0)
         }
     }
+
+    /// Pooled backbone features [N, 512 or 2048] of a torchvision ResNet (or, with `projection`,
+    /// its MLP head's output L2-normalised: MoCo's [N, 128]) of NCHW images, in eval mode.
+    public static func embed(model: ResNetImageNet, nchw: Tensor, projection: Bool, batch: Int = 64) -> Tensor {
+        precondition(nchw.rank == 4, "embed: needs NCHW images, got \(nchw.shape)")
+        precondition(!projection || model.fcHidden != nil, "embed: projection needs the MLP head (fc.0, fc.2)")
+        let n = nchw.shape[0]
+        return withoutGradients {
+            var parts: [Tensor] = []
+            for start in stride(from: 0, to: n, by: batch) {
+                let images = nchw.sliced(axis: 0, start..<Swift.min(n, start + batch)).nchwToNHWC()
+                let f = model.features(images, training: false)
+                parts.append(projection ? model.head(f).l2Normalized() : f)
+            }
+            if parts.isEmpty { return Tensor.zeros([0, projection ? model.outputDimension : model.featureDimension]) }
+            return Tensor.concat(parts, axis: 0)
+        }
+    }
 }

@@ -7,6 +7,12 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable {
     /// Every problem found (all are reported at once).
     public var problems: [String]
 
+    /// The problems found with the state read from `path`.
+    public init(path: String, problems: [String]) {
+        self.path = path
+        self.problems = problems
+    }
+
     public var description: String {
         "\(path): checkpoint does not fit the model: " + problems.prefix(8).joined(separator: "; ")
             + (problems.count > 8 ? "; and \(problems.count - 8) more" : "")

@@ -1,4 +1,4 @@
-// The ResNet "option A" shortcut, global average pooling, and layout conversion.
+// The ResNet "option A" shortcut, global average and max pooling, and layout conversion.
 
 extension Tensor {
     /// The CIFAR ResNet "option A" shortcut on NHWC input: keep every other row and column
@@ -48,6 +48,37 @@ extension Tensor {
         return Tensor.recorded(out, op: .globalAvgPool, inputs: [self]) { g, _ in
             let gx = Tensor(uninitializedShape: inShape, on: g.backend)
             GlobalAveragePool.backward(outputGradient: g.floatBuffer, batch: n, pixels: hw, channels: c, inputGradient: gx.mutableFloatBuffer)
+            return [gx]
+        }
+    }
+
+    /// Max pooling of NHWC [N, H, W, C] with a square window (torchvision's ResNet stem uses
+    /// kernel 3, stride 2, padding 1) → [N, OH, OW, C]. The gradient goes to each window's first
+    /// maximum, summed where windows overlap (PyTorch's `max_pool2d`).
+    public func maxPooled(kernelSize: Int, stride: Int, padding: Int = 0) -> Tensor {
+        precondition(rank == 4 && dtype == .float32, "maxPooled: needs float32 NHWC input, got \(shape) \(dtype)")
+        let g = MaxPool2DGeometry(batch: shape[0], height: shape[1], width: shape[2], channels: shape[3],
+                                  kernelSize: kernelSize, stride: stride, padding: padding)
+        precondition(kernelSize > 0 && stride > 0 && padding >= 0 && 2 * padding <= kernelSize && g.outputHeight > 0 && g.outputWidth > 0,
+                     "maxPooled: kernel \(kernelSize) stride \(stride) padding \(padding) does not fit input \(shape)")
+        let outShape = [g.batch, g.outputHeight, g.outputWidth, g.channels], inShape = shape
+        let out = Tensor(uninitializedShape: outShape, on: backend)
+        let indices = Tensor(uninitializedShape: outShape, dtype: .int32, on: backend)
+        if let device = deviceKernels(for: .maxPool2d) {
+            device.maxPool2d(g, input: storage, into: out.storage, indices: indices.storage)
+            return Tensor.recorded(out, op: .maxPool2d, inputs: [self]) { grad, _ in
+                let gx = Tensor(uninitializedShape: inShape, on: grad.backend)
+                device.maxPool2dBackward(g, outputGradient: grad.storage, indices: indices.storage, into: gx.storage)
+                return [gx]
+            }
+        }
+        let count = g.outputCount
+        MaxPool2D.forward(g, input: floatBuffer, output: out.mutableFloatBuffer,
+                          indices: UnsafeMutableBufferPointer(start: indices.storage.int32s, count: count))
+        return Tensor.recorded(out, op: .maxPool2d, inputs: [self]) { grad, _ in
+            let gx = Tensor(uninitializedShape: inShape, on: grad.backend)
+            MaxPool2D.backward(g, outputGradient: grad.floatBuffer, indices: UnsafeBufferPointer(start: indices.storage.int32s, count: count),
+                               inputGradient: gx.mutableFloatBuffer)
             return [gx]
         }
     }

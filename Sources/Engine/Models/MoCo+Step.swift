@@ -1,0 +1,113 @@
+/// What one MoCo step hands the loss: the logits and the queue's labels as they were before this
+/// step's keys were enqueued (the reference's `logits, queue_label, queue_true_label`).
+public struct MoCoOutput {
+    /// [B, 1 + K]: column 0 is l_pos = q·k, columns 1… are l_neg = q·queue (not divided by the
+    /// temperature; the loss does that). Differentiable with respect to the query encoder.
+    public var logits: Tensor
+    /// The queue's subclass labels (`queue_l`) before the enqueue, K values, −1 where empty.
+    public var queueSubclass: [Int]
+    /// The queue's class labels (`queue_t`) before the enqueue.
+    public var queueClass: [Int]
+    /// The normalised query projections q [B, dimension] (tracked).
+    public var query: Tensor
+    /// The normalised key projections k [B, dimension] (no gradient), this rank's rows.
+    public var key: Tensor
+}
+
+extension MoCo {
+    /// One step of the reference's `MoCo.forward(im_q, im_k, labels, true_labels)` on NHWC crops.
+    ///
+    /// Runs the momentum update before the keys (every call, as the reference), then enqueues
+    /// this step's keys and labels (gathered over `communicator`'s ranks): columns `queuePointer
+    /// ..< queuePointer + B·ranks` are overwritten and the pointer advances modulo K.
+    /// Precondition: K is a multiple of the global batch B·ranks.
+    public func forward(query: Tensor, key: Tensor, subclassLabels: [Int], classLabels: [Int], training: Bool = true) -> MoCoOutput {
+        let b = query.shape.first ?? 0
+        precondition(query.rank == 4 && key.shape == query.shape, "MoCo.forward: query \(query.shape) and key \(key.shape) must be one NHWC shape")
+        precondition(subclassLabels.count == b && classLabels.count == b,
+                     "MoCo.forward: \(b) images but \(subclassLabels.count) subclass and \(classLabels.count) class labels")
+        let ranks = communicator?.size ?? 1
+        precondition(queueSize % (b * ranks) == 0, "MoCo.forward: K = \(queueSize) is not a multiple of the global batch \(b)×\(ranks)")
+
+        let q = encoderQuery(query, training: training).l2Normalized()
+        momentumUpdate()
+        let k = withoutGradients { keyProjections(key, training: training) }
+
+        let positive = (q * k).sum(axis: 1, keepingDimension: true)
+        let negative = Tensor.matmul(q, queue)
+        let logits = Tensor.concat([positive, negative], axis: 1)
+        let before = (queueSubclass.map(Int.init), queueClass.map(Int.init))
+        enqueue(keys: k, subclassLabels: subclassLabels, classLabels: classLabels)
+        return MoCoOutput(logits: logits, queueSubclass: before.0, queueClass: before.1, query: q, key: k)
+    }
+
+    /// The key encoder's normalised projections of NHWC images [N, dimension], without gradient;
+    /// with several ranks and `training`, through shuffle BN. Re-clustering embeds with this
+    /// (the reference's `model(im_q=x)` path), in evaluation mode.
+    public func keyProjections(_ images: Tensor, training: Bool = false) -> Tensor {
+        withoutGradients {
+            if training, let communicator, communicator.size > 1 {
+                return shuffledKeys(images, communicator)
+            }
+            return encoderKey(images, training: training).l2Normalized()
+        }
+    }
+
+    /// The key encoder's pooled backbone features [N, 512 or 2048] (no head), without gradient.
+    public func keyFeatures(_ images: Tensor, training: Bool = false) -> Tensor {
+        withoutGradients { encoderKey.features(images, training: training) }
+    }
+
+    /// `_dequeue_and_enqueue`: the keys and labels of every rank, in rank order, into the columns
+    /// at the pointer. The queue is rebuilt rather than written in place, because the step's
+    /// l_neg pullback still reads the old one (the reference's `queue.clone().detach()`).
+    func enqueue(keys: Tensor, subclassLabels: [Int], classLabels: [Int]) {
+        var keys = keys.detached, subclass = subclassLabels.map(Int64.init), classes = classLabels.map(Int64.init)
+        if let communicator, communicator.size > 1 {
+            keys = Tensor(communicator.allGather(keys.scalars, counts: Array(repeating: keys.count, count: communicator.size)),
+                          shape: [keys.shape[0] * communicator.size, dimension]).moved(to: queue.backend)
+            subclass = communicator.allGather(subclass).flatMap { $0 }
+            classes = communicator.allGather(classes).flatMap { $0 }
+        }
+        let n = keys.shape[0], start = queuePointer
+        withoutGradients {
+            var parts = [Tensor]()
+            if start > 0 { parts.append(queue.sliced(axis: 1, 0..<start)) }
+            parts.append(keys.transposed())
+            if start + n < queueSize { parts.append(queue.sliced(axis: 1, (start + n)..<queueSize)) }
+            queue = parts.count == 1 ? parts[0].copied() : Tensor.concat(parts, axis: 1)
+        }
+        queueSubclass.replaceSubrange(start..<(start + n), with: subclass)
+        queueClass.replaceSubrange(start..<(start + n), with: classes)
+        queuePointer = (start + n) % queueSize
+    }
+
+    /// `_batch_shuffle_ddp` / `_batch_unshuffle_ddp`: gather every rank's images, run this rank's
+    /// slice of a permutation drawn on rank 0, gather the keys and take back this rank's rows.
+    private func shuffledKeys(_ images: Tensor, _ communicator: any Communicator) -> Tensor {
+        let ranks = communicator.size, b = images.shape[0], perImage = images.count / max(b, 1)
+        let all = communicator.allGather(images.scalars, counts: Array(repeating: images.count, count: ranks))
+        var permutation = [Int32](repeating: 0, count: b * ranks)
+        if communicator.rank == 0 {
+            permutation = (0..<Int32(b * ranks)).map { $0 }
+            for i in stride(from: permutation.count - 1, to: 0, by: -1) {
+                permutation.swapAt(i, Int(shuffleGenerator.nextUInt32() % UInt32(i + 1)))
+            }
+        }
+        permutation.withUnsafeMutableBytes { communicator.broadcast($0, from: 0) }
+        let mine = permutation[(communicator.rank * b)..<((communicator.rank + 1) * b)]
+        var local = [Float](); local.reserveCapacity(images.count)
+        for j in mine { local += all[(Int(j) * perImage)..<((Int(j) + 1) * perImage)] }
+        let shuffled = Tensor(local, shape: images.shape).moved(to: images.backend)
+        let k = encoderKey(shuffled, training: true).l2Normalized()
+        let gathered = communicator.allGather(k.scalars, counts: Array(repeating: k.count, count: ranks))
+        // Global row j went to position inverse[j] of the shuffled batch.
+        var inverse = [Int](repeating: 0, count: b * ranks)
+        for (position, j) in permutation.enumerated() { inverse[Int(j)] = position }
+        var rows = [Float](); rows.reserveCapacity(k.count)
+        for j in (communicator.rank * b)..<((communicator.rank + 1) * b) {
+            rows += gathered[(inverse[j] * dimension)..<((inverse[j] + 1) * dimension)]
+        }
+        return Tensor(rows, shape: [b, dimension]).moved(to: images.backend)
+    }
+}

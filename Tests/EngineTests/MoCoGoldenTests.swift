@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+import Engine
+import TestSupport
+
+/// Two steps of the MoCo model against the authors' moco/moco.py (resnet18, MLP head, K = 16,
+/// batch 4, 3×32×32, m = 0.999) from formula weights: logits (≤ 1e-4 of the largest; measured 2.7e-5), the queue labels handed to the loss,
+/// query gradients, momentum-updated key weights, and the queue, labels and pointer after.
+/// Figures from scripts/goldens/resnet_imagenet_golden.py. Plus checkpoint round trips.
+final class MoCoGoldenTests: XCTestCase {
+    /// A resnet18 MoCo set up as the golden script sets the reference's.
+    private func goldenModel(_ golden: SafeTensorsFile) throws -> MoCo {
+        let model = MoCo(.resnet18, dimension: 128, queueSize: 16, momentum: 0.999, seed: 3)
+        GoldenFormula.setState(model.encoderQuery)
+        GoldenFormula.setState(model.encoderKey, offset: 500, parametersOnly: true)
+        let queue = try golden.array(named: "queue.initial")
+        model.setQueue(Tensor(queue.floats(), shape: queue.shape))
+        return model
+    }
+
+    func testTwoStepsMatchTheAuthorsMoCo() throws {
+        let golden = try imagenetFixture("moco_golden")
+        let model = try goldenModel(golden)
+        XCTAssertEqual(model.queueSubclass, Array(repeating: -1, count: 16))
+        var worst: [String: Float] = [:]
+        func check(_ name: String, _ actual: [Float], tolerance: Float = 1e-4) throws {
+            let expected = try golden.array(named: name).floats()
+            let error = relativeError(Array(actual.prefix(expected.count)), expected)
+            worst[name] = error
+            XCTAssertLessThanOrEqual(error, tolerance, name)
+        }
+        let steps = [(40000, 40001, [3, 1, 4, 1], [0, 1, 0, 2]), (40002, 40003, [5, 9, 2, 6], [1, 1, 2, 0])]
+        for (s, (tq, tk, sub, cls)) in steps.enumerated() {
+            let out = model.forward(query: GoldenFormula.image(tq, [4, 3, 32, 32]), key: GoldenFormula.image(tk, [4, 3, 32, 32]),
+                                    subclassLabels: sub, classLabels: cls, training: true)
+            XCTAssertEqual(out.logits.shape, [4, 17])
+            try check("step\(s + 1).logits", out.logits.scalars)
+            XCTAssertEqual(out.queueSubclass.map(Int64.init), try golden.array(named: "step\(s + 1).queue_l").int64s())
+            XCTAssertEqual(out.queueClass.map(Int64.init), try golden.array(named: "step\(s + 1).queue_t").int64s())
+            if s == 0 {
+                let r = Tensor(GoldenFormula.uniform(50000, 4 * 17).map { Float($0) }, shape: [4, 17])
+                let grads = (out.logits * r).sum().gradients()
+                let parameters = Dictionary(uniqueKeysWithValues: model.queryParameters.map { ($0.name, $0.parameter) })
+                for name in golden.names where name.hasPrefix("step1.grad.") {
+                    let parameter = try XCTUnwrap(parameters[String(name.dropFirst(11))], name)
+                    // 2e-3: ReLU inputs within float32 error of zero (see ResNetImageNetGoldenTests); measured 9.3e-4.
+                    try check(name, try XCTUnwrap(grads[parameter.value], name).scalars, tolerance: 2e-3)
+                }
+                for (_, k) in model.encoderKey.namedParameters { XCTAssertNil(grads[k.value], "the key encoder gets no gradient") }
+            }
+        }
+        try check("queue", model.queue.scalars)
+        XCTAssertEqual(model.queueSubclass, try golden.array(named: "queue_l").int64s())
+        XCTAssertEqual(model.queueClass, try golden.array(named: "queue_t").int64s())
+        XCTAssertEqual([Int64(model.queuePointer)], try golden.array(named: "queue_ptr").int64s())
+        let state = Dictionary(uniqueKeysWithValues: model.stateArrays().map { ($0.name, $0.array) })
+        for name in golden.names where name.hasPrefix("after.") {
+            try check(name, try XCTUnwrap(state[String(name.dropFirst(6))], name).floats())
+        }
+        print("MoCo golden, largest relative error per entry:", worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })
+    }
+
+    func testCheckpointAndBackboneExportRoundTrip() throws {
+        let golden = try imagenetFixture("moco_golden")
+        let model = try goldenModel(golden)
+        let images = GoldenFormula.image(40000, [4, 3, 32, 32])
+        _ = model.forward(query: images, key: GoldenFormula.image(40001, [4, 3, 32, 32]), subclassLabels: [1, 2, 3, 4],
+                          classLabels: [0, 0, 1, 1])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("moco-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let checkpoint = folder.appendingPathComponent("moco.safetensors")
+        try model.saveCheckpoint(to: checkpoint)
+        let file = try SafeTensors.read(contentsOf: checkpoint)
+        XCTAssertEqual(file["queue_l"]?.dtype, .int64)
+        XCTAssertEqual(file["queue_l"]?.shape, [1, 16])
+        XCTAssertEqual(file["queue_ptr"]?.shape, [1])
+        XCTAssertEqual(file["encoder_q.fc.0.weight"]?.shape, [512, 512])
+        XCTAssertEqual(file["encoder_k.fc.2.bias"]?.shape, [128])
+        let loaded = try MoCo(checkpoint: file)
+        XCTAssertEqual(loaded.queuePointer, 4)
+        XCTAssertEqual(loaded.queueSubclass, model.queueSubclass)
+        XCTAssertEqual(loaded.queue.scalars, model.queue.scalars)
+        XCTAssertEqual(loaded.keyProjections(images).scalars, model.keyProjections(images).scalars)
+        XCTAssertEqual(loaded.keyFeatures(images).shape, [4, 512])
+
+        let backbone = folder.appendingPathComponent("backbone.safetensors")
+        try model.exportBackbone(to: backbone)
+        let exported = try SafeTensors.read(contentsOf: backbone)
+        XCTAssertFalse(exported.names.contains { $0.hasPrefix("fc.") || $0.hasPrefix("encoder") })
+        let (resnet, hasHead) = try ResNetImageNet.loading(exported)
+        XCTAssertFalse(hasHead)
+        XCTAssertEqual(resnet.architecture, .resnet18)
+        let expected = withoutGradients { model.encoderQuery.features(images, training: false) }
+        XCTAssertEqual(withoutGradients { resnet.features(images, training: false) }.scalars, expected.scalars)
+
+        var damaged = file
+        damaged.tensors.removeAll { $0.name == "queue_t" }
+        XCTAssertThrowsError(try MoCo(checkpoint: damaged)) { error in
+            XCTAssertTrue("\(error)".contains("'queue_t' is missing"), "\(error)")
+        }
+    }
+}
