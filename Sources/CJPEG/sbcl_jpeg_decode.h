@@ -18,7 +18,11 @@ static void sbcl_jpeg_error_exit(j_common_ptr info) {
     longjmp(error->jump, 1);
 }
 
-static void sbcl_jpeg_silence(j_common_ptr info, int level) { (void)info; (void)level; }
+// Quiet, but still counting warnings (level −1) as libjpeg's own emit_message does, so that a
+// truncated or corrupt scan is caught below.
+static void sbcl_jpeg_silence(j_common_ptr info, int level) {
+    if (level < 0) info->err->num_warnings++;
+}
 
 /// Reads only the header of a JPEG held in memory: the full-size width and height and the
 /// number of components in the file (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK). Returns 0, or -1 with

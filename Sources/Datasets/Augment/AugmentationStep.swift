@@ -80,10 +80,10 @@ public enum AugmentationStep: Sendable, Equatable, Codable {
 
     /// The ImageNet evaluation view: Resize(resize) of the shorter side (PIL bilinear with its
     /// antialiasing when shrinking), CenterCrop(size), Normalize; 256 / 224 in the reference, and
-    /// `resize` defaults to the same 8 : 7 ratio for other sizes.
+    /// `resize` defaults to ⌊size · 8 / 7⌋ (256 for 224) for other sizes.
     public static func evaluationViews(size: Int = 224, resize: Int? = nil, mean: [Double] = imageNetMean,
                                        std: [Double] = imageNetStd) -> [AugmentationStep] {
-        [.resize(size: resize ?? (size * 8 + 6) / 7), .centerCrop(size: size), .normalize(mean: mean, std: std)]
+        [.resize(size: resize ?? size * 8 / 7), .centerCrop(size: size), .normalize(mean: mean, std: std)]
     }
 
     /// ImageNet's per-channel mean (`transforms.Normalize` in `moco/`).
