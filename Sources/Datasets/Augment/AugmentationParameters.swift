@@ -25,6 +25,8 @@ public enum AugmentationStepParameters: Sendable, Equatable {
     case colorJitter(ColorJitterParameters?)
     /// `grayscale`: whether the image is converted.
     case grayscale(Bool)
+    /// `gaussianBlur`: the σ drawn, or nil when `RandomApply` skipped the blur.
+    case blur(Double?)
     /// A step without random choices (`resize`, `centerCrop`, `normalize`).
     case fixed
 }

@@ -85,6 +85,8 @@ extension AugmentationPipeline {
             }
         case let (.grayscale, .grayscale(convert)):
             if convert { ColorAdjust.grayscale(&scratch.front) }
+        case let (.gaussianBlur, .blur(sigma)):
+            if let sigma { PILGaussianBlur.apply(&scratch.front, radius: sigma) }
         case let (.normalize(m, s), .fixed):
             mean = m
             std = s

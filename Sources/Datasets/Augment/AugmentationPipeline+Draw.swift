@@ -47,6 +47,8 @@ extension AugmentationPipeline {
                 }
             case let .grayscale(p):
                 drawn.append(.grayscale(random.uniform() < p))
+            case let .gaussianBlur(low, high, p):
+                drawn.append(.blur(p < random.uniform() ? nil : random.uniform(low, high)))
             case .normalize:
                 drawn.append(.fixed)
             }

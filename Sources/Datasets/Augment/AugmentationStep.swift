@@ -34,6 +34,11 @@ public enum AugmentationStep: Sendable, Equatable, Codable {
     /// `RandomGrayscale(p)`: PIL's ITU-R 601-2 luma ((19595 R + 38470 G + 7471 B + 2^15) >> 16)
     /// written to all 3 channels; a no-op on 1-channel images.
     case grayscale(probability: Double)
+    /// `RandomApply([GaussianBlur([sigmaMin, sigmaMax])], p)` of MoCo v2 (`moco/utils.py`): with
+    /// probability `probability`, σ uniform in [sigmaMin, sigmaMax] (Python's `random.uniform`)
+    /// and Pillow's `ImageFilter.GaussianBlur(radius=σ)` — three extended box blurs per axis
+    /// (see `PILGaussianBlur`).
+    case gaussianBlur(sigmaMin: Double, sigmaMax: Double, probability: Double)
     /// `ToTensor` then `Normalize(mean, std)`: (x / 255 − mean_c) / std_c per channel, in Float.
     case normalize(mean: [Double], std: [Double])
 
@@ -51,6 +56,40 @@ public enum AugmentationStep: Sendable, Equatable, Codable {
     public static func classifierViews(size: Int, mean: [Double], std: [Double]) -> [AugmentationStep] {
         [.randomCrop(size: size, padding: 4), .horizontalFlip(probability: 0.5), .normalize(mean: mean, std: std)]
     }
+
+    /// MoCo v2's training view (`moco/main.py`, `aug_plus`): RandomResizedCrop(size, scale
+    /// 0.2–1), RandomApply(ColorJitter(0.4, 0.4, 0.4, 0.1), p 0.8), RandomGrayscale(0.2),
+    /// RandomApply(GaussianBlur σ ∈ [0.1, 2]), p 0.5), RandomHorizontalFlip, Normalize — in that
+    /// order (the blur and the flip come after the colour steps, unlike `contrastiveViews`).
+    public static func mocoV2Views(size: Int = 224, mean: [Double] = imageNetMean, std: [Double] = imageNetStd) -> [AugmentationStep] {
+        [.randomResizedCrop(size: size, scaleMin: 0.2, scaleMax: 1, ratioMin: 3.0 / 4, ratioMax: 4.0 / 3),
+         .colorJitter(brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, probability: 0.8),
+         .grayscale(probability: 0.2),
+         .gaussianBlur(sigmaMin: 0.1, sigmaMax: 2, probability: 0.5),
+         .horizontalFlip(probability: 0.5),
+         .normalize(mean: mean, std: std)]
+    }
+
+    /// The ImageNet-LT linear stage's training view (`moco/linear_classify.py`):
+    /// RandomResizedCrop(size) with torchvision's default scale 0.08–1, flip, Normalize.
+    public static func linearTrainingViews(size: Int = 224, mean: [Double] = imageNetMean, std: [Double] = imageNetStd) -> [AugmentationStep] {
+        [.randomResizedCrop(size: size, scaleMin: 0.08, scaleMax: 1, ratioMin: 3.0 / 4, ratioMax: 4.0 / 3),
+         .horizontalFlip(probability: 0.5),
+         .normalize(mean: mean, std: std)]
+    }
+
+    /// The ImageNet evaluation view: Resize(resize) of the shorter side (PIL bilinear with its
+    /// antialiasing when shrinking), CenterCrop(size), Normalize; 256 / 224 in the reference, and
+    /// `resize` defaults to ⌊size · 8 / 7⌋ (256 for 224) for other sizes.
+    public static func evaluationViews(size: Int = 224, resize: Int? = nil, mean: [Double] = imageNetMean,
+                                       std: [Double] = imageNetStd) -> [AugmentationStep] {
+        [.resize(size: resize ?? size * 8 / 7), .centerCrop(size: size), .normalize(mean: mean, std: std)]
+    }
+
+    /// ImageNet's per-channel mean (`transforms.Normalize` in `moco/`).
+    public static let imageNetMean = [0.485, 0.456, 0.406]
+    /// ImageNet's per-channel standard deviation.
+    public static let imageNetStd = [0.229, 0.224, 0.225]
 
     /// CIFAR's per-channel mean of the reference.
     public static let cifarMean = [0.4914, 0.4822, 0.4465]
@@ -101,6 +140,9 @@ public struct AugmentationPipeline: Sendable, Equatable, Codable {
             try probability(p, "color_jitter")
         case let .grayscale(p):
             try probability(p, "grayscale")
+        case let .gaussianBlur(low, high, p):
+            try check(low >= 0 && low <= high, "gaussian_blur sigma must satisfy 0 ≤ min ≤ max, got \(low)–\(high)")
+            try probability(p, "gaussian_blur")
         case let .normalize(mean, std):
             try check(!mean.isEmpty && mean.count == std.count, "normalize needs as many means as stds")
             try check(std.allSatisfy { $0 > 0 }, "normalize std must be positive, got \(std)")
@@ -117,7 +159,7 @@ public struct AugmentationPipeline: Sendable, Equatable, Codable {
                 h = size; w = size
             case let .resize(size):
                 (h, w) = ResizeGeometry.resizedShorterSide(height: h, width: w, size: size)
-            case .horizontalFlip, .colorJitter, .grayscale, .normalize:
+            case .horizontalFlip, .colorJitter, .grayscale, .gaussianBlur, .normalize:
                 break
             }
         }

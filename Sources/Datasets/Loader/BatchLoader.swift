@@ -158,18 +158,33 @@ public final class BatchLoader: @unchecked Sendable {
                      shard: shard.count > 1 ? rows : nil)
     }
 
+    /// Makes the views of image `index`: draws each view's parameters from its own generator at
+    /// the image's full size, lets the source decode it (on this worker thread) no larger than
+    /// the views need (`AugmentationPipeline.decodeScale`), maps the draws onto what was decoded
+    /// and applies them. In-memory sources always deliver full size, so their views are as before.
     private func augmentImage(_ index: Int, slot k: Int, count b: Int, position: LoaderPosition, first: Int,
                               scratch: inout AugmentationScratch, out: UnsafeMutableBufferPointer<Float>, viewSize: Int) throws {
-        try source.withImage(at: index) { pixels, h, w, c in
-            let size = pipeline.outputSize(height: h, width: w)
-            guard size.height == viewHeight, size.width == viewWidth, c == viewChannels else {
-                throw DatasetError(.badParameter, path: "",
-                                   "image \(index) gives \(size.height)×\(size.width)×\(c) views, the run uses \(viewHeight)×\(viewWidth)×\(viewChannels); end the augmentation with a fixed-size crop")
+        var drawn: [AugmentationParameters] = []
+        let pipeline = self.pipeline, views = pipeline.views
+        let keys = (0..<views).map { [seed, UInt64(position.epoch), UInt64(first + k), UInt64($0)] }
+        try source.withImage(at: index, scale: { h, w in
+            drawn = keys.map { key in
+                var random = AugmentationRandom(keys: key)
+                return pipeline.draw(height: h, width: w, random: &random)
             }
-            for view in 0..<pipeline.views {
-                var random = AugmentationRandom(keys: [seed, UInt64(position.epoch), UInt64(first + k), UInt64(view)])
+            return pipeline.decodeScale(for: drawn, fullHeight: h, fullWidth: w)
+        }) { image in
+            let size = pipeline.outputSize(height: image.height, width: image.width)
+            guard size.height == viewHeight, size.width == viewWidth, image.channels == viewChannels else {
+                throw DatasetError(.badParameter, path: "",
+                                   "image \(index) gives \(size.height)×\(size.width)×\(image.channels) views, the run uses \(viewHeight)×\(viewWidth)×\(viewChannels); end the augmentation with a fixed-size crop")
+            }
+            for view in 0..<views {
+                let parameters = pipeline.mapped(drawn[view], fullHeight: image.fullHeight, fullWidth: image.fullWidth,
+                                                 height: image.height, width: image.width)
                 let slot = UnsafeMutableBufferPointer(rebasing: out[((view * b + k) * viewSize)..<((view * b + k + 1) * viewSize)])
-                pipeline.augment(pixels, height: h, width: w, channels: c, random: &random, scratch: &scratch, into: slot)
+                pipeline.apply(parameters, to: image.pixels, height: image.height, width: image.width, channels: image.channels,
+                               scratch: &scratch, into: slot)
             }
         }
     }

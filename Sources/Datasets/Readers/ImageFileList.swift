@@ -12,45 +12,24 @@ public struct ImageFileList: ImageSource, Sendable, Equatable {
     /// Where each image was listed (split file and 1-based line), for error messages.
     public var origins: [String]
 
-    /// A list from its parts (parallel arrays).
-    public init(paths: [String], labels: [Int32], classNames: [String], origins: [String]) {
-        precondition(paths.count == labels.count && paths.count == origins.count,
-                     "ImageFileList: \(paths.count) paths, \(labels.count) labels, \(origins.count) origins")
-        (self.paths, self.labels, self.classNames, self.origins) = (paths, labels, classNames, origins)
+    /// Whether JPEGs may be decoded reduced in the DCT (M/8) when the loader's augmentation needs
+    /// fewer pixels than the file holds (`withImage(at:scale:_:)`); false: always full size.
+    public var dctScaling: Bool
+
+    /// A list of images; `origins[k]` says where image k was listed (`file:line`, or its folder).
+    public init(paths: [String], labels: [Int32], classNames: [String], origins: [String], dctScaling: Bool = true) {
+        precondition(paths.count == labels.count && paths.count == origins.count, "ImageFileList: \(paths.count) paths, \(labels.count) labels, \(origins.count) origins")
+        self.paths = paths
+        self.labels = labels
+        self.classNames = classNames
+        self.origins = origins
+        self.dctScaling = dctScaling
     }
 
     /// The number of images.
     public var count: Int { paths.count }
     /// The number of classes.
     public var classCount: Int { classNames.count }
-
-    /// Decodes image `index` (JPEG or PNG, by content) to RGB.
-    ///
-    /// - Throws: `.missingFile` or `.decodeFailed` naming the image and the line that listed it.
-    public func decode(at index: Int) throws -> DecodedImage {
-        let path = paths[index]
-        let bytes: [UInt8]
-        do { bytes = try FileBytes.read(path) } catch let error as DatasetError {
-            throw DatasetError(error.kind, path: path, "\(error.message) (listed at \(origins[index]))")
-        }
-        do {
-            var image = PNGDecoder.isPNG(bytes) ? try PNGDecoder.decode(bytes, path: path) : try JPEGDecoder.decode(bytes, path: path)
-            if image.channels == 1 {
-                var rgb = [UInt8](repeating: 0, count: image.pixels.count * 3)
-                for (k, v) in image.pixels.enumerated() { rgb[3 * k] = v; rgb[3 * k + 1] = v; rgb[3 * k + 2] = v }
-                image = DecodedImage(height: image.height, width: image.width, channels: 3, pixels: rgb)
-            }
-            return image
-        } catch let error as DatasetError {
-            throw DatasetError(error.kind, path: path, "\(error.message) (listed at \(origins[index]))")
-        }
-    }
-
-    /// Decodes image `index` and lends its pixels to `body`.
-    public func withImage<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>, Int, Int, Int) throws -> R) throws -> R {
-        let image = try decode(at: index)
-        return try image.pixels.withUnsafeBufferPointer { try body($0, image.height, image.width, image.channels) }
-    }
 
     /// ImageNet-LT: a split file of `relative/path.JPEG label` lines over the image tree `root`.
     ///
@@ -67,8 +46,11 @@ public struct ImageFileList: ImageSource, Sendable, Equatable {
         for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if fields.isEmpty { continue }
-            guard fields.count == 2, let label = Int32(fields[1]) else {
+            guard fields.count == 2 else {
                 throw DatasetError(.badLabel, path: splitFile, line: k + 1, "expected `relative/path label`, found \"\(line)\"")
+            }
+            guard let label = Int32(fields[1]) else {
+                throw DatasetError(.badLabel, path: splitFile, line: k + 1, "the label \"\(fields[1])\" is not an integer")
             }
             guard label >= 0, Int(label) < classCount else {
                 throw DatasetError(.badLabel, path: splitFile, line: k + 1, "label \(label) is outside 0..<\(classCount)")

@@ -1,11 +1,28 @@
-/// PNG decoding for `image_folder`: 8-bit gray, gray + alpha, RGB, RGBA, palette images and
-/// 1/2/4-bit gray or palette images, non-interlaced; alpha is dropped. Other variants (16-bit,
-/// interlaced) are a clear error.
+#if canImport(Glibc)
+import Glibc
+#endif
+/// PNG decoding for `image_folder`: gray, gray + alpha, RGB, RGBA and palette images at every
+/// bit depth the format allows (1/2/4/8/16), interlaced (Adam7) or not, delivered as gray
+/// (1 channel) or RGB (3 channels); alpha is dropped as PIL's `convert('RGB')` drops it.
+///
+/// 16-bit samples keep their high byte (what Pillow does for 16-bit RGB, RGBA and gray + alpha;
+/// Pillow opens 16-bit gray as 'I;16' and clips it to 255 in `convert('RGB')`, a quirk we do not
+/// copy). 1/2/4-bit gray levels scale to 0–255 (v · 255 / (2^depth − 1)), as Pillow's unpackers.
 public enum PNGDecoder {
     private static let signature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
     /// Whether `bytes` start with the PNG signature.
     public static func isPNG(_ bytes: [UInt8]) -> Bool { bytes.count >= 8 && Array(bytes[0..<8]) == signature }
+
+    /// (height, width) from the IHDR chunk, without inflating anything.
+    ///
+    /// - Throws: `DatasetError.decodeFailed` naming `path` when there is no PNG header.
+    public static func header(_ bytes: [UInt8], path: String) throws -> (height: Int, width: Int) {
+        guard isPNG(bytes), bytes.count >= 24, String(decoding: bytes[12..<16], as: UTF8.self) == "IHDR" else {
+            throw DatasetError(.decodeFailed, path: path, "cannot decode the PNG: no PNG signature and IHDR chunk")
+        }
+        return (Int(FileBytes.bigEndianUInt32(bytes, at: 20)), Int(FileBytes.bigEndianUInt32(bytes, at: 16)))
+    }
 
     /// Decodes PNG bytes to gray (1 channel) or RGB (3 channels).
     ///
@@ -14,7 +31,7 @@ public enum PNGDecoder {
         func fail(_ why: String) -> DatasetError { DatasetError(.decodeFailed, path: path, "cannot decode the PNG: \(why)") }
         guard isPNG(bytes) else { throw fail("no PNG signature") }
         var offset = 8
-        var width = 0, height = 0, colorType = -1, depth = 8
+        var width = 0, height = 0, colorType = -1, depth = 8, interlaced = false
         var palette: [UInt8] = []
         var compressed: [UInt8] = []
         var ended = false
@@ -31,9 +48,11 @@ public enum PNGDecoder {
                 height = Int(FileBytes.bigEndianUInt32(b, at: 4))
                 depth = Int(b[8])
                 colorType = Int(b[9])
-                let lowDepthOK = [1, 2, 4].contains(depth) && (colorType == 0 || colorType == 3)
-                guard depth == 8 || lowDepthOK else { throw fail("bit depth \(depth) with colour type \(colorType) is not supported") }
-                guard b[12] == 0 else { throw fail("interlaced PNGs are not supported") }
+                let allowed: [Int: [Int]] = [0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16]]
+                guard let depths = allowed[colorType] else { throw fail("colour type \(colorType) is not a PNG colour type") }
+                guard depths.contains(depth) else { throw fail("bit depth \(depth) is not valid for colour type \(colorType)") }
+                guard b[12] <= 1 else { throw fail("unknown interlace method \(b[12])") }
+                interlaced = b[12] == 1
             case "PLTE": palette = Array(body)
             case "IDAT": compressed += body
             case "IEND": ended = true
@@ -44,30 +63,30 @@ public enum PNGDecoder {
         }
         guard ended else { throw fail("no IEND chunk (truncated)") }
         guard width > 0, height > 0 else { throw fail("no IHDR chunk") }
-        let samples: Int
-        switch colorType {
-        case 0: samples = 1
-        case 2: samples = 3
-        case 3: samples = 1
-        case 4: samples = 2
-        case 6: samples = 4
-        default: throw fail("colour type \(colorType) is not supported")
-        }
+        guard colorType != 3 || !palette.isEmpty else { throw fail("a palette image without a PLTE chunk") }
+        let samples = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType]!
         let raw = try Gzip.inflate(compressed, path: path)
-        let stride = (width * samples * depth + 7) / 8
-        guard raw.count >= height * (stride + 1) else { throw fail("image data holds \(raw.count) bytes, expected \(height * (stride + 1))") }
-        var packed = [UInt8](repeating: 0, count: height * stride)
-        try unfilter(raw, into: &packed, height: height, stride: stride, bytesPerPixel: samples, fail: fail)
-        var plain = packed
-        if depth < 8 {
-            // Unpack 1/2/4-bit samples, most significant bits first; gray levels scale to 0–255.
-            plain = [UInt8](repeating: 0, count: width * height)
-            let mask = (1 << depth) - 1, perByte = 8 / depth
-            for y in 0..<height {
-                for x in 0..<width {
-                    let byte = Int(packed[y * stride + x / perByte])
-                    let v = (byte >> (8 - depth * (x % perByte + 1))) & mask
-                    plain[y * width + x] = UInt8(colorType == 0 ? v * 255 / mask : v)
+        let format = PNGPixelFormat(samples: samples, depth: depth, scaleGray: colorType == 0)
+        // 8-bit samples of every pixel, row-major (palette indices for colour type 3).
+        var plain = [UInt8](repeating: 0, count: width * height * samples)
+        var consumed = 0
+        let passes = interlaced ? PNGPixelFormat.adam7 : [(0, 0, 1, 1)]
+        for (k, (x0, y0, dx, dy)) in passes.enumerated() {
+            let passWidth = (width - x0 + dx - 1) / dx, passHeight = (height - y0 + dy - 1) / dy
+            guard passWidth > 0, passHeight > 0 else { continue }
+            let stride = (passWidth * samples * depth + 7) / 8
+            let need = passHeight * (stride + 1)
+            guard raw.count >= consumed + need else {
+                throw fail("image data holds \(raw.count) bytes, \(interlaced ? "pass \(k + 1) needs" : "expected") \(consumed + need)")
+            }
+            var packed = [UInt8](repeating: 0, count: passHeight * stride)
+            try unfilter(raw[consumed..<(consumed + need)], into: &packed, height: passHeight, stride: stride,
+                         bytesPerPixel: max(1, samples * depth / 8), fail: fail)
+            consumed += need
+            for y in 0..<passHeight {
+                for x in 0..<passWidth {
+                    let target = ((y0 + y * dy) * width + x0 + x * dx) * samples
+                    for s in 0..<samples { plain[target + s] = format.sample(packed, row: y * stride, pixel: x, sample: s) }
                 }
             }
         }
@@ -88,12 +107,13 @@ public enum PNGDecoder {
         return DecodedImage(height: height, width: width, channels: outChannels, pixels: pixels)
     }
 
-    /// Undoes the per-row filters (None, Sub, Up, Average, Paeth).
-    private static func unfilter(_ raw: [UInt8], into out: inout [UInt8], height: Int, stride: Int, bytesPerPixel bpp: Int,
-                                 fail: (String) -> DatasetError) throws {
+    /// Undoes the per-row filters (None, Sub, Up, Average, Paeth) of one pass.
+    private static func unfilter(_ raw: ArraySlice<UInt8>, into out: inout [UInt8], height: Int, stride: Int,
+                                 bytesPerPixel bpp: Int, fail: (String) -> DatasetError) throws {
+        let base = raw.startIndex
         for y in 0..<height {
-            let filter = raw[y * (stride + 1)]
-            let src = y * (stride + 1) + 1, row = y * stride, prev = row - stride
+            let filter = raw[base + y * (stride + 1)]
+            let src = base + y * (stride + 1) + 1, row = y * stride, prev = row - stride
             for x in 0..<stride {
                 let a = x >= bpp ? Int(out[row + x - bpp]) : 0
                 let b = y > 0 ? Int(out[prev + x]) : 0
@@ -111,6 +131,31 @@ public enum PNGDecoder {
                 }
                 out[row + x] = UInt8(truncatingIfNeeded: Int(raw[src + x]) + predictor)
             }
+        }
+    }
+}
+
+/// How one PNG pixel's samples lie in an unfiltered row.
+struct PNGPixelFormat {
+    let samples: Int
+    let depth: Int
+    /// Whether sub-byte samples are gray levels to stretch to 0–255 (not palette indices).
+    let scaleGray: Bool
+
+    /// Adam7's passes: (first column, first row, column step, row step).
+    static let adam7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+    /// Sample `sample` of pixel `pixel` of the row starting at `row`, as 8 bits.
+    @inline(__always)
+    func sample(_ packed: [UInt8], row: Int, pixel: Int, sample: Int) -> UInt8 {
+        switch depth {
+        case 8: return packed[row + pixel * samples + sample]
+        case 16: return packed[row + 2 * (pixel * samples + sample)]  // the high (first) byte
+        default:
+            let mask = (1 << depth) - 1, perByte = 8 / depth
+            let byte = Int(packed[row + pixel / perByte])
+            let v = (byte >> (8 - depth * (pixel % perByte + 1))) & mask
+            return UInt8(scaleGray ? v * 255 / mask : v)
         }
     }
 }
