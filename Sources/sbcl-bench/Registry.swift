@@ -4,6 +4,7 @@ func registeredBenchmarks() -> [String: ([String]) throws -> Void] {
         "step": runStepOrMoCoBench,
         "infer": runInferBench,
         "loader": runLoaderBench,
+        "jpeg-augment": runJPEGAugmentBench,
         "conv": runConvBench,
         "loss": runLossBench,
         "kmeans": runKMeansBench,

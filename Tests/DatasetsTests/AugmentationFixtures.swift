@@ -38,6 +38,12 @@ struct SafeTensorsFile {
         return Array(data[entry.data_offsets[0]..<entry.data_offsets[1]])
     }
 
+    /// The raw little-endian bytes of any tensor.
+    func raw(_ name: String) -> [UInt8] {
+        let entry = entries[name]!
+        return Array(data[entry.data_offsets[0]..<entry.data_offsets[1]])
+    }
+
     func floats(_ name: String) -> [Float] {
         let entry = entries[name]!
         precondition(entry.dtype == "F32", "\(name) is \(entry.dtype), not F32")
