@@ -24,7 +24,7 @@ public enum SampleImageTree {
     /// test file), n_c = ⌊largest · (smallest / largest)^(c / (C − 1))⌋ training images of class c
     /// (60 … 6 by default) and `testPerClass` test images each. Every third image is a PNG, the
     /// rest quality-90 JPEGs; every fourth is gray (1 channel in the file); the others are
-    /// colourised with a per-class tint. Sizes cycle through `sizes`.
+    /// colourised with a tint that cycles with the file (never with the class, so colour carries no label). Sizes cycle through `sizes`.
     ///
     /// - Throws: the `DatasetError` of reading Fashion-MNIST or `.io` for a file not written.
     @discardableResult
@@ -43,7 +43,7 @@ public enum SampleImageTree {
                 guard c < classes, written[c] < perClass[c] else { continue }
                 let folder = "\(split)/n\(String(format: "%08d", c))"
                 try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
-                let image = sample(set, index, serial: serial, tint: c)
+                let image = sample(set, index, serial: serial)
                 let png = serial % 3 == 2
                 let name = "\(folder)/\(split)_\(String(format: "%05d", serial)).\(png ? "png" : "JPEG")"
                 let bytes = png ? PNGEncoder.encode(image) : try JPEGDecoder.encode(image, quality: 90)
@@ -87,7 +87,7 @@ public enum SampleImageTree {
 
     /// Image `index` upscaled bilinearly to the size of `serial`'s turn, gray every fourth image,
     /// else colourised: value v → v · tint + (255 − v) · background, per channel.
-    static func sample(_ set: ImageSet, _ index: Int, serial: Int, tint c: Int) -> DecodedImage {
+    static func sample(_ set: ImageSet, _ index: Int, serial: Int) -> DecodedImage {
         let (h, w) = sizes[serial % sizes.count]
         let source = Array(set.pixels[(index * set.imageSize)..<((index + 1) * set.imageSize)])
         var gray = [UInt8](repeating: 0, count: h * w)
@@ -104,8 +104,10 @@ public enum SampleImageTree {
             }
         }
         if serial % 4 == 3 { return DecodedImage(height: h, width: w, channels: 1, pixels: gray) }
-        let tint = [0.3 + 0.07 * Double(c), 0.9 - 0.06 * Double(c), 0.5 + 0.04 * Double(c % 5)]
-        let background = [0.2, 0.35 + 0.02 * Double(c), 0.6]
+        // The colouring cycles with the file, not the class: colour must carry no label.
+        let t = (serial * 7) % 10
+        let tint = [0.3 + 0.07 * Double(t), 0.9 - 0.06 * Double(t), 0.5 + 0.04 * Double(t % 5)]
+        let background = [0.2, 0.35 + 0.02 * Double(t), 0.6]
         var rgb = [UInt8](repeating: 0, count: h * w * 3)
         for p in 0..<(h * w) {
             let v = Double(gray[p])

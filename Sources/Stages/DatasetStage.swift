@@ -94,7 +94,10 @@ public enum DatasetStage {
             return "archive-md5 \(variant.archive.md5)"
         }
         do {
-            return "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCacheFile()))
+            // A file-backed artifact (a file list, classes trimmed to the labels) is another artifact
+            // than the decoded one: its own material keeps the in-memory kinds' hashes unchanged.
+            let form = keepsFiles(parameters) ? "file-list v1; " : ""
+            return form + "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCacheFile()))
         } catch let error as DatasetError {
             throw explained(error, spec: spec)
         }
@@ -122,8 +125,9 @@ public enum DatasetStage {
         let files = keepsFiles(context.parameters)
         do {
             try DatasetCatalog.prepare(spec)
-            let train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files)
-            let test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files)
+            var train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files)
+            var test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files)
+            if spec.kind == .imagenetLT { (train, test) = (trimmed(train, to: [train, test]), trimmed(test, to: [train, test])) }
             guard train.classNames == test.classNames else {
                 throw DatasetError(.badFormat, path: spec.resolvedRoot,
                                    "the training split has \(train.classNames.count) classes and the test split \(test.classNames.count); they must list the same classes")
@@ -158,6 +162,20 @@ public enum DatasetStage {
             return kept
         case let .files(list):
             return keepFiles ? kept : .memory(try decodeAll(list))
+        }
+    }
+
+    /// ImageNet-LT's split files say no class count: labels may run up to 999, and the classes are
+    /// 0 … the largest label of either split (1000 for ImageNet-LT; fewer for a smaller tree).
+    static func trimmed(_ images: LoadedImages, to splits: [LoadedImages]) -> LoadedImages {
+        let count = Int(splits.flatMap(\.labels).max() ?? -1) + 1
+        switch images {
+        case var .files(list):
+            list.classNames = Array(list.classNames.prefix(count))
+            return .files(list)
+        case var .memory(set):
+            set.classNames = Array(set.classNames.prefix(count))
+            return .memory(set)
         }
     }
 

@@ -15,6 +15,7 @@ enum CLI {
                sbcl-run cache ls|verify|gc [--json] [--older-than DAYS]
                sbcl-run schema [--output FILE]               write the recipe JSON schema
                sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
+               sbcl-run sample-data imagenet_lt|image_folder DIR   a small long-tailed tree of real images (JPEG/PNG)
                sbcl-run compare RUN_DIR... [--json|--csv|--markdown]  compare runs (a sweep folder: its points)
                sbcl-run report RUN_DIR... -o FILE            one run's report, or a page comparing runs
 
@@ -57,6 +58,8 @@ enum CLI {
             case "embed":
                 try runEmbed(Array(arguments.dropFirst()))
                 return ExitStatus.success
+            case "sample-data":
+                return try SampleDataCommand.run(Array(arguments.dropFirst()))
             default:
                 return try RunCommand.run(Options.parse(arguments))
             }
