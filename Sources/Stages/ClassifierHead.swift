@@ -28,7 +28,9 @@ public final class ClassifierHead: Module {
 
     /// A freshly initialised head: the cosine weight uniform in [−1, 1] with unit columns (what
     /// `uniform_(-1, 1).renorm_(2, 1, 1e-5).mul_(1e5)` yields), the linear layer PyTorch's default.
-    public init(form: Form, featureCount: Int, classCount: Int, seed: UInt32) {
+    /// `linearStd`: the linear layer's weights N(0, std²) and zero bias instead (the ImageNet-LT
+    /// linear stage, `moco/linear_classify.py`: std 0.01).
+    public init(form: Form, featureCount: Int, classCount: Int, seed: UInt32, linearStd: Float? = nil) {
         precondition(featureCount > 0 && classCount > 0, "ClassifierHead: bad size \(featureCount)×\(classCount)")
         self.form = form
         self.featureCount = featureCount
@@ -47,7 +49,13 @@ public final class ClassifierHead: Module {
             fc = nil
         case .linear:
             cosineWeight = nil
-            fc = Linear(inFeatures: featureCount, outFeatures: classCount, rng: &rng)
+            let layer = Linear(inFeatures: featureCount, outFeatures: classCount, rng: &rng)
+            if let std = linearStd {
+                layer.weight.assign(Tensor((0..<(featureCount * classCount)).map { _ in std * Initialization.standardNormal(&rng) },
+                                           shape: [classCount, featureCount]))
+                layer.bias.assign(Tensor.zeros([classCount]))
+            }
+            fc = layer
         }
     }
 

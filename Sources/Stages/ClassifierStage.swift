@@ -70,9 +70,10 @@ public enum ClassifierStage {
 
     static func run(_ context: RunContext) throws {
         let place = try ExecutionPlace.enter(context)
-        let configuration = configuration(context.parameters)
+        var configuration = configuration(context.parameters)
         let augment = context.bool("augment")
         let (encoderArtifact, encoder) = try FrozenEncoder.input(of: context)
+        if case .torchvision = encoder { configuration.linearStd = 0.01 }
         // The frozen encoder embeds on the place's device, and the head trains there.
         place.adopt(encoder.module)
         let data = try DataArtifact.input(of: context)

@@ -39,6 +39,9 @@ public struct ClassifierConfiguration: Sendable, Equatable {
     public var perVisit = 4
     /// The learning-rate schedule; nil: the method's own (cosine for cb, steps otherwise).
     public var scheduleForm: ScheduleForm?
+    /// The linear head's initial weights N(0, std²), bias 0 (the ImageNet-LT linear stage); nil:
+    /// PyTorch's default `nn.Linear` initialisation (the CIFAR reference).
+    public var linearStd: Float?
 
     /// The two schedules of `adjust_learning_rate` (warm-up, then steps or cosine).
     public enum ScheduleForm: String, Sendable, Codable {
@@ -95,7 +98,8 @@ public final class ClassifierTrainer {
                 place: ExecutionPlace = .cpu(threads: CPUThreads.count)) {
         self.configuration = configuration
         self.place = place
-        head = ClassifierHead(form: configuration.form, featureCount: featureCount, classCount: classCounts.count, seed: seed)
+        head = ClassifierHead(form: configuration.form, featureCount: featureCount, classCount: classCounts.count, seed: seed,
+                              linearStd: configuration.linearStd)
         optimizer = SGD(parameters: head.namedParameters, learningRate: configuration.learningRate,
                         momentum: configuration.momentum, weightDecay: configuration.weightDecay)
         loss = configuration.loss(classCounts: classCounts)

@@ -205,7 +205,11 @@ public enum DatasetStage {
     static func explained(_ error: DatasetError, spec: DatasetSpec) -> DatasetError {
         var isDirectory: ObjCBool = false
         let rootExists = FileManager.default.fileExists(atPath: spec.resolvedRoot, isDirectory: &isDirectory) && isDirectory.boolValue
-        let note = rootExists ? "" : " (the \(spec.kind.rawValue) folder \(spec.resolvedRoot) does not exist; set the stage's root)"
+        var note = rootExists ? "" : " (the \(spec.kind.rawValue) folder \(spec.resolvedRoot) does not exist; set the stage's root)"
+        if spec.kind == .imagenetLT, error.kind == .missingFile, error.line == nil {
+            note += "; put the split files ImageNet_LT_train.txt and ImageNet_LT_test.txt (lines `train/n01440764/n01440764_10026.JPEG 0`) "
+                + "and the JPEG tree they name in \(spec.resolvedRoot), or set the stage's root, train_split and test_split"
+        }
         return DatasetError(error.kind, path: error.path, line: error.line, "\(spec.kind.rawValue): \(error.message)\(note)")
     }
 

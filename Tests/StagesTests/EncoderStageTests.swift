@@ -100,16 +100,22 @@ let tinyEncoder = "depth: 20\nepochs: 4\nbatch_size: 8\nlearning_rate: 0.05\nche
 let tinyClustering = "warmup_epochs: 1\nevery: 2\nmin_cluster_size: 2"
 
 final class EncoderStageTests: XCTestCase {
-    func testResNet50IsRejectedAtPlanTimeWithAClearMessage() throws {
-        XCTAssertThrowsError(try planFirstStage(firstStageRecipe(encoder: "architecture: resnet50"))) { error in
+    func testMoCoEncodersPlanAndTheQueueMustHoldWholeBatches() throws {
+        XCTAssertNoThrow(try planFirstStage(firstStageRecipe(encoder: "architecture: resnet50\nbatch_size: 256\nqueue_size: 65536")))
+        XCTAssertThrowsError(try planFirstStage(firstStageRecipe(encoder: "architecture: resnet18\nbatch_size: 96\nqueue_size: 1000"))) { error in
             let text = "\(error)"
-            XCTAssert(text.contains("resnet50") && text.contains("not built yet"), text)
+            XCTAssert(text.contains("queue_size 1000 is not a multiple of batch_size 96"), text)
             XCTAssert(text.contains("stages.encoder"), text)
         }
         XCTAssertThrowsError(try planFirstStage(firstStageRecipe(encoder: "depth: 33"))) { error in
             XCTAssert("\(error)".contains("depth 33 is not a CIFAR ResNet depth"), "\(error)")
         }
         XCTAssertNoThrow(try planFirstStage(firstStageRecipe(encoder: "depth: 56")))
+        // The MoCo settings stay out of a CIFAR encoder's hash; the depth out of a MoCo encoder's.
+        let base = try planFirstStage(firstStageRecipe(encoder: "depth: 32")).stage(named: "encoder")!.hash
+        XCTAssertEqual(try planFirstStage(firstStageRecipe(encoder: "depth: 32\nqueue_size: 4096")).stage(named: "encoder")!.hash, base)
+        let moco = try planFirstStage(firstStageRecipe(encoder: "architecture: resnet18\nbatch_size: 64")).stage(named: "encoder")!.hash
+        XCTAssertEqual(try planFirstStage(firstStageRecipe(encoder: "architecture: resnet18\nbatch_size: 64\ndepth: 56")).stage(named: "encoder")!.hash, moco)
     }
 
     func testTrainsWritesALoadableArtifactAndLogsEpochsAndReclustering() throws {
