@@ -60,6 +60,19 @@ final class MoCoGoldenTests: XCTestCase {
         print("MoCo golden, largest relative error per entry:", worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })
     }
 
+    /// Writes files for `scripts/goldens/check_moco_written.py`, which loads them into the authors'
+    /// MoCo (strict) and torchvision's resnet50 (all but `fc`). Runs only when SBCL_EXPORT_DIR names a folder.
+    func testExportForPyTorchCheck() throws {
+        guard let dir = ProcessInfo.processInfo.environment["SBCL_EXPORT_DIR"] else {
+            throw XCTSkip("set SBCL_EXPORT_DIR to write files for scripts/goldens/check_moco_written.py")
+        }
+        let model = MoCo(.resnet50, queueSize: 16, seed: 7)
+        _ = model.forward(query: GoldenFormula.image(1, [4, 3, 32, 32]), key: GoldenFormula.image(2, [4, 3, 32, 32]),
+                          subclassLabels: [5, 6, 7, 8], classLabels: [1, 1, 2, 2])
+        try model.saveCheckpoint(to: URL(fileURLWithPath: dir).appendingPathComponent("moco_resnet50.safetensors"))
+        try model.exportBackbone(to: URL(fileURLWithPath: dir).appendingPathComponent("backbone_resnet50.safetensors"))
+    }
+
     /// Rank 0 of two whose partner holds the same batch (every gather returns this rank's values twice).
     private final class MirrorCommunicator: Communicator {
         let rank = 0, size = 2
