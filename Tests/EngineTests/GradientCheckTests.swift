@@ -85,10 +85,17 @@ final class GradientCheckTests: XCTestCase {
             let mask = Tensor([1, 0, 0, 1, 0, 1], shape: [2, 3])
             checkGradients(name, inputs: [r.tensor([2, 3])]) { $0[0].maskedFill(mask, with: -1e9) }
         case .conv2d:
-            for (k, s, p) in [(3, 1, 1), (3, 2, 1), (1, 1, 0), (5, 2, 2), (2, 1, 0)] {
+            for (k, s, p) in [(3, 1, 1), (3, 2, 1), (1, 1, 0), (5, 2, 2), (2, 1, 0), (1, 2, 0)] {
                 checkGradients("\(name) k\(k) s\(s) p\(p)", inputs: [r.tensor([2, 5, 6, 3]), r.tensor([4, 3, k, k])]) {
                     Tensor.conv2d($0[0], weight: $0[1], stride: s, padding: p)
                 }
+            }
+            // torchvision's stem (7×7, stride 2, padding 3) and the 1×1 convolutions of 64+ channels that go to sgemm.
+            checkGradients("\(name) stem k7 s2 p3", inputs: [r.tensor([2, 9, 8, 3]), r.tensor([5, 3, 7, 7])]) {
+                Tensor.conv2d($0[0], weight: $0[1], stride: 2, padding: 3)
+            }
+            checkGradients("\(name) pointwise sgemm", inputs: [r.tensor([1, 2, 3, 64]), r.tensor([64, 64, 1, 1])]) {
+                Tensor.conv2d($0[0], weight: $0[1])
             }
         case .batchNorm2d, .batchNormReLU2d:
             for training in [true, false] {

@@ -60,6 +60,50 @@ final class MoCoGoldenTests: XCTestCase {
         print("MoCo golden, largest relative error per entry:", worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })
     }
 
+    /// Writes files for `scripts/goldens/check_moco_written.py`, which loads them into the authors'
+    /// MoCo (strict) and torchvision's resnet50 (all but `fc`). Runs only when SBCL_EXPORT_DIR names a folder.
+    func testExportForPyTorchCheck() throws {
+        guard let dir = ProcessInfo.processInfo.environment["SBCL_EXPORT_DIR"] else {
+            throw XCTSkip("set SBCL_EXPORT_DIR to write files for scripts/goldens/check_moco_written.py")
+        }
+        let model = MoCo(.resnet50, queueSize: 16, seed: 7)
+        _ = model.forward(query: GoldenFormula.image(1, [4, 3, 32, 32]), key: GoldenFormula.image(2, [4, 3, 32, 32]),
+                          subclassLabels: [5, 6, 7, 8], classLabels: [1, 1, 2, 2])
+        try model.saveCheckpoint(to: URL(fileURLWithPath: dir).appendingPathComponent("moco_resnet50.safetensors"))
+        try model.exportBackbone(to: URL(fileURLWithPath: dir).appendingPathComponent("backbone_resnet50.safetensors"))
+    }
+
+    /// Rank 0 of two whose partner holds the same batch (every gather returns this rank's values twice).
+    private final class MirrorCommunicator: Communicator {
+        let rank = 0, size = 2
+        func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) { for i in values.indices { values[i] *= 2 } }
+        func allGather(_ local: UnsafeRawBufferPointer, counts: [Int], into output: UnsafeMutableRawBufferPointer) {
+            output.copyMemory(from: local)
+            UnsafeMutableRawBufferPointer(rebasing: output[local.count...]).copyMemory(from: local)
+        }
+        func broadcast(_ buffer: UnsafeMutableRawBufferPointer, from root: Int) {}
+    }
+
+    func testDataParallelStepGathersKeysAndLabelsBeforeTheEnqueue() throws {
+        let model = MoCo(.resnet18, queueSize: 16, seed: 6)
+        model.communicator = MirrorCommunicator()
+        let out = model.forward(query: GoldenFormula.image(1, [4, 3, 32, 32]), key: GoldenFormula.image(2, [4, 3, 32, 32]),
+                                subclassLabels: [7, 8, 9, 10], classLabels: [1, 2, 3, 4])
+        XCTAssertEqual(out.key.shape, [4, 128])
+        for row in 0..<4 {
+            let norm = out.key.scalars[(row * 128)..<((row + 1) * 128)].reduce(0) { $0 + $1 * $1 }.squareRoot()
+            XCTAssertEqual(norm, 1, accuracy: 1e-5, "shuffle-BN keys are normalised")
+        }
+        XCTAssertEqual(model.queuePointer, 8, "both ranks' 4 keys went in")
+        XCTAssertEqual(Array(model.queueSubclass.prefix(9)), [7, 8, 9, 10, 7, 8, 9, 10, -1])
+        XCTAssertEqual(Array(model.queueClass.prefix(8)), [1, 2, 3, 4, 1, 2, 3, 4])
+        let queue = model.queue.scalars
+        for d in 0..<128 {
+            XCTAssertEqual(Array(queue[(d * 16)..<(d * 16 + 4)]), out.key.scalars.enumerated().filter { $0.offset % 128 == d }.map(\.element))
+            XCTAssertEqual(Array(queue[(d * 16)..<(d * 16 + 4)]), Array(queue[(d * 16 + 4)..<(d * 16 + 8)]))
+        }
+    }
+
     func testCheckpointAndBackboneExportRoundTrip() throws {
         let golden = try imagenetFixture("moco_golden")
         let model = try goldenModel(golden)

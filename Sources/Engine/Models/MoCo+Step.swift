@@ -33,6 +33,8 @@ extension MoCo {
         momentumUpdate()
         let k = withoutGradients { keyProjections(key, training: training) }
 
+        // The queue follows the model to a device on the first step there (`Module.move` knows only the encoders).
+        if queue.backend !== q.backend { queue = queue.moved(to: q.backend) }
         let positive = (q * k).sum(axis: 1, keepingDimension: true)
         let negative = Tensor.matmul(q, queue)
         let logits = Tensor.concat([positive, negative], axis: 1)
