@@ -23,6 +23,8 @@ final class MoCoTraining {
     let optimizer: SGD
     let place: ExecutionPlace
     let kcl: MoCoLoss
+    /// The step every batch runs.
+    let trainStep: MoCoStep
     let epochs: Int, warmupEpochs: Int, batchSize: Int, checkpointEvery: Int, clusterBatchSize: Int
     let baseRate: Float
     let architecture: ResNetImageNet.Architecture
@@ -56,6 +58,7 @@ final class MoCoTraining {
                      momentum: Float(p.double("key_momentum")), seed: UInt32(truncatingIfNeeded: context.seed))
         optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(p.double("momentum")),
                         weightDecay: Float(p.double("weight_decay")))
+        trainStep = MoCoStep(model: model, optimizer: optimizer)
         kcl = MoCoLoss(.kcl(draws: p.int("kcl_positives"), temperature: losses.temperature),
                        seed: UInt32(truncatingIfNeeded: context.seed) ^ 0x4B43_4C00, maxThreads: place.threads)
     }
@@ -150,22 +153,13 @@ final class MoCoTraining {
         try artifact.write(moco: model, to: context.outputDirectory)
     }
 
-    /// One step: query and key crops, logits against the queue, the loss, SGD; returns the loss.
+    /// One step of `batch` (two views, view-major) through `MoCoStep`; returns the loss.
     func step(_ batch: Batch, loss: MoCoLoss, subclasses: [Int32]) throws -> Float {
         let b = batch.batchSize
         let views = Tensor(batch.images, shape: batch.shape)
-        let query = views.sliced(axis: 0, 0..<b), key = views.sliced(axis: 0, b..<(2 * b))
         let batchSubclasses = subclasses.isEmpty ? [Int32](repeating: -1, count: b) : batch.indices.map { subclasses[$0] }
-        let output = model.forward(query: query, key: key, subclassLabels: batchSubclasses.map(Int.init),
-                                   classLabels: batch.labels.map(Int.init), training: true)
-        let targets = MoCoTargets(labels: batch.labels, subclasses: loss.kind.usesSubclasses ? batchSubclasses : [],
-                                  queueLabels: output.queueClass.map(Int32.init),
-                                  queueSubclasses: loss.kind.usesSubclasses ? output.queueSubclass.map(Int32.init) : [])
-        let value = Tensor.mocoLoss(output.logits, loss, targets)
-        let scalar = value.item
-        guard scalar.isFinite else { return scalar }
-        optimizer.step(value.gradients())
-        return scalar
+        return trainStep(query: views.sliced(axis: 0, 0..<b), key: views.sliced(axis: 0, b..<(2 * b)),
+                         labels: batch.labels, subclasses: batchSubclasses, loss: loss)
     }
 
     /// Re-clusters before `epoch`: the key encoder's projections of one augmented view of every

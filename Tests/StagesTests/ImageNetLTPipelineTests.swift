@@ -44,7 +44,7 @@ final class ImageNetLTPipelineTests: XCTestCase {
         let splits = try SampleImageTree.writeImageNetLT(to: folder.appendingPathComponent("data").path)
         XCTAssertEqual(splits.trainCounts, [60, 46, 35, 27, 21, 16, 12, 10, 7, 6])
         let plan = try smokePlan(splits)
-        let (executor, _) = try executor(folder)
+        let (executor, cache) = try executor(folder)
         let started = Date()
         let first = try executor.run(plan)
         XCTAssertTrue(first.outcomes.allSatisfy { $0.outcome == .ran }, "\(first.outcomes)")
@@ -58,8 +58,7 @@ final class ImageNetLTPipelineTests: XCTestCase {
         }
         // The encoder's artifact: the MoCo state dict and a torchvision backbone.
         let encoder = try XCTUnwrap(plan.stage(named: "encoder"))
-        let entry = folder.appendingPathComponent("cache").appendingPathComponent(encoder.hash)
-        let files = try FileManager.default.subpathsOfDirectory(atPath: entry.path)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: cache.filesDirectory(encoder.hash).path)
         XCTAssertTrue(files.contains { $0.hasSuffix(EncoderArtifact.backboneFile) } && files.contains { $0.hasSuffix(EncoderArtifact.weightsFile) }, "\(files)")
 
         let second = try executor.run(plan)

@@ -4,7 +4,7 @@
 # both see the same machine load; prints each pair and the median ratio (ours / pytorch, >1 = faster).
 #   PYTHON=/path/to/venv/bin/python SBCL_REF=/path/to/JackHck-SBCL scripts/bench/compare_moco_with_pytorch.sh [rounds] [batch] [size] [K] [arch]
 # Defaults: 1 round, batch 32, 224×224, K 65536, resnet50 (tens of seconds per step on 2 cores).
-# Ours uses a plain InfoNCE loss on the same logits where the anchor runs KCL (see MoCoStepBench.swift).
+# Both run KCL (k = 6) on the same [B, 1 + K] logits; ours is the training loop's own step (MoCoStep).
 # Needs a release build of sbcl-bench and a Python with torch and torchvision (never needed by the tests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
