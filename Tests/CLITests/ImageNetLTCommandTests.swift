@@ -1,0 +1,48 @@
+import Foundation
+import XCTest
+
+/// The CLI side of issue 10: `sample-data` writes a tree the ImageNet-LT recipes read, `plan`
+/// shows the memory estimates, and a run that would not fit is refused before anything runs
+/// (exit 2, the estimate and what to change).
+final class ImageNetLTCommandTests: XCTestCase {
+    private var cli: CLIHarness!
+
+    override func setUpWithError() throws { cli = try CLIHarness() }
+    override func tearDown() { cli.remove() }
+
+    private func recipe(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("recipes/\(name)").path
+    }
+
+    func testSampleDataThenPlanShowsMemoryAndATooSmallMachineRefusesTheRun() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            throw XCTSkip("real Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+        }
+        let written = try cli.run(["sample-data", "imagenet_lt", "data/imagenet_lt_sample"], testStages: false)
+        XCTAssertEqual(written.status, 0, written.stderr)
+        XCTAssertTrue(written.stdout.contains("60, 46, 35, 27, 21, 16, 12, 10, 7, 6"), written.stdout)
+        let again = try cli.run(["sample-data", "imagenet_lt", "data/imagenet_lt_sample"], testStages: false)
+        XCTAssertEqual(again.status, 2, "a non-empty folder is never overwritten")
+
+        let plan = try cli.run(["plan", recipe("imagenet_lt_smoke.yaml"), "--json"], testStages: false)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let stages = try XCTUnwrap(json["stages"] as? [[String: Any]])
+        let encoder = try XCTUnwrap(stages.first { $0["name"] as? String == "encoder" })
+        let memory = try XCTUnwrap(encoder["memory"] as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(memory["estimated_bytes"] as? Int), 100 << 20)
+
+        let refused = try cli.start([recipe("imagenet_lt_smoke.yaml")], testStages: false, environment: ["SBCL_MEMORY_LIMIT": "200M"])
+        refused.0.waitUntilExit()
+        let result = try cli.collect(refused.0, refused.1, refused.2)
+        XCTAssertEqual(result.status, 2, result.stderr)
+        for part in ["stages.encoder", "needs an estimated", "200 MiB", "batch_size", "nothing was run"] {
+            XCTAssertTrue(result.stderr.contains(part), "'\(part)' missing from: \(result.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cli.folder.appendingPathComponent("runs").path), "a refused run leaves no run folder")
+        let bad = try cli.start([recipe("imagenet_lt_smoke.yaml")], testStages: false, environment: ["SBCL_MEMORY_LIMIT": "lots"])
+        bad.0.waitUntilExit()
+        XCTAssertEqual(try cli.collect(bad.0, bad.1, bad.2).status, 2)
+    }
+}
