@@ -64,6 +64,17 @@ final class ImageNetLTPipelineTests: XCTestCase {
         let second = try executor.run(plan)
         XCTAssertTrue(second.outcomes.allSatisfy { $0.outcome == .cached }, "\(second.outcomes)")
         XCTAssertEqual(second.metrics["top1"], first.metrics["top1"])
+
+        // The other second stage of linear_classify.py, LDAM-DRW on the normed linear layer, on the
+        // same cached encoder.
+        let ldam = try smokePlan(splits, ["stages.classifier.method=ldam_drw", "stages.classifier.epochs=6",
+                                          "stages.classifier.milestones=[4]", "stages.classifier.learning_rate=0.1"])
+        let third = try executor.run(ldam)
+        XCTAssertEqual(third.outcomes.first { $0.stage == "encoder" }?.outcome, .cached)
+        XCTAssertEqual(third.outcomes.first { $0.stage == "classifier" }?.outcome, .ran)
+        let ldamTop1 = try XCTUnwrap(third.metrics["top1"]?.doubleValue)
+        print(String(format: "imagenet_lt_smoke with ldam_drw: top-1 %.2f%%", ldamTop1))
+        XCTAssertGreaterThan(ldamTop1, 15, "10 classes: chance is 10%")
         #endif
     }
 
