@@ -88,6 +88,9 @@ public enum EncoderStage {
                 throw RunError("queue_size \(queue) is not a multiple of batch_size \(batch): MoCo enqueues whole batches (K % batch == 0); "
                                + "e.g. queue_size \(max(batch, queue / batch * batch)) or a batch_size that divides \(queue)")
             }
+            guard !parameters.bool("sync_batchnorm") else {
+                throw RunError("sync_batchnorm is built for CIFAR ResNet encoders; a MoCo encoder normalises per rank, as the reference's DistributedDataParallel")
+            }
             guard parameters.string("init_weights").isEmpty else {
                 throw RunError("init_weights starts a CIFAR ResNet (SupConResNet names); a MoCo encoder starts from its seed")
             }

@@ -50,15 +50,19 @@ final class MoCoTraining {
         clusterBatchSize = p.int("cluster_batch_size")
         baseRate = Float(p.double("learning_rate"))
         place = try ExecutionPlace.enter(context)
-        guard place.ranks.size == 1, !place.isDevice else {
-            throw RunError("stage '\(context.stageName)': MoCo encoders (\(architecture.rawValue)) train on one CPU process for now; "
-                           + "run without mpirun/srun and with --device cpu")
+        guard !place.isDevice else {
+            throw RunError("stage '\(context.stageName)': MoCo encoders (\(architecture.rawValue)) train on the CPU for now; run with --device cpu")
+        }
+        guard batchSize % place.ranks.size == 0 else {
+            throw RunError("stage '\(context.stageName)': batch_size \(batchSize) does not split evenly over \(place.ranks.size) ranks; "
+                           + "MoCo gathers equal slices of keys from every rank (the reference's per-GPU batch)")
         }
         model = MoCo(architecture, dimension: p.int("projection_dim"), queueSize: p.int("queue_size"),
                      momentum: Float(p.double("key_momentum")), seed: UInt32(truncatingIfNeeded: context.seed))
+        if place.ranks.size > 1 { model.communicator = place.communicator }
         optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(p.double("momentum")),
                         weightDecay: Float(p.double("weight_decay")))
-        trainStep = MoCoStep(model: model, optimizer: optimizer)
+        trainStep = MoCoStep(model: model, optimizer: optimizer, place: place)
         kcl = MoCoLoss(.kcl(draws: p.int("kcl_positives"), temperature: losses.temperature),
                        seed: UInt32(truncatingIfNeeded: context.seed) ^ 0x4B43_4C00, maxThreads: place.threads)
     }
@@ -87,6 +91,10 @@ final class MoCoTraining {
                 throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
                                + "for \(images.count) images; delete it to start over")
             }
+            guard checkpoint.ranks == place.ranks.size else {
+                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path) was written by a run on \(checkpoint.ranks) rank(s); "
+                               + "resume it with \(checkpoint.ranks) (this run has \(place.ranks.size)), or delete it to start over")
+            }
             firstEpoch = checkpoint.epoch + 1
             subclasses = checkpoint.subclasses
             generator = checkpoint.generator
@@ -94,7 +102,8 @@ final class MoCoTraining {
         }
         let sampler = Sampler(kind: .instance, labels: images.labels, classCount: images.classCount, seed: seed)
         let loader = try BatchLoader(source: images, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: true,
-                                     seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0))
+                                     seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0),
+                                     shard: (place.ranks.rank, place.ranks.size))
         let steps = loader.stepsPerEpoch
         guard steps > 0 else {
             throw RunError("stage '\(context.stageName)': \(images.count) training images make no full batch of \(batchSize) (MoCo drops the last partial batch); lower batch_size")
@@ -104,6 +113,10 @@ final class MoCoTraining {
             context.log("training MoCo v2 \(architecture.rawValue) (\(model.encoderQuery.parameterCount) parameters per encoder, queue \(model.queueSize)) "
                         + "on \(images.count) images of \(images.classCount) classes, \(augmentation.size)×\(augmentation.size) crops, batch \(batchSize), "
                         + "\(steps) steps per epoch, \(epochs) epochs (KCL for \(warmupEpochs), then SBCL)")
+        }
+        if place.ranks.size > 1 {
+            context.log("data-parallel over \(place.ranks.size) ranks: \(batchSize / place.ranks.size) images each per step, keys gathered into "
+                        + "the queue, shuffle BN for the key encoder, per-rank batch norm (as DistributedDataParallel)")
         }
         var epoch = firstEpoch
         while epoch <= epochs {
@@ -138,7 +151,8 @@ final class MoCoTraining {
                         + (inWarmup ? "  (KCL)" : ""))
             context.recordEncoderEpoch(epoch, loss: meanLoss, learningRate: rate, seconds: seconds, images: seen,
                                        phase: inWarmup ? "kcl" : "main")
-            if epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
+            try place.verifyIdentical(model, optimizer: optimizer, after: epoch, stage: context.stageName)
+            if context.isWriter, epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
                 try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: [], generator: generator, lastLoss: meanLoss)
                     .write(model: model, optimizer: optimizer, extras: extras(), to: context.checkpointDirectory)
             }
@@ -153,13 +167,21 @@ final class MoCoTraining {
         try artifact.write(moco: model, to: context.outputDirectory)
     }
 
-    /// One step of `batch` (two views, view-major) through `MoCoStep`; returns the loss.
+    /// One step of `batch` (two views of this rank's rows, view-major) through `MoCoStep`; returns
+    /// the global batch's loss. KCL's draws are made for the whole batch on every rank (the same
+    /// generator everywhere), and each rank takes its rows': N ranks draw what one process draws.
     func step(_ batch: Batch, loss: MoCoLoss, subclasses: [Int32]) throws -> Float {
-        let b = batch.batchSize
+        let rows = batch.rows, b = rows.count
         let views = Tensor(batch.images, shape: batch.shape)
-        let batchSubclasses = subclasses.isEmpty ? [Int32](repeating: -1, count: b) : batch.indices.map { subclasses[$0] }
-        return trainStep(query: views.sliced(axis: 0, 0..<b), key: views.sliced(axis: 0, b..<(2 * b)),
-                         labels: batch.labels, subclasses: batchSubclasses, loss: loss)
+        let labels = Array(batch.labels[rows])
+        let mine = subclasses.isEmpty ? [Int32](repeating: -1, count: b) : batch.indices[rows].map { subclasses[$0] }
+        var uniforms: [Float]? = nil
+        if case let .kcl(draws, _) = loss.kind {
+            let all = MoCoLoss.uniforms(draws * batch.batchSize, from: &loss.generator)
+            uniforms = (0..<draws).flatMap { d in rows.map { all[d * batch.batchSize + $0] } }
+        }
+        return trainStep(query: views.sliced(axis: 0, 0..<b), key: views.sliced(axis: 0, b..<(2 * b)), labels: labels, subclasses: mine,
+                         loss: loss, globalBatch: batch.batchSize, uniforms: uniforms)
     }
 
     /// Re-clusters before `epoch`: the key encoder's projections of one augmented view of every

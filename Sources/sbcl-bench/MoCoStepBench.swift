@@ -42,7 +42,7 @@ func runMoCoStepBench(_ arguments: [String]) throws {
     let crops = (0..<2).map { _ in Tensor((0..<count).map { _ in Initialization.standardNormal(&rng) }, shape: shape) }
     let classes = (0..<o.batch).map { _ in Int(rng.nextUInt32() % 10) }
     let subclasses = classes.map { $0 * 3 + Int(rng.nextUInt32() % 3) }
-    let trainStep = MoCoStep(model: model, optimizer: optimizer), kcl = MoCoLoss(.kclDefault, maxThreads: o.threads)
+    let trainStep = MoCoStep(model: model, optimizer: optimizer, place: .cpu(threads: o.threads)), kcl = MoCoLoss(.kclDefault, maxThreads: o.threads)
     var last: Float = 0
     func step() {
         last = trainStep(query: crops[0], key: crops[1], labels: classes.map(Int32.init), subclasses: subclasses.map(Int32.init), loss: kcl)

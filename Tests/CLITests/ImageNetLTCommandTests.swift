@@ -45,4 +45,29 @@ final class ImageNetLTCommandTests: XCTestCase {
         bad.0.waitUntilExit()
         XCTAssertEqual(try cli.collect(bad.0, bad.1, bad.2).status, 2)
     }
+
+    /// The MoCo encoder under `mpirun -np 2` (the authors train on 2 and 8 GPUs with
+    /// DistributedDataParallel): each rank trains on half of every batch, the keys of both ranks
+    /// reach the queue, rank 0 alone writes, and the number of ranks is in the encoder's hash
+    /// (per-rank batch norm, as DDP).
+    func testTheMoCoPipelineRunsOnTwoRanks() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            throw XCTSkip("real Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+        }
+        XCTAssertEqual(try cli.run(["sample-data", "imagenet_lt", "data/imagenet_lt_sample"], testStages: false).status, 0)
+        let small = [recipe("imagenet_lt_smoke.yaml"), "stages.clusters.warmup_epochs=1", "stages.encoder.epochs=2",
+                     "stages.classifier.epochs=3", "stages.classifier.milestones=[2]", "--threads", "1"]
+        let run = try cli.runMPI(ranks: 2, small)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        for line in ["data-parallel over 2 ranks: 16 images each per step", "epoch 2: re-clustered 10 classes", "[encoder] epoch 2/2"] {
+            XCTAssertTrue(run.stderr.contains(line), "'\(line)' missing from: \(run.stderr)")
+        }
+        XCTAssertEqual(run.stdout.components(separatedBy: "run folder:").count, 2, "one rank prints the result: \(run.stdout)")
+        let plan = try cli.run(["plan"] + small.dropLast(2) + ["--ranks", "2"], testStages: false)
+        XCTAssertTrue(plan.stdout.contains("number of ranks is in the hash of encoder (2 ranks)"), plan.stdout)
+        XCTAssertFalse(plan.stdout.contains("pending"), plan.stdout)
+        let odd = try cli.runMPI(ranks: 2, small + ["stages.encoder.batch_size=31", "stages.encoder.queue_size=31"])
+        XCTAssertEqual(odd.status, 1)
+        XCTAssertTrue(odd.stderr.contains("does not split evenly over 2 ranks"), odd.stderr)
+    }
 }
