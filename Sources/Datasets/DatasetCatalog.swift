@@ -140,6 +140,31 @@ public enum DatasetCatalog {
                            "image folder split not found: expected \(candidates.map { root + "/" + $0 + "/<class>/" }.joined(separator: " or "))")
     }
 
+    /// For the file data sets (`imagenet_lt`, `image_folder`): the error that says which split
+    /// file or folder is not there, or nil when both splits are (their images are checked by
+    /// `sourceFiles`). Nil for the other kinds.
+    public static func missingSplit(_ spec: DatasetSpec) -> DatasetError? {
+        switch spec.kind {
+        case .imagenetLT:
+            for train in [true, false] where !FileManager.default.fileExists(atPath: splitFile(spec, train: train)) {
+                return DatasetError(.missingFile, path: splitFile(spec, train: train), "split file not found")
+            }
+            return nil
+        case .imageFolder:
+            do {
+                _ = try folderSplit(root: spec.resolvedRoot, train: true)
+                _ = try folderSplit(root: spec.resolvedRoot, train: false)
+                return nil
+            } catch let error as DatasetError {
+                return error
+            } catch {
+                return DatasetError(.io, path: spec.resolvedRoot, "\(error)")
+            }
+        case .cifar10, .cifar100, .fashionMNIST, .mnist:
+            return nil
+        }
+    }
+
     /// The files a data set is read from (both splits), for its digest.
     public static func sourceFiles(_ spec: DatasetSpec) throws -> [String] {
         let root = spec.resolvedRoot

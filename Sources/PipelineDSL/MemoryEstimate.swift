@@ -90,6 +90,15 @@ public struct MemoryLimitError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Plan {
+    /// One diagnostic per stage still to compute (not in `isCached`) that cannot run here, and
+    /// per stage that would exceed `memoryLimit` bytes: what a run refuses before it starts.
+    public func refusals(memoryLimit: Int, isCached: (PlannedStage) -> Bool) -> [Diagnostic] {
+        stages.compactMap { stage in
+            guard let reason = stage.unavailable, !isCached(stage) else { return nil }
+            return Diagnostic(location: stage.spec.location, keyPath: "stages.\(stage.name)", message: reason)
+        } + memoryDiagnostics(limit: memoryLimit, isCached: isCached)
+    }
+
     /// One diagnostic per stage still to compute (not in `isCached`) whose estimate exceeds
     /// `limit` bytes: the estimate, what it is made of, the limit and what to change.
     public func memoryDiagnostics(limit: Int, isCached: (PlannedStage) -> Bool) -> [Diagnostic] {

@@ -34,6 +34,7 @@ public enum PlanReport {
                     "inputs": .list(stage.spec.inputs.map(ParamValue.string)),
                 ]
                 if let ranks = stage.ranksInHash { fields["ranks"] = .int(ranks) }
+                if let reason = stage.unavailable { fields["unavailable"] = .string(reason) }
                 if let memory = stage.memory {
                     fields["memory"] = .map(["estimated_bytes": .int(memory.bytes), "breakdown": .string(memory.breakdown)])
                 }
@@ -51,7 +52,7 @@ public enum PlanReport {
              stage.spec.inputs.isEmpty ? "-" : stage.spec.inputs.joined(separator: ", ")]
         }
         let refused = memoryLimit.map { limit in
-            plan.memoryDiagnostics(limit: limit) { status(of: $0, cache: cache) == .cached }
+            plan.refusals(memoryLimit: limit) { status(of: $0, cache: cache) == .cached }
         } ?? []
         let byRanks = plan.stages.compactMap { stage in stage.ranksInHash.map { "\(stage.name) (\($0) ranks)" } }
         return "recipe \(plan.recipe.name) (\(plan.stages.count) stages, seed \(plan.recipe.seed))\n"

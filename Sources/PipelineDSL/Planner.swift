@@ -18,6 +18,8 @@ public struct PlannedStage: Sendable {
     public var ranksInHash: Int?
     /// The estimated peak memory per process (training stages; see `StageKind.memoryEstimate`).
     public var memory: MemoryEstimate?
+    /// Why the stage cannot run here (`StageKind.availability`); nil when it can.
+    public var unavailable: String?
 
     /// The stage's name.
     public var name: String { spec.name }
@@ -91,7 +93,10 @@ public enum Planner {
             if kind.usesSeed { material["seed"] = .int(recipe.seed) }
             let ranksInHash = ranks > 1 && kind.dataParallel?.dependsOnRanks(spec.parameters) == true ? ranks : nil
             if let ranksInHash { material["ranks"] = .int(ranksInHash) }
-            if let hashMaterial = kind.hashMaterial {
+            let unavailable = kind.availability?(spec.parameters)
+            if unavailable != nil {
+                material["extra"] = .string("unavailable")
+            } else if let hashMaterial = kind.hashMaterial {
                 do {
                     material["extra"] = .string(try hashMaterial(spec.parameters))
                 } catch let error as RecipeError {
@@ -114,7 +119,7 @@ public enum Planner {
             let hash = sha256Hex(input)
             hashes[spec.name] = hash
             ordered.append(PlannedStage(spec: spec, kind: kind, hash: hash, hashInput: input, inputHashes: inputHashes,
-                                        ranksInHash: ranksInHash, memory: memory))
+                                        ranksInHash: ranksInHash, memory: memory, unavailable: unavailable))
         }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
         return Plan(recipe: recipe, stages: ordered)

@@ -61,6 +61,10 @@ public struct StageKind: Sendable {
     /// The parameters that have no effect under the given ones (MoCo settings of a CIFAR ResNet
     /// encoder): left out of the hash, so adding such a parameter keeps every existing entry.
     public var inapplicableParameters: (@Sendable (ResolvedParameters) -> Set<String>)?
+    /// Why the stage cannot run on this machine (its data files are not here), or nil when it can.
+    /// Such a stage still plans — its hash then stands for "data missing", and `plan` shows the
+    /// reason — but a run that would compute it is refused before anything runs.
+    public var availability: (@Sendable (ResolvedParameters) -> String?)?
     /// The estimated peak memory of one process running the stage (training kinds); nil: small.
     /// A thrown error becomes a recipe diagnostic on the stage, like `hashMaterial`'s.
     public var memoryEstimate: (@Sendable (MemoryQuery) throws -> MemoryEstimate?)?
@@ -74,7 +78,9 @@ public struct StageKind: Sendable {
                 dataParallel: DataParallelism? = nil,
                 memoryEstimate: (@Sendable (MemoryQuery) throws -> MemoryEstimate?)? = nil,
                 inapplicableParameters: (@Sendable (ResolvedParameters) -> Set<String>)? = nil,
+                availability: (@Sendable (ResolvedParameters) -> String?)? = nil,
                 run: @escaping @Sendable (RunContext) throws -> Void) {
+        self.availability = availability
         self.inapplicableParameters = inapplicableParameters
         self.dataParallel = dataParallel
         self.memoryEstimate = memoryEstimate

@@ -41,6 +41,9 @@ public enum DatasetStage {
         hashMaterial: { parameters in try hashMaterial(parameters) },
         // `auto` is what every data set did before `storage` existed: it keeps their hashes.
         inapplicableParameters: { p in p["storage"]?.stringValue == "files" || p["storage"]?.stringValue == "memory" ? [] : ["storage"] },
+        // ImageNet-LT and image folders are not downloaded: without their split files the recipe
+        // still plans (as the CIFAR recipes do with download: true), and a run says what to put where.
+        availability: { parameters in DatasetCatalog.missingSplit(spec(from: parameters)).map { "\(explained($0, spec: spec(from: parameters)))" } },
         run: { context in try run(context) })
 
     /// Whether the stage keeps its images as files (see the `storage` parameter).

@@ -108,11 +108,11 @@ enum CLI {
         return try Planner.plan(recipe, registry: registry, ranks: ranks)
     }
 
-    /// Refuses a plan before it runs when a stage still to compute is estimated to need more
-    /// memory than this machine allows (a recipe error, exit status 2), rather than letting the
-    /// kernel kill it halfway.
-    static func refuseOverMemory(_ plan: Plan, cache: ArtifactCache) throws {
-        let diagnostics = plan.memoryDiagnostics(limit: try MachineMemory.limit()) { PlanReport.status(of: $0, cache: cache) == .cached }
+    /// Refuses a plan before it runs when a stage still to compute cannot run here (its data files
+    /// are missing) or is estimated to need more memory than this machine allows (a recipe error,
+    /// exit status 2), rather than failing or being killed halfway.
+    static func refuseUnrunnable(_ plan: Plan, cache: ArtifactCache) throws {
+        let diagnostics = plan.refusals(memoryLimit: try MachineMemory.limit()) { PlanReport.status(of: $0, cache: cache) == .cached }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
     }
 

@@ -36,7 +36,7 @@ enum RunCommand {
         }
         let ranks = job?.size ?? 1
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: sweep.fixed, registry: registry, ranks: ranks)
-        try CLI.refuseOverMemory(plan, cache: cache)
+        try CLI.refuseUnrunnable(plan, cache: cache)
         // Ranks other than 0 write nothing and print nothing but errors (rank 0 logs the run).
         let quiet = options.quiet || RankJob.isFollower
         let device = try prepareDevice(options.device ?? plan.recipe.device, threads: threads, quiet: quiet)
@@ -72,7 +72,7 @@ enum RunCommand {
         for point in sweep.points {
             do {
                 let plan = try CLI.plan(data: source.data, file: source.file, overrides: point.overrides, registry: registry)
-                try CLI.refuseOverMemory(plan, cache: cache)
+                try CLI.refuseUnrunnable(plan, cache: cache)
                 plans.append(plan)
             } catch let error as RecipeError {
                 for diagnostic in error.diagnostics where !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
