@@ -85,12 +85,11 @@ final class EncoderTraining {
         var temperatures: [Float] = []
         var generator = MT19937(seed: UInt32(truncatingIfNeeded: context.seed))
         var firstEpoch = 1
+        let epochEnds = EncoderEpochs(context: context, place: place, epochs: epochs, checkpointEvery: checkpointEvery,
+                                      stopAfterEpoch: stopAfterEpoch)
         if context.isResuming,
            let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer) {
-            guard checkpoint.ranks == place.ranks.size else {
-                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path) was written by a run on \(checkpoint.ranks) rank\(checkpoint.ranks == 1 ? "" : "s"); "
-                               + "resume it with \(checkpoint.ranks) (this run has \(place.ranks.size)), or delete it to start over")
-            }
+            try epochEnds.checkRanks(of: checkpoint)
             guard checkpoint.subclasses.isEmpty
                     || (checkpoint.subclasses.count == train.count && checkpoint.classTemperatures.count == train.classCount) else {
                 throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
@@ -151,7 +150,7 @@ final class EncoderTraining {
                 // A device error (out of memory) stops here, naming the stage: reading the loss
                 // already waited for the step, so this costs nothing more.
                 try place.check(stage: context.stageName)
-                guard scalar.isFinite else { throw divergence(scalar, epoch: epoch, step: step) }
+                guard scalar.isFinite else { throw epochEnds.divergence(scalar, epoch: epoch, step: step) }
                 total += Double(scalar) * Double(batch.batchSize)
                 images += batch.batchSize
                 context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
@@ -159,20 +158,11 @@ final class EncoderTraining {
             }
             let seconds = Date().timeIntervalSince(started)
             let meanLoss = total / Double(max(images, 1))
-            context.log("epoch \(epoch)/\(epochs)  loss \(Self.format(meanLoss))  lr \(String(format: "%.6g", rate))  "
-                        + "\(String(format: "%.1f", seconds)) s  \(String(format: "%.1f", Double(images) / max(seconds, 1e-9))) images/s"
-                        + (inWarmup ? "  (SupCon warm-up)" : crossEntropy ? "  (cross-entropy)" : ""))
-            context.recordEncoderEpoch(epoch, loss: meanLoss, learningRate: rate, seconds: seconds, images: images,
-                                       phase: inWarmup ? "supcon_warmup" : crossEntropy ? "cross_entropy" : "main")
-            try place.verifyIdentical(model, optimizer: optimizer, after: epoch, stage: context.stageName)
-            if context.isWriter, epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
-                try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: temperatures,
-                                      generator: generator, lastLoss: meanLoss, ranks: place.ranks.size)
-                    .write(model: model, optimizer: optimizer, to: context.checkpointDirectory)
-            }
-            if epoch == stopAfterEpoch, epoch < epochs {
-                throw RunError("stage '\(context.stageName)' stopped after epoch \(epoch) as asked (\(EncoderStage.stopAfterEpochVariable)); run again to resume")
-            }
+            try epochEnds.finish(epoch: epoch, meanLoss: meanLoss, rate: rate, seconds: seconds, images: images,
+                                 note: inWarmup ? "  (SupCon warm-up)" : crossEntropy ? "  (cross-entropy)" : "",
+                                 phase: inWarmup ? "supcon_warmup" : crossEntropy ? "cross_entropy" : "main",
+                                 model: model, optimizer: optimizer, subclasses: subclasses, classTemperatures: temperatures,
+                                 generator: generator) { try $0.write(model: model, optimizer: optimizer, to: context.checkpointDirectory) }
             epoch += 1
         }
         let artifact = EncoderArtifact(depth: depth, inputChannels: train.channels, projectionDimension: projectionDimension,
@@ -198,14 +188,6 @@ final class EncoderTraining {
                     + "k-means \(String(format: "%.1f", Date().timeIntervalSince(embedded))) s")
         context.recordReclustering(epoch, result: result)
         return result
-    }
-
-    private func divergence(_ value: Float, epoch: Int, step: Int) -> RunError {
-        let url = EncoderCheckpoint.url(in: context.checkpointDirectory)
-        let kept = FileManager.default.fileExists(atPath: url.path)
-            ? "the last good checkpoint stays at \(url.path)" : "no checkpoint was written yet"
-        return RunError("stage '\(context.stageName)' diverged: the loss is \(value) at epoch \(epoch), step \(step + 1); "
-                        + "\(kept); try a lower learning_rate")
     }
 
     static func format(_ value: Double) -> String { String(format: "%.5f", value) }

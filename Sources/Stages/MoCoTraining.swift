@@ -84,6 +84,8 @@ final class MoCoTraining {
         var subclasses: [Int32] = []
         var generator = MT19937(seed: UInt32(truncatingIfNeeded: context.seed))
         var firstEpoch = 1
+        let epochEnds = EncoderEpochs(context: context, place: place, epochs: epochs, checkpointEvery: checkpointEvery,
+                                      stopAfterEpoch: stopAfterEpoch)
         if context.isResuming,
            let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer,
                                                        extras: { try self.restoreExtras($0) }) {
@@ -91,10 +93,7 @@ final class MoCoTraining {
                 throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
                                + "for \(images.count) images; delete it to start over")
             }
-            guard checkpoint.ranks == place.ranks.size else {
-                throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path) was written by a run on \(checkpoint.ranks) rank(s); "
-                               + "resume it with \(checkpoint.ranks) (this run has \(place.ranks.size)), or delete it to start over")
-            }
+            try epochEnds.checkRanks(of: checkpoint)
             firstEpoch = checkpoint.epoch + 1
             subclasses = checkpoint.subclasses
             generator = checkpoint.generator
@@ -123,7 +122,7 @@ final class MoCoTraining {
             let started = Date()
             let inWarmup = epoch <= warmupEpochs
             // A fresh optimiser for the second half, as the reference builds a new SGD.
-            if epoch == warmupEpochs + 1 && firstEpoch <= epoch { optimizer.momentumBuffers = [:] }
+            if epoch == warmupEpochs + 1 { optimizer.momentumBuffers = [:] }
             if reclusters(atEpoch: epoch) {
                 subclasses = try recluster(epoch: epoch, seed: seed, generator: &generator)
             }
@@ -136,9 +135,7 @@ final class MoCoTraining {
                 precondition(batch.position == LoaderPosition(epoch: epoch, step: step),
                              "MoCoTraining: loader at \(batch.position), training at epoch \(epoch) step \(step)")
                 let scalar = try self.step(batch, loss: loss, subclasses: inWarmup ? [] : subclasses)
-                guard scalar.isFinite else {
-                    throw RunError("stage '\(context.stageName)' diverged: the loss is \(scalar) at epoch \(epoch), step \(step + 1); try a lower learning_rate")
-                }
+                guard scalar.isFinite else { throw epochEnds.divergence(scalar, epoch: epoch, step: step) }
                 total += Double(scalar) * Double(batch.batchSize)
                 seen += batch.batchSize
                 context.progress.update(step: (epoch - 1) * steps + step + 1, total: epochs * steps,
@@ -146,18 +143,10 @@ final class MoCoTraining {
             }
             let seconds = Date().timeIntervalSince(started)
             let meanLoss = total / Double(max(seen, 1))
-            context.log("epoch \(epoch)/\(epochs)  loss \(EncoderTraining.format(meanLoss))  lr \(String(format: "%.6g", rate))  "
-                        + "\(String(format: "%.1f", seconds)) s  \(String(format: "%.1f", Double(seen) / max(seconds, 1e-9))) images/s"
-                        + (inWarmup ? "  (KCL)" : ""))
-            context.recordEncoderEpoch(epoch, loss: meanLoss, learningRate: rate, seconds: seconds, images: seen,
-                                       phase: inWarmup ? "kcl" : "main")
-            try place.verifyIdentical(model, optimizer: optimizer, after: epoch, stage: context.stageName)
-            if context.isWriter, epoch % checkpointEvery == 0 || epoch == epochs || epoch == stopAfterEpoch {
-                try EncoderCheckpoint(epoch: epoch, subclasses: subclasses, classTemperatures: [], generator: generator, lastLoss: meanLoss)
-                    .write(model: model, optimizer: optimizer, extras: extras(), to: context.checkpointDirectory)
-            }
-            if epoch == stopAfterEpoch, epoch < epochs {
-                throw RunError("stage '\(context.stageName)' stopped after epoch \(epoch) as asked (\(EncoderStage.stopAfterEpochVariable)); run again to resume")
+            try epochEnds.finish(epoch: epoch, meanLoss: meanLoss, rate: rate, seconds: seconds, images: seen,
+                                 note: inWarmup ? "  (KCL)" : "", phase: inWarmup ? "kcl" : "main",
+                                 model: model, optimizer: optimizer, subclasses: subclasses, classTemperatures: [], generator: generator) {
+                try $0.write(model: model, optimizer: optimizer, extras: extras(), to: context.checkpointDirectory)
             }
             epoch += 1
         }
