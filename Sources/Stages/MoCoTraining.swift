@@ -196,7 +196,7 @@ final class MoCoTraining {
 
     /// The queue and KCL's generator, which the model's state does not hold.
     private func extras() -> [(name: String, array: HostArray)] {
-        let queue = model.checkpointArrays().filter { ["queue", "queue_l", "queue_t", "queue_ptr"].contains($0.name) }
+        let queue = model.queueArrays()
         let words = kcl.generator.state.map { Int64($0) } + [Int64(kcl.generator.index)]
         return queue + [(name: "kcl_generator", array: HostArray(int64s: words, shape: [words.count]))]
     }

@@ -5,12 +5,16 @@ extension MoCo {
     /// `encoder_k.*`, `queue` [dim, K] float32, `queue_l` and `queue_t` [1, K] int64, `queue_ptr`
     /// [1] int64.
     public func checkpointArrays() -> [(name: String, array: HostArray)] {
-        stateArrays() + [
-            ("queue", HostArray(floats: queue.scalars, shape: [dimension, queueSize])),
-            ("queue_l", HostArray(int64s: queueSubclass, shape: [1, queueSize])),
-            ("queue_t", HostArray(int64s: queueClass, shape: [1, queueSize])),
-            ("queue_ptr", HostArray(int64s: [Int64(queuePointer)], shape: [1])),
-        ]
+        stateArrays() + queueArrays()
+    }
+
+    /// The queue's buffers alone (`queue`, `queue_l`, `queue_t`, `queue_ptr`): what a training
+    /// checkpoint adds to the module state it already holds.
+    public func queueArrays() -> [(name: String, array: HostArray)] {
+        [("queue", HostArray(floats: queue.scalars, shape: [dimension, queueSize])),
+         ("queue_l", HostArray(int64s: queueSubclass, shape: [1, queueSize])),
+         ("queue_t", HostArray(int64s: queueClass, shape: [1, queueSize])),
+         ("queue_ptr", HostArray(int64s: [Int64(queuePointer)], shape: [1]))]
     }
 
     /// Writes `checkpointArrays()` as safetensors (loads into the reference's `MoCo` with
