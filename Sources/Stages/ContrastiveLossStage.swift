@@ -63,6 +63,7 @@ public enum ContrastiveLossStage {
             let gamma = Float(parameters.double("gamma"))
             let main: ContrastiveLossKind
             var objective = Objective.contrastive
+            var moco: MoCoLossKind? = nil
             switch parameters.string("variant") {
             case "ce":
                 objective = .crossEntropy
@@ -71,18 +72,17 @@ public enum ContrastiveLossStage {
                 // The reference's plain SupConLoss (loss.py) has its own τ_base, 0.1, apart from the
                 // SBCL losses' 0.07: the baseline's loss is weighted τ/0.1, not τ/0.07.
                 main = .supCon(temperature: t, baseTemperature: Float(parameters.double("warmup_base_temperature")))
-            case "ccl": main = .sbclCCL(temperature: t, baseTemperature: base, gamma: gamma)
-            default: main = .sbclRank(temperature: t, baseTemperature: base, gamma: gamma)
+            case "ccl":
+                main = .sbclCCL(temperature: t, baseTemperature: base, gamma: gamma)
+                moco = .ccl(temperature: t, gamma: gamma)
+            default:
+                main = .sbclRank(temperature: t, baseTemperature: base, gamma: gamma)
+                moco = .rank(temperature: t, classTemperature: Float(parameters["class_temperature"]?.doubleValue ?? 0.12), gamma: gamma)
             }
             self.init(warmup: .supCon(temperature: Float(parameters.double("warmup_temperature")),
                                       baseTemperature: Float(parameters.double("warmup_base_temperature"))),
                       main: main, temperature: t, objective: objective)
-            switch parameters.string("variant") {
-            case "rank":
-                moco = .rank(temperature: t, classTemperature: Float(parameters["class_temperature"]?.doubleValue ?? 0.12), gamma: gamma)
-            case "ccl": moco = .ccl(temperature: t, gamma: gamma)
-            default: moco = nil
-            }
+            self.moco = moco
         }
 
         /// The MoCo loss of the second half, or a run error naming the variant that has none.

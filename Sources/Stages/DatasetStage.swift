@@ -43,7 +43,10 @@ public enum DatasetStage {
         inapplicableParameters: { p in p["storage"]?.stringValue == "files" || p["storage"]?.stringValue == "memory" ? [] : ["storage"] },
         // ImageNet-LT and image folders are not downloaded: without their split files the recipe
         // still plans (as the CIFAR recipes do with download: true), and a run says what to put where.
-        availability: { parameters in DatasetCatalog.missingSplit(spec(from: parameters)).map { "\(explained($0, spec: spec(from: parameters)))" } },
+        availability: { parameters in
+            let spec = spec(from: parameters)
+            return DatasetCatalog.missingSplit(spec).map { "\(explained($0, spec: spec))" }
+        },
         run: { context in try run(context) })
 
     /// Whether the stage keeps its images as files (see the `storage` parameter).
@@ -130,7 +133,10 @@ public enum DatasetStage {
             try DatasetCatalog.prepare(spec)
             var train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files)
             var test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files)
-            if spec.kind == .imagenetLT { (train, test) = (trimmed(train, to: [train, test]), trimmed(test, to: [train, test])) }
+            if spec.kind == .imagenetLT {
+                let count = Int((train.labels + test.labels).max() ?? -1) + 1
+                (train, test) = (trimmed(train, to: count), trimmed(test, to: count))
+            }
             guard train.classNames == test.classNames else {
                 throw DatasetError(.badFormat, path: spec.resolvedRoot,
                                    "the training split has \(train.classNames.count) classes and the test split \(test.classNames.count); they must list the same classes")
@@ -169,9 +175,9 @@ public enum DatasetStage {
     }
 
     /// ImageNet-LT's split files say no class count: labels may run up to 999, and the classes are
-    /// 0 … the largest label of either split (1000 for ImageNet-LT; fewer for a smaller tree).
-    static func trimmed(_ images: LoadedImages, to splits: [LoadedImages]) -> LoadedImages {
-        let count = Int(splits.flatMap(\.labels).max() ?? -1) + 1
+    /// 0 … the largest label of either split (1000 for ImageNet-LT; fewer for a smaller tree):
+    /// `images` keeps the first `count` class names.
+    static func trimmed(_ images: LoadedImages, to count: Int) -> LoadedImages {
         switch images {
         case var .files(list):
             list.classNames = Array(list.classNames.prefix(count))

@@ -17,9 +17,7 @@ enum StageMemory {
     /// (28 for (Fashion-)MNIST, 32 for CIFAR); 224 for file data sets, whose images vary.
     static func viewSide(_ query: MemoryQuery, augmentation: StageSpec?) -> Int {
         if let size = augmentation?.parameters["size"]?.intValue, size > 0 { return size }
-        var data = query.input("data")
-        while let stage = data, stage.kind != DatasetStage.name { data = query.input("data", of: stage) }
-        switch data?.parameters["source"]?.stringValue {
+        switch source(query) {
         case "fashion_mnist", "mnist": return 28
         case "cifar10", "cifar100": return 32
         default: return 224
@@ -28,9 +26,15 @@ enum StageMemory {
 
     /// Image channels of the encoder's data (1 for (Fashion-)MNIST, else 3).
     static func channels(_ query: MemoryQuery) -> Int {
+        ["fashion_mnist", "mnist"].contains(source(query) ?? "") ? 1 : 3
+    }
+
+    /// The `source` of the dataset stage the stage's `data` input comes from (through any
+    /// `imbalance` stages).
+    static func source(_ query: MemoryQuery) -> String? {
         var data = query.input("data")
         while let stage = data, stage.kind != DatasetStage.name { data = query.input("data", of: stage) }
-        return ["fashion_mnist", "mnist"].contains(data?.parameters["source"]?.stringValue ?? "") ? 1 : 3
+        return data?.parameters["source"]?.stringValue
     }
 
     /// The `encoder` kind's estimate: one process's share of the batch through the trained network
