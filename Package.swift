@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "sbcl-bench", targets: ["sbcl-bench"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "PipelineDSL", targets: ["PipelineDSL"]),
+        .library(name: "Stages", targets: ["Stages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),

@@ -1,6 +1,6 @@
 import PipelineDSL
 
-/// The stage kinds that join the pipeline to the engine and the data (issue 5).
+/// The stage kinds that join the pipeline to the engine and the data.
 public enum Stages {
     /// Registers every real stage kind; `sbcl-run` builds its registry through this hook.
     ///

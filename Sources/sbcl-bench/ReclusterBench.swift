@@ -32,7 +32,7 @@ func runReclusterBench(_ arguments: [String]) throws {
         embedded = try Reclustering.embed(model: model, images: images, pipeline: pipeline, seed: 11, epoch: 2,
                                           batchSize: o.batch, place: place)
         result = try Reclustering.cluster(projections: embedded.projections, dimension: embedded.dimension, labels: labels,
-                                          classCount: 10, settings: ClusteringStage.Settings(minimumClusterSize: 10),
+                                          classCount: 10, settings: ClusteringStage.Settings.defaults.with { $0.minimumClusterSize = 10 },
                                           temperature: 0.1, generator: &generator)
     }
     guard place.ranks.rank == 0, let result else { return }

@@ -205,9 +205,9 @@ final class DatasetStageTests: XCTestCase {
         XCTAssertTrue(message.contains("cifar-10"), message)
         XCTAssertNoThrow(try harness.plan(recipe + "\n    download: true"),
                          "with download: true a missing CIFAR plans: the archive's published MD5 stands in for the files")
-        let material = try DatasetStage.hashMaterial(ResolvedParameters([
-            "source": .string("cifar10"), "root": .string(missing), "download": .bool(true),
-            "per_class_limit": .int(0), "test_per_class_limit": .int(0)]))
+        let material = try DatasetStage.hashMaterial(DatasetStage.Settings.defaults.with {
+            $0.source = .cifar10; $0.root = missing; $0.download = true
+        })
         XCTAssertEqual(material, "archive-md5 " + CIFARReader.Variant.cifar10.archive.md5)
     }
 
