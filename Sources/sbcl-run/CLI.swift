@@ -11,12 +11,10 @@ struct SBCLRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sbcl-run",
         abstract: "Run, plan and inspect SBCL pipelines declared as recipes.",
-        discussion: """
-            Without a subcommand, sbcl-run runs a recipe: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ~KEY …]
-            (without RECIPE the built-in default recipe runs). Data-parallel: mpirun -np N sbcl-run RECIPE
-            (see README); plan --ranks N shows that job's hashes. Environment variables: see README.
-            Shell completion: sbcl-run --generate-completion-script bash|zsh|fish.
-            """,
+        discussion: "Without a subcommand, sbcl-run runs a recipe: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ~KEY …], "
+            + "the built-in default recipe when RECIPE is left out. Data-parallel: mpirun -np N sbcl-run RECIPE (see README); "
+            + "plan --ranks N shows that job's hashes. Environment variables: see README. "
+            + "Shell completion: sbcl-run --generate-completion-script bash|zsh|fish.",
         subcommands: CLI.commands,
         defaultSubcommand: RunCommand.self)
 }

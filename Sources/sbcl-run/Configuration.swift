@@ -71,6 +71,18 @@ struct Configuration {
         try ArtifactCache(root: root, create: create, lockPolicy: lockPolicy)
     }
 
+    /// Sends the device drivers' own caches to the cache folder rather than the home folder:
+    /// PoCL's compiled OpenCL kernels (`POCL_CACHE_DIR`, unless the user set it) go to `drivers/pocl`
+    /// in the cache folder, or, when it does not exist (a `plan` only reads), to the temporary
+    /// folder. The one write to the environment, here at the edge, before any driver loads.
+    func placeDriverCaches(cacheRoot: URL) {
+        guard environment["POCL_CACHE_DIR"] == nil else { return }
+        let folder = FileManager.default.fileExists(atPath: cacheRoot.path)
+            ? cacheRoot.appendingPathComponent("drivers/pocl")
+            : FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-pocl-cache")
+        setenv("POCL_CACHE_DIR", folder.path, 1)
+    }
+
     /// The registry: the real kinds (remembering source digests beside the cache at `cacheRoot`,
     /// or in `SBCL_DIGEST_CACHE`), plus the test kinds when `SBCL_TEST_STAGES=1`. Nothing is
     /// written under the home folder: without a cache folder that exists, digests are not remembered.

@@ -30,6 +30,7 @@ struct PlanCommand: CLICommand {
     func run(_ configuration: Configuration) throws -> Int32 {
         if multirun { throw UsageError("plan takes no -m; plan one point of the grid at a time") }
         let cacheRoot = cacheOption.root(configuration)
+        configuration.placeDriverCaches(cacheRoot: cacheRoot)
         let registry = configuration.registry(cacheRoot: cacheRoot)
         let source = try CLI.recipeSource(words)
         let overrides = try source.overrides.map(Override.parse)

@@ -12,11 +12,9 @@ struct RunCommand: CLICommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a recipe (the default command: 'sbcl-run RECIPE …' is 'sbcl-run run RECIPE …').",
-        discussion: """
-            Overrides: KEY=VALUE sets a value, +KEY=VALUE adds a new key, ++KEY=VALUE adds or sets, ~KEY removes one.
-            With -m, KEY=A,B runs every combination of the listed values (a grid), here in turn or as one Slurm job array
-            (--launcher slurm). Without RECIPE the built-in default recipe runs.
-            """)
+        discussion: "Overrides: KEY=VALUE sets a value, +KEY=VALUE adds a new key, ++KEY=VALUE adds or sets, ~KEY removes one. "
+            + "With -m, KEY=A,B runs every combination of the listed values (a grid), here in turn or as one Slurm job array "
+            + "(--launcher slurm). Without RECIPE the built-in default recipe runs.")
 
     static let engineVersion = "sbcl 0.1"
 
@@ -60,6 +58,7 @@ struct RunCommand: CLICommand {
                              + "or write a list as [a, b]")
         }
         let cache = try cacheOption.cache(configuration)
+        configuration.placeDriverCaches(cacheRoot: cache.root)
         let registry = configuration.registry(cacheRoot: cache.root)
         let runs = URL(fileURLWithPath: runsDirectory ?? "runs", relativeTo: configuration.workingDirectory).standardizedFileURL
         let threads = place.threadCount(configuration)

@@ -93,6 +93,7 @@ struct SweepCommand: CLICommand {
             throw UsageError("\(recipeURL.path) is missing: the sweep folder is incomplete")
         }
         let cacheRoot = URL(fileURLWithPath: folder.cache)
+        configuration.placeDriverCaches(cacheRoot: cacheRoot)
         let registry = configuration.registry(cacheRoot: cacheRoot)
         // A point asking for several tasks runs under srun: its ranks train it data-parallel.
         let job = try RankJob.join(configuration)

@@ -34,7 +34,7 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testCompletionScripts() throws {
-        for (shell, marker) in [("bash", "complete"), ("zsh", "#compdef sbcl-run"), ("fish", "complete -c sbcl-run")] {
+        for (shell, marker) in [("bash", "complete"), ("zsh", "#compdef sbcl-run"), ("fish", "complete -c 'sbcl-run'")] {
             let script = try cli.run(["--generate-completion-script", shell])
             XCTAssertEqual(script.status, 0, "\(shell): \(script.stderr)")
             XCTAssertTrue(script.stdout.contains(marker), "\(shell): \(script.stdout.prefix(300))")
@@ -79,7 +79,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("top1 9.0000"), run.stdout)
         let explicit = try cli.run(["run", "r.yaml", "-q", "--json"])
         XCTAssertEqual(explicit.status, 0, explicit.stderr)
-        XCTAssertTrue(explicit.stdout.contains("\"top1\" : 7"), explicit.stdout)
+        XCTAssertTrue(explicit.stdout.contains("\"top1\": 7"), explicit.stdout)
     }
 
     /// Foundation's error codes never reach the user: a file that cannot be written is named, with the cause.
@@ -131,5 +131,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: home.path), [], "nothing under $HOME")
         XCTAssertTrue(FileManager.default.fileExists(atPath: cache.appendingPathComponent("source-digests.json").path),
                       "the digests are remembered in the cache folder")
+        let (run, runOut, runErr) = try cli.start(["d.yaml", "--cache-dir", cache.path, "-q"],
+                                                  environment: ["HOME": home.path, "SBCL_CACHE_DIR": "", "XDG_CACHE_HOME": ""])
+        run.waitUntilExit()
+        XCTAssertEqual(try cli.collect(run, runOut, runErr).status, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: home.path), [], "nothing under $HOME after a run")
     }
 }
