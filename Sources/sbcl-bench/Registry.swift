@@ -107,7 +107,11 @@ enum Bench {
             print(SBCLBench.fullMessage(for: error).trimmingCharacters(in: .newlines))
             return 0
         }
-        let message = SBCLBench.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid command line"
+        var message = SBCLBench.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid command line"
+        // A value refused by our own check: its sentence names the option and the value already.
+        if let range = message.range(of: #"^The value '.*' is invalid for '[^']*': (?=--)"#, options: .regularExpression) {
+            message.removeSubrange(range)
+        }
         FileHandle.standardError.write(Data("sbcl-bench: \(message)\nrun 'sbcl-bench --help' for usage\n".utf8))
         return 2
     }

@@ -50,7 +50,7 @@ struct Configuration {
         memoryLimit = try MachineMemory.limit(setting: value(MachineMemory.limitVariable))
         lockPolicy = try LockPolicy(staleSeconds: value("SBCL_LOCK_STALE_SECONDS"))
         cacheDirectory = value("SBCL_CACHE_DIR")
-        digestCache = value("SBCL_DIGEST_CACHE")
+        digestCache = value(DatasetStage.digestCacheVariable)
         openCLLibrary = value("SBCL_OPENCL_LIBRARY")
         openCLProfiling = value("SBCL_OPENCL_PROFILE") == "1"
         mpiLibrary = value("SBCL_MPI_LIBRARY")

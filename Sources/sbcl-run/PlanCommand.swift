@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Launchers
 import PipelineDSL
 
 /// `sbcl-run plan [RECIPE] [KEY=VALUE ...] [--json] [--ranks N]`: validate, hash, show status; run nothing.
@@ -15,15 +16,24 @@ struct PlanCommand: CLICommand {
 
     @OptionGroup var cacheOption: CacheOption
 
-    @Option(help: ArgumentHelp("auto, cpu, opencl, opencl:cpu or cuda (overrides the recipe's device).", valueName: "device"),
-            transform: OptionValue.device)
-    var device: String?
+    @OptionGroup var place: PlaceOptions
 
     @Option(help: ArgumentHelp("Plan for a data-parallel job of N ranks (its hashes).", valueName: "n"), transform: OptionValue.ranks)
     var ranks: Int?
 
     @Flag(name: [.customShort("m"), .long], help: ArgumentHelp(visibility: .hidden))
     var multirun = false
+
+    // A run's other options are accepted (and checked) so that a run's command line can be
+    // planned as it is; they change nothing a plan shows.
+    @Option(name: .customLong("runs-dir"), help: ArgumentHelp(visibility: .hidden))
+    var runsDirectory: String?
+
+    @Option(help: ArgumentHelp(visibility: .hidden), transform: OptionValue.launcher)
+    var launcher: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp(visibility: .hidden), transform: OptionValue.slurm)
+    var slurm: SlurmOptions?
 
     @OptionGroup var output: OutputOptions
 
@@ -38,7 +48,7 @@ struct PlanCommand: CLICommand {
         let plan = try CLI.plan(data: source.data, file: source.file, overrides: overrides, registry: registry, ranks: ranks)
         if RankJob.isFollower { return ExitStatus.success }
         let cache = try configuration.cache(root: cacheRoot, create: false)
-        let device = DevicePlan(requested: device ?? plan.recipe.device)
+        let device = DevicePlan(requested: place.device ?? plan.recipe.device)
         if output.json {
             var report = PlanReport.json(plan, cache: cache)
             if case .map(var fields) = report { fields["device"] = device.json; report = .map(fields) }

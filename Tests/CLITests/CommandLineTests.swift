@@ -77,6 +77,8 @@ final class CommandLineTests: XCTestCase {
         let run = try cli.run(["-q", "r.yaml", "stages.b.value=6", "--", "stages.a.value=3"])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stdout.contains("top1 9.0000"), run.stdout)
+        let planned = try cli.run(["plan", "r.yaml", "--threads", "1", "--runs-dir", "elsewhere", "-q"])
+        XCTAssertEqual(planned.status, 0, "a run's command line can be planned as it is: \(planned.stderr)")
         let explicit = try cli.run(["run", "r.yaml", "-q", "--json"])
         XCTAssertEqual(explicit.status, 0, explicit.stderr)
         XCTAssertTrue(explicit.stdout.contains("\"top1\": 7"), explicit.stdout)
