@@ -119,8 +119,15 @@ struct FileProblem: CustomStringConvertible {
     /// `text` with Foundation's "The operation could not be completed. (NSCocoaErrorDomain error
     /// 512.)" replaced by its cause in words.
     static func scrubbed(_ text: String) -> String {
-        guard text.contains("ErrorDomain") else { return text }
         var result = text
+        // Foundation's preamble before its own sentence: "…: The operation could not be completed. The file doesn’t exist."
+        while let range = result.range(of: #"The operation could(n’t|n't| not) be completed\. (?=[A-Z])"#, options: .regularExpression) {
+            let offset = result.distance(from: result.startIndex, to: range.lowerBound)
+            result.removeSubrange(range)
+            let start = result.index(result.startIndex, offsetBy: offset)
+            result.replaceSubrange(start...start, with: result[start...start].lowercased())
+        }
+        guard result.contains("ErrorDomain") else { return result }
         let pattern = #"(The operation could not be completed\.|The operation couldn’t be completed\.)? ?\(?(NSCocoaErrorDomain|NSPOSIXErrorDomain) (error )?(-?\d+)\.?\)?"#
         while let range = result.range(of: pattern, options: .regularExpression) {
             let match = String(result[range])
