@@ -87,6 +87,8 @@ let package = Package(
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
         .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine"], path: "Tests/CLITests"),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
+        // Sweep folders and Slurm job arrays, against a fake sbatch/squeue/sacct on a PATH of their own.
+        .testTarget(name: "LaunchersTests", dependencies: ["Launchers", "PipelineDSL"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]

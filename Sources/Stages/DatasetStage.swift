@@ -7,7 +7,8 @@ import Datasets
 ///
 /// Its hash covers the digests of the source files (`DatasetCatalog.sourceDigest`), so editing a
 /// file invalidates the cached artifact while touching one (a new modification time only) does not.
-/// Per-file digests are remembered in `$SBCL_DIGEST_CACHE`, else `~/.cache/sbcl/source-digests.json`.
+/// Per-file digests are remembered in the file the kind is registered with (`sbcl-run`:
+/// `$SBCL_DIGEST_CACHE`, else `source-digests.json` in the cache folder).
 ///
 /// Recipe: no inputs; parameters `source`, `root`, `download`, `train_split`, `test_split`,
 /// `per_class_limit`, `test_per_class_limit`. It records the metric `class_counts` (images per
@@ -89,17 +90,9 @@ public enum DatasetStage {
         }
     }
 
-    /// Where per-file digests are remembered: `$SBCL_DIGEST_CACHE` if set, else
-    /// `~/.cache/sbcl/source-digests.json`; nil (compute without remembering) when its folder
-    /// cannot be created or written.
-    public static func digestCacheFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        let path: String
-        if let configured = environment[digestCacheVariable], !configured.isEmpty {
-            path = configured
-        } else {
-            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-            path = home + "/.cache/sbcl/source-digests.json"
-        }
+    /// `path` when per-file digests can be remembered there (its folder is created); nil (compute
+    /// without remembering) when its folder cannot be created or written.
+    public static func digestCacheFile(path: String) -> String? {
         let folder = (path as NSString).deletingLastPathComponent
         let fm = FileManager.default
         guard (try? fm.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil,
@@ -112,7 +105,7 @@ public enum DatasetStage {
     ///
     /// - Throws: the data set's `DatasetError` (which names the missing path and what to put
     ///   there); the planner reports it as a diagnostic on the stage.
-    public static func hashMaterial(_ settings: Settings) throws -> String {
+    public static func hashMaterial(_ settings: Settings, digestCache: String? = nil) throws -> String {
         let spec = settings.spec
         if settings.storage == .files, ![.imagenetLT, .imageFolder].contains(spec.kind) {
             throw RunError("storage: files keeps imagenet_lt or image_folder images as files; \(spec.kind.rawValue) is read into memory (use storage: auto)")
@@ -125,7 +118,7 @@ public enum DatasetStage {
             // A file-backed artifact (a file list, classes trimmed to the labels) is another artifact
             // than the decoded one: its own material keeps the in-memory kinds' hashes unchanged.
             let form = settings.keepsFiles ? "file-list v1; " : ""
-            return form + "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCacheFile()))
+            return form + "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCache.flatMap(digestCacheFile(path:))))
         } catch let error as DatasetError {
             throw explained(error, spec: spec)
         }

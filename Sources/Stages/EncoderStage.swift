@@ -156,9 +156,9 @@ public enum EncoderStage {
     /// Trains the encoder of `context` and writes its artifact.
     ///
     /// - Parameter stopAfterEpoch: stop with a `RunError` once this epoch is trained and
-    ///   checkpointed (tests of resuming); nil reads `SBCL_ENCODER_STOP_AFTER_EPOCH`.
+    ///   checkpointed (tests of resuming; `sbcl-run` reads it from `SBCL_ENCODER_STOP_AFTER_EPOCH`).
     public static func run(_ context: RunContext, stopAfterEpoch: Int? = nil) throws {
-        let stop = stopAfterEpoch ?? ProcessInfo.processInfo.environment[stopAfterEpochVariable].flatMap { Int($0) }
+        let stop = stopAfterEpoch
         if Settings(context.parameters).architecture == .resnetCIFAR {
             try EncoderTraining(context: context).run(stopAfterEpoch: stop)
         } else {
