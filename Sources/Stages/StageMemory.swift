@@ -55,16 +55,19 @@ enum StageMemory {
             network = MemoryModel.resnetCIFAR(depth: settings.depth, side: side, channels: channels(query), projection: settings.projectionDimension)
         }
         let trainedImages = moco == nil ? 2 * perRank : perRank
-        let activations = Int(Double(4 * network.savedFloats * trainedImages) * trainingActivationFactor)
-        var weights = 4 * 3 * network.parameters
+        // In floating point, clamped: the recipe's ranges keep real settings far from Int's range,
+        // and an absurd one must read as "too large", never trap.
+        let activations = bytes(4 * Double(network.savedFloats) * Double(trainedImages) * trainingActivationFactor)
+        var weights = bytes(4 * 3 * Double(network.parameters))
         var extra = 0
         if let moco {
-            weights += 4 * network.parameters
-            let logits = 4 * 3 * perRank * (1 + moco.queue)
-            extra = logits + 4 * settings.projectionDimension * moco.queue * 2
-                + Int(Double(4 * network.largestFloats * moco.keys) * inferenceLayerFactor)
+            weights = bytes(Double(weights) + 4 * Double(network.parameters))
+            let logits = 4 * 3 * Double(perRank) * Double(1 + moco.queue)
+            let queue = 4 * Double(settings.projectionDimension) * Double(moco.queue) * 2
+            let keys = Double(bytes(4 * Double(network.largestFloats) * Double(moco.keys) * inferenceLayerFactor))
+            extra = bytes(logits + queue + keys)
         }
-        let total = baseBytes + activations + weights + extra
+        let total = bytes(Double(baseBytes) + Double(activations) + Double(weights) + Double(extra))
         var parts = ["activations \(MemoryEstimate.format(activations)) (\(trainedImages) images of \(side)×\(side) with gradients)",
                      "weights and optimiser \(MemoryEstimate.format(weights))"]
         if moco != nil { parts.append("keys, queue and logits \(MemoryEstimate.format(extra))") }
@@ -85,11 +88,16 @@ enum StageMemory {
         let network = MemoryModel.resnetImageNet(architecture, side: viewSide(query, augmentation: query.input("augmentation", of: encoder)),
                                                  projection: encoderSettings.projectionDimension)
         let perRank = (ClassifierConfiguration(query.spec.parameters).batchSize + query.ranks - 1) / query.ranks
-        let live = Int(Double(4 * network.largestFloats * perRank) * inferenceLayerFactor)
-        let weights = 4 * network.parameters
+        let live = bytes(4 * Double(network.largestFloats) * Double(perRank) * inferenceLayerFactor)
+        let weights = bytes(4 * Double(network.parameters))
         return MemoryEstimate(
-            bytes: baseBytes + live + weights,
+            bytes: bytes(Double(baseBytes) + Double(live) + Double(weights)),
             breakdown: "live layers \(MemoryEstimate.format(live)) (\(perRank) images, no gradients), backbone \(MemoryEstimate.format(weights))",
             advice: "lower stages.\(query.spec.name).batch_size, or spread it over more ranks (mpirun -np N sbcl-run ...)")
+    }
+
+    /// A byte count computed in floating point, clamped to what an `Int` holds.
+    static func bytes(_ value: Double) -> Int {
+        value < Double(Int.max) ? Int(value) : Int.max
     }
 }
