@@ -109,6 +109,12 @@ public enum DatasetStage {
         }
     }
 
+    /// Sets the pixel limit of every image read (`ImageLimits.process`) from
+    /// `environment[ImageLimits.environmentVariable]`; executables call it once at start.
+    public static func applyImageLimits(environment: [String: String]) throws {
+        ImageLimits.process = try ImageLimits(environment: environment)
+    }
+
     /// The indices of the first `limit` images of each class, in their original order (all of
     /// them when `limit` is 0).
     public static func firstPerClass(labels: [Int32], limit: Int) -> [Int] {
@@ -131,8 +137,10 @@ public enum DatasetStage {
         let files = keepsFiles(context.parameters)
         do {
             try DatasetCatalog.prepare(spec)
-            var train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files)
-            var test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files)
+            var notes: [String] = []
+            var train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files, notes: &notes)
+            var test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files, notes: &notes)
+            notes.forEach(context.log)
             if spec.kind == .imagenetLT {
                 let count = Int((train.labels + test.labels).max() ?? -1) + 1
                 (train, test) = (trimmed(train, to: count), trimmed(test, to: count))
@@ -163,8 +171,9 @@ public enum DatasetStage {
     }
 
     /// One split, cut to `limit` images per class: decoded into memory, or kept as files.
-    static func images(_ spec: DatasetSpec, train: Bool, limit: Int, keepFiles: Bool) throws -> LoadedImages {
+    static func images(_ spec: DatasetSpec, train: Bool, limit: Int, keepFiles: Bool, notes: inout [String]) throws -> LoadedImages {
         let loaded = try DatasetCatalog.load(spec, train: train)
+        notes += loaded.notes
         let kept = limit > 0 ? loaded.subset(firstPerClass(labels: loaded.labels, limit: limit)) : loaded
         switch kept {
         case .memory:

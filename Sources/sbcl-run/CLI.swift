@@ -39,6 +39,7 @@ enum CLI {
         // GPU backends are modules of their own; registering one loads nothing until it is asked for.
         OpenCLBackend.register()
         do {
+            try DatasetStage.applyImageLimits(environment: ProcessInfo.processInfo.environment)
             switch arguments.first {
             case "-h", "--help", "help":
                 print(usage)

@@ -63,6 +63,8 @@ func runEmbed(_ arguments: [String]) throws {
         throw TensorFileError(path: input, kind: .inconsistent,
                               message: "expected a float32 array N×\(channels)×H×W (NCHW, normalised), found \(x.dtype.rawValue) \(x.shape)")
     }
+    try x.checkNonEmpty(path: input)
+    try x.checkFinite(path: input)
     let features = embed(Tensor(x.floats(), shape: x.shape))
     try NPY.write(HostArray(floats: features.scalars, shape: features.shape), to: URL(fileURLWithPath: output))
 }

@@ -176,7 +176,9 @@ enum NumpyPickle {
         if case let .int(fortran) = fields[3], fortran != 0 { throw bad("Fortran order is not supported") }
         guard case let .string(data) = fields[4] else { throw bad("raw data missing") }
         guard shape.count == 2 else { throw bad("rank \(shape.count), expected 2") }
-        guard data.count == shape[0] * shape[1] else {
+        guard shape[0] > 0, shape[1] > 0 else { throw bad("shape \(shape[0])×\(shape[1]) holds no image") }
+        let (count, overflow) = shape[0].multipliedReportingOverflow(by: shape[1])
+        guard !overflow, data.count == count else {
             throw DatasetError(.truncated, path: path, "'data' holds \(data.count) bytes for a \(shape[0])×\(shape[1]) array")
         }
         return (shape[0], shape[1], data)
