@@ -19,6 +19,10 @@ all=(png jpeg inflate split idx cifar npy safetensors)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
+if [ "$(uname -s)" != Linux ]; then
+    echo "fuzz: skipped: libFuzzer comes with the Linux Swift toolchains (swiftc -sanitize=fuzzer), not Xcode's" >&2
+    exit 0
+fi
 out=.build/fuzz
 mkdir -p "$out/findings"
 flags=(-parse-as-library -O -g -sanitize=fuzzer,address)
@@ -47,7 +51,7 @@ seed() {  # seed TARGET FILES... : copies seed files into the corpus once
     for f in "$@"; do [ -f "$f" ] && cp -n "$f" "$dir/seed-$(basename "$f")" || true; done
 }
 fixtures=Tests/DatasetsTests/Fixtures
-seed png $fixtures/images/*.png $fixtures/images/folder/train/*/*.png
+seed png $fixtures/images/*.png $fixtures/images/folder/train/*/*.png $fixtures/moco/files/*.png
 seed jpeg $fixtures/images/*.jpg $fixtures/images/lt/train/*/*.JPEG
 seed inflate $fixtures/cifar/*.tar.gz
 seed split $fixtures/images/lt/*.txt

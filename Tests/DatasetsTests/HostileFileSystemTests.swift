@@ -121,6 +121,7 @@ final class HostileFileSystemTests: XCTestCase {
         XCTAssertEqual(list.origins, [split + ":1", split + ":3"])
         XCTAssertEqual(list.paths, [root + "/img/a.png", root + "/img/a.png"])
         XCTAssertTrue(list.notes.contains { $0.contains("line 3 repeats line 1") }, "\(list.notes)")
+        XCTAssertTrue(list.notes.contains { $0.contains("split.txt: 2 images in 2 of 2 classes (1–1 images per class)") }, "\(list.notes)")
         // A label with trailing CR and a path holding a space are read as written.
         try FileManager.default.copyItem(atPath: root + "/img/a.png", toPath: root + "/img/with space.png")
         try write("img/with space.png\t1\r\n", to: split)

@@ -8,9 +8,9 @@ import Darwin
 /// by a split line would make a read block or never end), at most `ImageLimits.maxFileBytes`, by
 /// their bytes (`POSIXName`) so that no name is lost to decoding.
 enum FileBytes {
-    /// The contents of `path`; `DatasetError.missingFile` when it does not exist, `.io` when it is
-    /// not a regular file (after following links), is larger than `limits.maxFileBytes`, or
-    /// cannot be read.
+    /// The contents of `path`; `DatasetError.missingFile` when it does not exist,
+    /// `.notRegularFile` when it is not a regular file (after following links), `.tooLarge` when
+    /// it holds more than `limits.maxFileBytes`, `.io` when it cannot be read.
     static func read(_ path: String, limits: ImageLimits = .process) throws -> [UInt8] {
         try read(path, limits: limits, prefix: nil)
     }
@@ -158,5 +158,13 @@ enum FileBytes {
     /// A big-endian 32-bit word at `offset`.
     static func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
         UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+    }
+}
+
+extension Result {
+    /// Whether it holds a value.
+    var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
     }
 }

@@ -34,7 +34,7 @@ public struct ImageLimits: Sendable, Equatable {
     public init(environment: [String: String]) throws {
         self.init()
         guard let text = environment[ImageLimits.environmentVariable], !text.isEmpty else { return }
-        guard let value = Int(text.trimmingCharacters(in: " \t")), value > 0 else {
+        guard let value = Int(text.trimmed(of: " \t")), value > 0 else {
             throw DatasetError(.badParameter, path: "",
                                "\(ImageLimits.environmentVariable)=\(text) is not a positive integer (the most pixels an image may have; default \(ImageLimits.defaultMaxPixels))")
         }
@@ -51,7 +51,8 @@ public struct ImageLimits: Sendable, Equatable {
 
     /// Checks a header's claimed size before anything is allocated for it.
     ///
-    /// - Throws: `.decodeFailed` naming `path`, the claimed size and the limit.
+    /// - Throws: `.tooLarge` naming `path`, the claimed size and the limit (`.decodeFailed` for a
+    ///   side of 0).
     public func checkImage(height: Int, width: Int, path: String, format: String) throws {
         guard height > 0, width > 0 else {
             throw DatasetError(.decodeFailed, path: path, "the \(format) header claims \(width)×\(height) pixels; an image needs at least one pixel")
@@ -65,7 +66,7 @@ public struct ImageLimits: Sendable, Equatable {
 }
 
 extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
+    fileprivate func trimmed(of set: String) -> String {
         var s = Substring(self)
         while let f = s.first, set.contains(f) { s.removeFirst() }
         while let l = s.last, set.contains(l) { s.removeLast() }

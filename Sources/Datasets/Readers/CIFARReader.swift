@@ -103,9 +103,8 @@ public enum CIFARReader {
     private static func binaryClassNames(folder: String, variant: Variant) throws -> [String] {
         let file = variant == .cifar10 ? "batches.meta.txt" : "fine_label_names.txt"
         let path = (folder as NSString).appendingPathComponent(file)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            return (0..<variant.classCount).map { "class \($0)" }
-        }
+        guard FileBytes.status(path).isSuccess else { return (0..<variant.classCount).map { "class \($0)" } }
+        let text = String(decoding: try FileBytes.read(path), as: UTF8.self)
         let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard names.count == variant.classCount else {
             throw DatasetError(.badFormat, path: path, "\(names.count) class names, expected \(variant.classCount)")

@@ -7,7 +7,7 @@ public enum Gzip {
     /// or, with `stopAtLimit`, cut at `maxOutput` (PNG image data, whose size the header gives).
     ///
     /// - Throws: `DatasetError.truncated` when the stream ends early, `.badFormat` when it is
-    ///   corrupt or inflates past `maxOutput`; both name `path`.
+    ///   corrupt, `.tooLarge` when it inflates past `maxOutput`; all name `path`.
     public static func inflate(_ input: [UInt8], path: String, maxOutput: Int = ImageLimits.process.maxFileBytes,
                                stopAtLimit: Bool = false) throws -> [UInt8] {
         var stream = z_stream()
@@ -19,7 +19,8 @@ public enum Gzip {
         let limit = max(0, maxOutput)
         var output = [UInt8]()
         output.reserveCapacity(min(limit, input.count.multipliedReportingOverflow(by: 4).overflow ? limit : input.count * 4))
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        // Output pieces of up to 1 MiB, smaller when the limit is (a small PNG's image data).
+        var chunk = [UInt8](repeating: 0, count: max(1 << 12, limit < 1 << 20 ? limit + 1 : 1 << 20))
         var status: Int32 = Z_OK
         let piece = 1 << 30  // avail_in is 32 bits: feed at most this much at a time
         try input.withUnsafeBufferPointer { src in

@@ -44,7 +44,11 @@ extension ImageFileList {
             list.labels.append(line.label)
             list.origins.append("\(splitFile):\(line.number)")
         }
-        list.notes.append("\(POSIXName.display(splitFile)): \(list.count) images read from \(list.count) lines")
+        var perClass = [Int](repeating: 0, count: classCount)
+        for label in list.labels { perClass[Int(label)] += 1 }
+        let used = perClass.filter { $0 > 0 }
+        list.notes.append("\(POSIXName.display(splitFile)): \(list.count) images in \(used.count) of \(classCount) classes"
+                          + (used.isEmpty ? "" : " (\(used.min()!)–\(used.max()!) images per class)"))
         if !duplicates.isEmpty {
             list.notes.append("\(POSIXName.display(splitFile)): \(duplicates.count) lines name an image listed before, which is then read more than once (\(duplicates.prefix(3).joined(separator: ", "))\(duplicates.count > 3 ? ", …" : ""))")
         }

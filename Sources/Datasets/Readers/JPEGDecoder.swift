@@ -40,8 +40,8 @@ public enum JPEGDecoder {
     /// The full-size (height, width) and component count (1 gray, 3 colour, 4 CMYK/YCCK) from the
     /// header alone, without decoding any pixels, checked against `limits.maxPixels`.
     ///
-    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, or the size and the limit,
-    ///   naming `path`.
+    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, or `.tooLarge` with the size
+    ///   and the limit, naming `path`.
     public static func header(_ bytes: [UInt8], path: String, limits: ImageLimits = .process) throws -> (height: Int, width: Int, components: Int) {
         var width: Int32 = 0, height: Int32 = 0, components: Int32 = 0
         var message = [CChar](repeating: 0, count: Int(JMSG_LENGTH_MAX))
@@ -62,8 +62,8 @@ public enum JPEGDecoder {
     /// `convert('RGB')` does. A header claiming more than `limits.maxPixels` pixels is refused
     /// before anything is allocated for the image.
     ///
-    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, or the size and the limit,
-    ///   naming `path`.
+    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, or `.tooLarge` with the size
+    ///   and the limit, naming `path`.
     public static func decode(_ bytes: [UInt8], path: String, gray: Bool = false, scaleNumerator: Int = 8,
                               limits: ImageLimits = .process) throws -> DecodedImage {
         precondition((1...8).contains(scaleNumerator), "JPEGDecoder.decode: scale \(scaleNumerator)/8 outside 1/8…8/8")

@@ -17,8 +17,8 @@ public enum PNGDecoder {
     /// (height, width) from the IHDR chunk, without inflating anything, checked against
     /// `limits.maxPixels`.
     ///
-    /// - Throws: `DatasetError.decodeFailed` naming `path` when there is no PNG header or it
-    ///   claims more pixels than the limit.
+    /// - Throws: `DatasetError.decodeFailed` naming `path` when there is no PNG header,
+    ///   `.tooLarge` when it claims more pixels than the limit.
     public static func header(_ bytes: [UInt8], path: String, limits: ImageLimits = .process) throws -> (height: Int, width: Int) {
         guard isPNG(bytes), bytes.count >= 24, String(decoding: bytes[12..<16], as: UTF8.self) == "IHDR" else {
             throw DatasetError(.decodeFailed, path: path, "cannot decode the PNG: no PNG signature and IHDR chunk")
@@ -32,8 +32,8 @@ public enum PNGDecoder {
     /// against `limits.maxPixels` before anything is allocated, and the image data is inflated to
     /// no more than that size needs.
     ///
-    /// - Throws: `DatasetError.decodeFailed` naming `path` for a damaged or unsupported file, or
-    ///   one whose header claims more pixels than the limit.
+    /// - Throws: `DatasetError.decodeFailed` naming `path` for a damaged or unsupported file,
+    ///   `.tooLarge` for one whose header claims more pixels than the limit.
     public static func decode(_ bytes: [UInt8], path: String, limits: ImageLimits = .process) throws -> DecodedImage {
         func fail(_ why: String) -> DatasetError { DatasetError(.decodeFailed, path: path, "cannot decode the PNG: \(why)") }
         guard isPNG(bytes) else { throw fail("no PNG signature") }
