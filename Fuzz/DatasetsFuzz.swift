@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Small limits so that a mutated header cannot make one run allocate gigabytes legitimately.
-private let fuzzLimits = ImageLimits(maxPixels: 1 << 22, maxFileBytes: 1 << 26)
+private let fuzzLimits = ImageLimits(maxPixels: 1 << 18, maxFileBytes: 1 << 26)
 
 private let target: String = {
     guard let name = getenv("SBCL_FUZZ_TARGET") else { return "png" }
