@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "OpenCLBackend", "Reporting", "MPITransport", "Launchers",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "OpenCLBackend", "Reporting", "MPITransport", "Launchers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 swift build -c release -Xswiftc -enable-testing --build-tests
+scripts/fuzz.sh 5  # libFuzzer over the data and tensor file readers, 5 s each (40 s); docs/hostile-inputs.md
 # setup.sh test installed PoCL: the OpenCL device tests must run here, so a missing device fails them
 # instead of skipping them (Tests/OpenCLBackendTests/DeviceUnderTest.swift).
 SBCL_REQUIRE_OPENCL="${SBCL_REQUIRE_OPENCL:-1}" swift test -c release -Xswiftc -enable-testing --skip-build "$@"

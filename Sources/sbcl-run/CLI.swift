@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Datasets
 import Foundation
 import OpenCLBackend
 import PipelineDSL
@@ -74,6 +75,7 @@ enum CLI {
     /// their libraries. A new backend registers here.
     static func prepareBackends(_ configuration: Configuration) {
         CPUBackend.shared.convKernels = configuration.convKernels
+        ImageLimits.process = configuration.imageLimits
         OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
     }
 

@@ -61,6 +61,8 @@ struct EmbedCommand: CLICommand {
             throw TensorFileError(path: input, kind: .inconsistent,
                                   message: "expected a float32 array N×\(channels)×H×W (NCHW, normalised), found \(x.dtype.rawValue) \(x.shape)")
         }
+        try x.checkNonEmpty(path: input)
+        try x.checkFinite(path: input)
         let features = embed(Tensor(x.floats(), shape: x.shape))
         try NPY.write(HostArray(floats: features.scalars, shape: features.shape), to: URL(fileURLWithPath: output))
         return ExitStatus.success
