@@ -58,6 +58,10 @@ enum CLI {
             case "embed":
                 try runEmbed(Array(arguments.dropFirst()))
                 return ExitStatus.success
+            case "predict":
+                return try PredictCommand.dispatch(Array(arguments.dropFirst()))
+            case "export":
+                return try ExportCommand.dispatch(Array(arguments.dropFirst()))
             case "sample-data":
                 return try SampleDataCommand.run(Array(arguments.dropFirst()))
             default:

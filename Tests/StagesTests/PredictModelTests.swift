@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+import Engine
+import Datasets
+import TestSupport
+@testable import Stages
+
+/// The pieces behind `predict` and `export`: an exported model reads back to the same logits, the
+/// authors' linear-stage checkpoint is a model too, inputs are gathered from files, folders and
+/// split files, and an encoder starts from a PyTorch checkpoint.
+final class PredictModelTests: XCTestCase {
+    private func cifarModel(form: ClassifierHead.Form) -> PredictionModel {
+        let model = SupConResNet(depth: 20, inputChannels: 1, seed: 7)
+        let artifact = EncoderArtifact(depth: 20, inputChannels: 1, projectionDimension: 128, mean: [0.286], std: [0.353], imageSize: 28)
+        let head = ClassifierHead(form: form, featureCount: 64, classCount: 4, seed: 3)
+        return PredictionModel(encoder: .cifar(model), encoderArtifact: artifact, head: head, classNames: ["a", "b", "c", "d"], source: "test")
+    }
+
+    private func logits(_ model: PredictionModel, _ nhwc: Tensor) -> [Float] {
+        withoutGradients { model.head.logits(model.encoder.features(nhwc)) }.scalars
+    }
+
+    func testAnExportedModelReadsBackToTheSameLogitsAndNames() throws {
+        let folder = try temporaryFolder(self)
+        let images = Tensor((0..<(2 * 28 * 28)).map { Float($0 % 17) / 8 - 1 }, shape: [2, 28, 28, 1])
+        for form in [ClassifierHead.Form.cosine, .linear] {
+            let model = cifarModel(form: form)
+            let url = folder.appendingPathComponent("model-\(form).safetensors")
+            try model.writeSafeTensors(to: url)
+            let names = try SafeTensors.read(contentsOf: url).names
+            XCTAssert(names.contains("encoder.conv1.weight") && names.contains("head.2.weight"), "\(names.prefix(4))")
+            XCTAssert(names.contains(form == .cosine ? "classifier.weight" : "classifier.fc.bias"), "\(names.suffix(3))")
+            let back = try PredictionModel.fromExport(url)
+            XCTAssertEqual(back.classNames, ["a", "b", "c", "d"])
+            XCTAssertEqual(back.encoderArtifact, model.encoderArtifact)
+            XCTAssertEqual(back.head.form, form)
+            XCTAssertEqual(logits(back, images), logits(model, images))
+        }
+    }
+
+    func testTheAuthorsLinearCheckpointIsAModelWithImageNetViews() throws {
+        let folder = try temporaryFolder(self)
+        let resnet = ResNetImageNet(.resnet18, classCount: 6, seed: 2)
+        let url = folder.appendingPathComponent("liner_checkpoint.pth.tar")
+        let state = TorchObject.dict(resnet.stateArrays().map { (.string("module." + $0.name), .tensor($0.array)) })
+        try TorchCheckpoint.write(.dict([(.string("epoch"), .int(90)), (.string("state_dict"), state), (.string("best_acc1"), .tensor(HostArray(floats: [41.5], shape: [])))]), to: url)
+        let model = try PredictionModel.fromExport(url)
+        XCTAssertEqual(model.encoderArtifact.architecture, "resnet18")
+        XCTAssertEqual(model.encoderArtifact.imageSize, 224)
+        XCTAssertEqual(model.head.form, .linear)
+        XCTAssertEqual(model.classNames.count, 6)
+        XCTAssertEqual(model.viewSteps.first, .resize(size: 256))
+        let images = Tensor((0..<(1 * 64 * 64 * 3)).map { Float($0 % 13) / 6 - 1 }, shape: [1, 64, 64, 3])
+        let expected = withoutGradients { resnet(images, training: false) }.scalars
+        XCTAssertEqual(logits(model, images), expected)
+    }
+
+    func testInputsComeFromFilesFoldersAndSplitFilesAndBadOnesAreNamed() throws {
+        let folder = try temporaryFolder(self)
+        let png = PNGEncoder.encode(DecodedImage(height: 5, width: 7, channels: 3, pixels: (0..<105).map { UInt8($0 * 2) }))
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("tree/deeper"), withIntermediateDirectories: true)
+        for path in ["tree/b.png", "tree/deeper/a.png", "one.png"] { try Data(png).write(to: folder.appendingPathComponent(path)) }
+        try Data("tree/b.png 2\none.png\n".utf8).write(to: folder.appendingPathComponent("split.txt"))
+
+        var inputs = PredictionInputs(channels: 1, classCount: 3)
+        try inputs.add(folder.appendingPathComponent("tree").path)
+        try inputs.add(folder.appendingPathComponent("split.txt").path)
+        XCTAssertEqual(inputs.files.paths.map { $0.replacingOccurrences(of: folder.path + "/", with: "") },
+                       ["tree/b.png", "tree/deeper/a.png", "tree/b.png", "one.png"])
+        XCTAssertEqual(inputs.labelled, [false, false, true, false])
+        XCTAssertEqual(inputs.labels[2], 2)
+        // Delivered with the encoder's one channel: PIL's luma of the RGB pixels.
+        try inputs.withImage(at: 0) { pixels, h, w, c in
+            XCTAssertEqual([h, w, c], [5, 7, 1])
+            XCTAssertEqual(pixels[1], UInt8((Int(6) * 19595 + Int(8) * 38470 + Int(10) * 7471 + 0x8000) >> 16))
+        }
+
+        try Data("one.png 3\n".utf8).write(to: folder.appendingPathComponent("bad.txt"))
+        XCTAssertThrowsError(try inputs.add(folder.appendingPathComponent("bad.txt").path)) { error in
+            XCTAssert("\(error)".contains("bad.txt") && "\(error)".contains("line 1") && "\(error)".contains("0..<3"), "\(error)")
+        }
+        XCTAssertThrowsError(try inputs.add(folder.appendingPathComponent("missing.jpg").path)) { error in
+            XCTAssert("\(error)".contains("missing.jpg") && "\(error)".contains("no such file"), "\(error)")
+        }
+        try Data("x".utf8).write(to: folder.appendingPathComponent("notes.md"))
+        XCTAssertThrowsError(try inputs.add(folder.appendingPathComponent("notes.md").path)) { error in
+            XCTAssert("\(error)".contains("notes.md") && "\(error)".contains("not an image"), "\(error)")
+        }
+    }
+
+    func testAnEncoderStartsFromTheAuthorsSimCLRCheckpoint() throws {
+        let folder = try temporaryFolder(self)
+        let source = SupConResNet(depth: 20, inputChannels: 1, seed: 99)
+        let url = folder.appendingPathComponent("last.pth")
+        try TorchCheckpoint.write(stateDict: source.stateArrays().map { ("module." + $0.name, $0.array) }, to: url)
+        let model = SupConResNet(depth: 20, inputChannels: 1, seed: 3)
+        let said = try EncoderInitialWeights.load(url, into: model)
+        XCTAssert(said.contains("'module.' prefix removed"), said)
+        XCTAssertEqual(model.stateArrays().map(\.array), source.stateArrays().map(\.array))
+        XCTAssertEqual(try EncoderInitialWeights.digest(of: url).count, 64)
+
+        let other = SupConResNet(depth: 32, inputChannels: 1, seed: 1)
+        let wrong = folder.appendingPathComponent("resnet32.pth")
+        try TorchCheckpoint.write(stateDict: other.stateArrays(), to: wrong)
+        XCTAssertThrowsError(try EncoderInitialWeights.load(wrong, into: model)) { error in
+            XCTAssert("\(error)".contains("resnet32.pth: cannot start from these weights"), "\(error)")
+        }
+        XCTAssertEqual(model.stateArrays().map(\.array), source.stateArrays().map(\.array), "a refused file changes nothing")
+    }
+}
