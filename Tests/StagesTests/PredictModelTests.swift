@@ -77,7 +77,7 @@ final class PredictModelTests: XCTestCase {
 
         try Data("one.png 3\n".utf8).write(to: folder.appendingPathComponent("bad.txt"))
         XCTAssertThrowsError(try inputs.add(folder.appendingPathComponent("bad.txt").path)) { error in
-            XCTAssert("\(error)".contains("bad.txt") && "\(error)".contains("line 1") && "\(error)".contains("0..<3"), "\(error)")
+            XCTAssert("\(error)".contains("bad.txt:1") && "\(error)".contains("0..<3"), "\(error)")
         }
         XCTAssertThrowsError(try inputs.add(folder.appendingPathComponent("missing.jpg").path)) { error in
             XCTAssert("\(error)".contains("missing.jpg") && "\(error)".contains("no such file"), "\(error)")

@@ -7,6 +7,11 @@ never need PyTorch:
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch
     /tmp/venv/bin/python scripts/goldens/torch_checkpoints.py
 
+and checks that PyTorch reads what our writer writes:
+
+    SBCL_EXPORT_DIR=/tmp/x swift test --filter TorchCheckpointTests/testWriteForPyTorchCheck
+    /tmp/venv/bin/python scripts/goldens/torch_checkpoints.py --check-written /tmp/x
+
 Each checkpoint has the layout of one the authors' code writes (SimCLR/main.py under
 DataParallel, moco/main.py and moco/linear_classify.py under DistributedDataParallel), with
 tiny tensors instead of a whole ResNet. expected.json holds, per file, every tensor of its state
@@ -116,7 +121,21 @@ class Hostile:
         return (os.system, ("echo this must never run",))
 
 
+def check_written(directory):
+    """Loads what TorchCheckpointTests.testWriteForPyTorchCheck wrote (SBCL_EXPORT_DIR=DIR)."""
+    checkpoint = torch.load(os.path.join(directory, "swift_written.pth.tar"), weights_only=True)
+    assert checkpoint["epoch"] == 7 and checkpoint["arch"] == "resnet18" and checkpoint["lr"] == 0.03, checkpoint
+    state = checkpoint["state_dict"]
+    w = state["module.conv1.weight"]
+    assert w.dtype == torch.float32 and tuple(w.shape) == (2, 3, 2, 2)
+    assert torch.equal(w.reshape(-1), torch.arange(24, dtype=torch.float32) * 0.25 - 3)
+    assert state["module.bn1.num_batches_tracked"].item() == 12
+    print(f"OK: torch {torch.__version__} torch.load(weights_only=True) reads the Swift-written checkpoint")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--check-written":
+        return check_written(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     expected = collections.OrderedDict()
 
