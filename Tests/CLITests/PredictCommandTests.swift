@@ -66,6 +66,11 @@ final class PredictCommandTests: XCTestCase {
         XCTAssert(names.contains(first[0]["class"] as? String ?? ""), "\(first)")
         let probabilities = first.compactMap { $0["probability"] as? Double }
         XCTAssertEqual(probabilities, probabilities.sorted(by: >))
+        // The cosine classifier's logits are cosines: its probabilities are softmax(s · logits) with
+        // the LDAM scale s = 30 it was trained with, not a near-uniform softmax of cosines.
+        let topProbabilities = items.compactMap { ($0["top"] as? [[String: Any]])?.first?["probability"] as? Double }
+        XCTAssertEqual(topProbabilities.count, 1000)
+        XCTAssertGreaterThan(topProbabilities.reduce(0, +) / 1000, 0.3)
         let summary = try XCTUnwrap(report["summary"] as? [[String: Any]])
         XCTAssertEqual(summary.compactMap { $0["predicted"] as? Int }.reduce(0, +), 1000)
         XCTAssertEqual(summary.compactMap { $0["labelled"] as? Int }, [Int](repeating: 100, count: 10))

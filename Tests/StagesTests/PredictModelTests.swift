@@ -88,6 +88,22 @@ final class PredictModelTests: XCTestCase {
         }
     }
 
+    func testProbabilitiesAreTheSoftmaxOfTheScaledLogitsWithTiesInIndexOrder() throws {
+        var inputs = PredictionInputs(channels: 1, classCount: 3)
+        let folder = try temporaryFolder(self)
+        try Data(PNGEncoder.encode(DecodedImage(height: 2, width: 2, channels: 1, pixels: [0, 1, 2, 3]))).write(to: folder.appendingPathComponent("a.png"))
+        try inputs.add(folder.appendingPathComponent("a.png").path)
+        try inputs.add(folder.appendingPathComponent("a.png").path)
+        let report = PredictionReport(logits: [0.5, -0.5, 0.5, 0.1, 0.2, 0.3], inputs: inputs, classNames: ["x", "y", "z"], top: 2,
+                                      source: "test", logitScale: 30)
+        XCTAssertEqual(report.items[0].top.map(\.index), [0, 2], "a tie keeps the lower class first")
+        let expected = 1 / (2 + exp(-30.0))
+        XCTAssertEqual(report.items[0].top[0].probability, expected, accuracy: 1e-12)
+        XCTAssertEqual(report.items[1].top.map(\.index), [2, 1])
+        XCTAssertEqual(report.summary.map(\.predicted), [1, 0, 1])
+        XCTAssertNil(report.accuracy)
+    }
+
     func testAnEncoderStartsFromTheAuthorsSimCLRCheckpoint() throws {
         let folder = try temporaryFolder(self)
         let source = SupConResNet(depth: 20, inputChannels: 1, seed: 99)

@@ -11,6 +11,8 @@ extension PredictionModel {
         public static let classifier = "sbcl.classifier"
         /// The class names, a JSON array.
         public static let classNames = "sbcl.class_names"
+        /// `logitScale`, the factor before the softmax.
+        public static let logitScale = "sbcl.logit_scale"
     }
 
     /// The whole model's state with PyTorch's names, as the authors' code holds it:
@@ -35,7 +37,8 @@ extension PredictionModel {
         let encoderJSON = try JSONEncoder().encode(encoderArtifact)
         let names = try JSONSerialization.data(withJSONObject: classNames)
         return ["format": "pt", ExportKey.encoder: String(decoding: encoderJSON, as: UTF8.self),
-                ExportKey.classifier: head.form.rawValue, ExportKey.classNames: String(decoding: names, as: UTF8.self)]
+                ExportKey.classifier: head.form.rawValue, ExportKey.classNames: String(decoding: names, as: UTF8.self),
+                ExportKey.logitScale: String(logitScale)]
     }
 
     /// Writes `exportArrays()` with `exportMetadata()` as a safetensors file.
@@ -58,6 +61,7 @@ extension PredictionModel {
                 throw CheckpointError(path: url.path, problems: ["the metadata \(ExportKey.encoder) / \(ExportKey.classifier) is damaged"])
             }
             let names = meta[ExportKey.classNames].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] }
+            let scale = meta[ExportKey.logitScale].flatMap(Double.init) ?? 1
             if artifact.isCIFAR {
                 var encoderFile = file, headFile = file
                 encoderFile.tensors.removeAll { $0.name.hasPrefix("classifier.") }
@@ -66,9 +70,9 @@ extension PredictionModel {
                 let model = try SupConResNet(checkpoint: encoderFile)
                 let head = try loadHead(headFile, form: form, features: model.encoder.featureDimension, path: url.path)
                 return PredictionModel(encoder: .cifar(model), encoderArtifact: artifact, head: head,
-                                       classNames: names ?? numbered(head.classCount), source: url.path)
+                                       classNames: names ?? numbered(head.classCount), source: url.path, logitScale: scale)
             }
-            return try torchvision(file, artifact: artifact, form: form, names: names, path: url.path)
+            return try torchvision(file, artifact: artifact, form: form, names: names, path: url.path, scale: scale)
         }
         // No metadata: a torchvision classifier (ResNet + fc), with ImageNet's conventions.
         file.tensors.removeAll { !$0.name.hasPrefix("conv1.") && !$0.name.hasPrefix("bn1.") && !$0.name.hasPrefix("layer") && !$0.name.hasPrefix("fc.") }
@@ -78,7 +82,8 @@ extension PredictionModel {
         }
         let artifact = EncoderArtifact(architecture: architecture.rawValue, projectionDimension: 128,
                                        mean: AugmentationMean.imageNet, std: AugmentationMean.imageNetStd, imageSize: 224)
-        return try torchvision(file, artifact: artifact, form: file["fc.bias"] == nil ? .cosine : .linear, names: nil, path: url.path)
+        return try torchvision(file, artifact: artifact, form: file["fc.bias"] == nil ? .cosine : .linear, names: nil, path: url.path,
+                               scale: file["fc.bias"] == nil ? 30 : 1)
     }
 
     private static func numbered(_ count: Int) -> [String] { (0..<count).map { "class \($0)" } }
@@ -95,7 +100,7 @@ extension PredictionModel {
     }
 
     private static func torchvision(_ file: SafeTensorsFile, artifact: EncoderArtifact, form: ClassifierHead.Form,
-                                    names: [String]?, path: String) throws -> PredictionModel {
+                                    names: [String]?, path: String, scale: Double) throws -> PredictionModel {
         var backbone = file, fc = file
         backbone.tensors.removeAll { $0.name.hasPrefix("fc.") }
         fc.tensors = file.tensors.filter { $0.name.hasPrefix("fc.") }
@@ -103,7 +108,7 @@ extension PredictionModel {
         let (model, _) = try ResNetImageNet.loading(backbone)
         let head = try loadHead(fc, form: form, features: model.featureDimension, path: path)
         return PredictionModel(encoder: .torchvision(model), encoderArtifact: artifact, head: head,
-                               classNames: names ?? numbered(head.classCount), source: path)
+                               classNames: names ?? numbered(head.classCount), source: path, logitScale: scale)
     }
 }
 

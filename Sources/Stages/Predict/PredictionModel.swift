@@ -17,15 +17,21 @@ public struct PredictionModel {
     public let classNames: [String]
     /// Where the model came from, for the user (run folder and stage hashes, or the weights file).
     public let source: String
+    /// The factor the logits are multiplied by before the softmax that gives probabilities: the
+    /// LDAM scale s the cosine classifier was trained with (its logits are cosines in [−1, 1]),
+    /// 1 for a linear classifier. It changes no prediction, only the probabilities.
+    public let logitScale: Double
 
     /// A model from its parts; `classNames` must have one name per class of `head`.
-    public init(encoder: FrozenEncoder, encoderArtifact: EncoderArtifact, head: ClassifierHead, classNames: [String], source: String) {
+    public init(encoder: FrozenEncoder, encoderArtifact: EncoderArtifact, head: ClassifierHead, classNames: [String], source: String,
+                logitScale: Double = 1) {
         precondition(classNames.count == head.classCount, "PredictionModel: \(classNames.count) names for \(head.classCount) classes")
         self.encoder = encoder
         self.encoderArtifact = encoderArtifact
         self.head = head
         self.classNames = classNames
         self.source = source
+        self.logitScale = logitScale
     }
 
     /// The steps from a decoded image to the encoder's input: the evaluation stage's views. A CIFAR
@@ -90,7 +96,21 @@ public struct PredictionModel {
            let listed = object["class_names"] as? [String], listed.count == head.classCount {
             names = listed
         }
+        let classifierName = classifierStage["name"] as? String ?? ""
         return PredictionModel(encoder: encoder, encoderArtifact: encoderArtifact, head: head, classNames: names,
-                               source: "run \(runDirectory.path) (encoder '\(encoderStage["name"] as? String ?? "")', classifier '\(classifierStage["name"] as? String ?? "")')")
+                               source: "run \(runDirectory.path) (encoder '\(encoderStage["name"] as? String ?? "")', classifier '\(classifierName)')",
+                               logitScale: head.form == .cosine ? trainingScale(runDirectory, stage: classifierName) : 1)
+    }
+
+    /// The classifier stage's `scale` in the run's resolved `recipe.yaml` (30, the default, when
+    /// the file or the key is absent).
+    static func trainingScale(_ runDirectory: URL, stage: String) -> Double {
+        guard let data = FileManager.default.contents(atPath: runDirectory.appendingPathComponent("recipe.yaml").path),
+              let root = try? YAMLLoader.load(data: data, file: "recipe.yaml"),
+              let stages = root.entries?.first(where: { $0.key == "stages" })?.value,
+              let classifier = stages.entries?.first(where: { $0.key == stage })?.value,
+              case let .scalar(text, _, _)? = classifier.entries?.first(where: { $0.key == "scale" })?.value,
+              let value = Double(text), value > 0 else { return 30 }
+        return value
     }
 }

@@ -37,7 +37,8 @@ public struct Predictor {
     /// - Throws: `DatasetError` naming an image that cannot be read or decoded.
     public func predict(_ inputs: PredictionInputs, top: Int, progress: (Int, Int) -> Void = { _, _ in }) throws -> PredictionReport {
         let values = try logits(inputs, progress: progress)
-        return PredictionReport(logits: values, inputs: inputs, classNames: model.classNames, top: top, source: model.source)
+        return PredictionReport(logits: values, inputs: inputs, classNames: model.classNames, top: top, source: model.source,
+                                logitScale: model.logitScale)
     }
 }
 
@@ -76,15 +77,16 @@ public struct PredictionReport: Sendable {
     /// Where the model came from.
     public var source: String
 
-    /// Builds the report from logits `[N, classes]` (row k is image k of `inputs`).
-    public init(logits: [Float], inputs: PredictionInputs, classNames: [String], top: Int, source: String) {
+    /// Builds the report from logits `[N, classes]` (row k is image k of `inputs`); probabilities
+    /// are softmax(`logitScale` · logits).
+    public init(logits: [Float], inputs: PredictionInputs, classNames: [String], top: Int, source: String, logitScale: Double = 1) {
         let classes = classNames.count
         precondition(logits.count == inputs.count * classes, "PredictionReport: \(logits.count) logits for \(inputs.count) images × \(classes) classes")
         let k = max(1, min(top, classes))
         self.classNames = classNames
         self.source = source
         items = (0..<inputs.count).map { row in
-            let z = logits[(row * classes)..<((row + 1) * classes)].map(Double.init)
+            let z = logits[(row * classes)..<((row + 1) * classes)].map { logitScale * Double($0) }
             let peak = z.max() ?? 0
             let exps = z.map { Foundation.exp($0 - peak) }
             let total = exps.reduce(0, +)
