@@ -56,7 +56,7 @@ struct ExportCommand: ParsableCommand {
     static func dispatch(_ arguments: [String]) throws -> Int32 {
         let command: ExportCommand
         do {
-            command = try parseAsRoot(arguments) as! ExportCommand
+            command = try parse(arguments)
         } catch {
             if exitCode(for: error) == .success {
                 print(helpMessage())

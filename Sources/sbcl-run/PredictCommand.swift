@@ -96,7 +96,7 @@ struct PredictCommand: ParsableCommand {
     static func dispatch(_ arguments: [String]) throws -> Int32 {
         let command: PredictCommand
         do {
-            command = try parseAsRoot(arguments) as! PredictCommand
+            command = try parse(arguments)
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -66,6 +66,9 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertEqual(fromRun.count, 20)
         XCTAssertEqual(fromFile, fromRun)
 
+        let help = try cli.run(["export", "--help"], testStages: false)
+        XCTAssertEqual(help.status, 0, help.stderr)
+        XCTAssert(help.stdout.contains("--onnx"), help.stdout)
         let usage = try cli.run(["export", run.path], testStages: false)
         XCTAssertEqual(usage.status, 2)
         XCTAssert(usage.stderr.contains("--onnx"), usage.stderr)
