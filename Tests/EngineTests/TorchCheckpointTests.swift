@@ -193,6 +193,28 @@ final class TorchCheckpointTests: XCTestCase {
         }
     }
 
+    func testDamagedBytesAnywhereGiveAnErrorOrAValueNeverACrash() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        var refused = 0, read = 0
+        for name in ["state_dict.pth", "state_dict_legacy.pth", "moco_checkpoint.pth.tar", "linear_checkpoint.pth.tar"] {
+            let original = [UInt8](try Data(contentsOf: Fixture.url("torch/" + name)))
+            for _ in 0..<400 {
+                var bytes = original
+                for _ in 0..<(1 + next() % 3) { bytes[next() % bytes.count] = UInt8(truncatingIfNeeded: next()) }
+                do { _ = try TorchCheckpoint.decode(bytes, path: "/tmp/damaged.pth"); read += 1 } catch let error as TensorFileError {
+                    XCTAssert(error.description.hasPrefix("/tmp/damaged.pth: "), "\(error)")
+                    refused += 1
+                }
+            }
+        }
+        XCTAssertEqual(refused + read, 1600)
+        XCTAssertGreaterThan(refused, 100, "damage in the pickle or the zip records must be noticed")
+    }
+
     func testAFileThatIsNeitherIsRefusedInOneSentence() throws {
         let folder = try Fixture.temporaryDirectory(for: self)
         let url = folder.appendingPathComponent("notes.pth")
