@@ -27,6 +27,51 @@ public enum EncoderInitialWeights {
         }
     }
 
+    /// Loads the weights in `url` into a MoCo model and returns a line saying what was read:
+    /// a MoCo state dict (the authors' `moco/main.py` checkpoint: `encoder_q.*`, and `encoder_k.*`
+    /// when present, else the key encoder starts as a copy of the query encoder, as MoCo starts),
+    /// or a torchvision ResNet of the same depth (a released backbone, `linear_classify.py`'s
+    /// model): its backbone goes into both encoders and the projection heads keep their seeded
+    /// values. The queue keeps its seeded values. Nothing changes unless every tensor fits.
+    /// - Throws: `RunError` naming the file and what does not fit.
+    @discardableResult
+    public static func load(_ url: URL, into moco: MoCo) throws -> String {
+        do {
+            let weights = try WeightsFile.load(contentsOf: url)
+            let file = weights.arrays
+            var merged = Dictionary(uniqueKeysWithValues: moco.stateArrays().map { ($0.name, $0.array) })
+            let backboneNames = moco.encoderQuery.backboneArrays().map(\.name)
+            let said: String
+            if file["encoder_q.conv1.weight"] != nil {
+                let keyPrefix = file["encoder_k.conv1.weight"] != nil ? "encoder_k." : "encoder_q."
+                for (name, _) in moco.encoderQuery.stateArrays() {
+                    guard let q = file["encoder_q." + name], let k = file[keyPrefix + name] else {
+                        throw CheckpointError(path: url.path, problems: ["missing 'encoder_q.\(name)' (\(weights.description))"])
+                    }
+                    merged["encoder_q." + name] = q
+                    merged["encoder_k." + name] = k
+                }
+                said = keyPrefix == "encoder_k." ? "both MoCo encoders" : "the query encoder, copied into the key encoder"
+            } else if ResNetImageNet.Architecture(stateNames: Set(file.names)) != nil {
+                for name in backboneNames {
+                    guard let array = file[name] else {
+                        throw CheckpointError(path: url.path, problems: ["missing '\(name)' of the torchvision backbone (\(weights.description))"])
+                    }
+                    merged["encoder_q." + name] = array
+                    merged["encoder_k." + name] = array
+                }
+                said = "a torchvision backbone in both encoders (the projection heads keep their initial values)"
+            } else {
+                throw CheckpointError(path: url.path, problems: [
+                    "neither a MoCo state dict (encoder_q.*) nor a torchvision resnet18/34/50 (\(weights.description))"])
+            }
+            try moco.load(SafeTensorsFile(path: url.path, tensors: merged.map { ($0.key, $0.value) }), strict: true)
+            return "initial weights from \(url.path): \(weights.description); \(said)"
+        } catch {
+            throw RunError("initial weights \(url.path): cannot start from these weights: \(error)")
+        }
+    }
+
     /// The file's SHA-256 digest (hex): what enters the stage's hash, so other weights under the
     /// same name make another artifact.
     /// - Throws: `RunError` when the file cannot be read.

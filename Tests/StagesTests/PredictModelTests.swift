@@ -104,6 +104,39 @@ final class PredictModelTests: XCTestCase {
         XCTAssertNil(report.accuracy)
     }
 
+    func testAMoCoEncoderStartsFromTheAuthorsCheckpointOrAReleasedBackbone() throws {
+        let folder = try temporaryFolder(self)
+        let trained = MoCo(.resnet18, queueSize: 8, seed: 11)
+        let checkpoint = folder.appendingPathComponent("checkpoint_0199.pth.tar")
+        // moco/main.py: {'epoch', 'arch', 'state_dict': module.encoder_q.*, module.encoder_k.*, module.queue*}.
+        let state = TorchObject.dict(trained.checkpointArrays().map { (.string("module." + $0.name), .tensor($0.array)) })
+        try TorchCheckpoint.write(.dict([(.string("epoch"), .int(200)), (.string("arch"), .string("resnet18")), (.string("state_dict"), state)]), to: checkpoint)
+        let fresh = MoCo(.resnet18, queueSize: 8, seed: 12)
+        let said = try EncoderInitialWeights.load(checkpoint, into: fresh)
+        XCTAssert(said.contains("both MoCo encoders"), said)
+        XCTAssertEqual(fresh.stateArrays().map(\.array), trained.stateArrays().map(\.array))
+
+        // A released backbone (what linear_classify.py keeps): both encoders get it, heads stay.
+        let backbone = folder.appendingPathComponent("resnet18.pth")
+        let released = ResNetImageNet(.resnet18, classCount: 5, seed: 13)
+        try TorchCheckpoint.write(stateDict: released.stateArrays(), to: backbone)
+        let other = MoCo(.resnet18, queueSize: 8, seed: 14)
+        let heads = other.stateArrays().filter { $0.name.contains(".fc.") }
+        try EncoderInitialWeights.load(backbone, into: other)
+        let loaded = Dictionary(uniqueKeysWithValues: other.stateArrays().map { ($0.name, $0.array) })
+        for (name, array) in released.backboneArrays() {
+            XCTAssertEqual(loaded["encoder_q." + name], array, name)
+            XCTAssertEqual(loaded["encoder_k." + name], array, name)
+        }
+        for (name, array) in heads { XCTAssertEqual(loaded[name], array, "\(name) keeps its initial value") }
+
+        let cifar = folder.appendingPathComponent("cifar.pth")
+        try TorchCheckpoint.write(stateDict: SupConResNet(depth: 20, inputChannels: 3, seed: 1).stateArrays(), to: cifar)
+        XCTAssertThrowsError(try EncoderInitialWeights.load(cifar, into: other)) { error in
+            XCTAssert("\(error)".contains("cifar.pth: cannot start from these weights") && "\(error)".contains("neither a MoCo state dict"), "\(error)")
+        }
+    }
+
     func testAnEncoderStartsFromTheAuthorsSimCLRCheckpoint() throws {
         let folder = try temporaryFolder(self)
         let source = SupConResNet(depth: 20, inputChannels: 1, seed: 99)
