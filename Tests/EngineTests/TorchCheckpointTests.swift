@@ -215,6 +215,18 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertGreaterThan(refused, 100, "damage in the pickle or the zip records must be noticed")
     }
 
+    func testACompressedEntryIsRefusedInOneSentence() throws {
+        var bytes = [UInt8](try Data(contentsOf: Fixture.url("torch/state_dict.pth")))
+        // Mark every central-directory entry as deflated (method 8), as a re-zipping tool would.
+        var k = 0
+        while k + 46 <= bytes.count {
+            if bytes[k] == 0x50, bytes[k + 1] == 0x4b, bytes[k + 2] == 0x01, bytes[k + 3] == 0x02 { bytes[k + 10] = 8 }
+            k += 1
+        }
+        assertTensorFileError(try TorchCheckpoint.decode(bytes, path: "/tmp/zipped.pth"), kind: .unsupported, path: "/tmp/zipped.pth",
+                              mentions: "is compressed (ZIP method 8); only stored entries are read")
+    }
+
     func testAFileThatIsNeitherIsRefusedInOneSentence() throws {
         let folder = try Fixture.temporaryDirectory(for: self)
         let url = folder.appendingPathComponent("notes.pth")
