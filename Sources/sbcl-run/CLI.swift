@@ -37,6 +37,8 @@ enum CLI {
         CompareCommand.self,
         ReportCommand.self,
         EmbedCommand.self,
+        PredictCommand.self,
+        ExportCommand.self,
         SampleDataCommand.self,
     ]
 
