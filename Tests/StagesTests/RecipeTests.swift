@@ -88,7 +88,7 @@ final class RecipeTests: XCTestCase {
         let recipe = try XCTUnwrap(Stages.defaultRecipe)
         XCTAssertEqual(recipe.name, "fashion_mnist_lt")
         let file = try String(contentsOf: Self.recipesFolder.appendingPathComponent("fashion_mnist_lt.yaml"), encoding: .utf8)
-        XCTAssertEqual(recipe.yaml, file, "Sources/Stages/DefaultRecipe.swift differs from recipes/fashion_mnist_lt.yaml; copy the file into it")
+        XCTAssertEqual(recipe.yaml, file, "Sources/Stages/Kinds/DefaultRecipe.swift differs from recipes/fashion_mnist_lt.yaml; copy the file into it")
     }
 
     /// Every recipe number that sizes tensors or memory has an upper bound: at the bounds the plan's
