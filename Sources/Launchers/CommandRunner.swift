@@ -2,29 +2,29 @@ import Foundation
 import PipelineDSL
 
 /// Runs Slurm's commands (found on `PATH`) and collects what they print.
-public struct CommandRunner: Sendable {
+package struct CommandRunner: Sendable {
     /// What a command printed and its exit status.
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// The exit status.
-        public var status: Int32
+        package var status: Int32
         /// Standard output and standard error, as text.
-        public var stdout: String, stderr: String
+        package var stdout: String, stderr: String
     }
 
     /// The `PATH` searched.
-    public var path: String
+    package var path: String
 
     /// A runner searching `path` (the executable passes its `PATH`).
-    public init(path: String) { self.path = path }
+    package init(path: String) { self.path = path }
 
     /// The executable `name` on the `PATH`, or nil.
-    public func locate(_ name: String) -> URL? {
+    package func locate(_ name: String) -> URL? {
         path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent(name) }
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
     /// Runs `command` (its first word looked up on the `PATH`) to completion.
-    public func run(_ command: [String]) throws -> Result {
+    package func run(_ command: [String]) throws -> Result {
         guard let name = command.first, let executable = locate(name) else {
             throw RunError("\(command.first ?? "") not found on PATH: the Slurm launcher needs Slurm's commands "
                            + "(sbatch, squeue); run on a node where they are installed, or use --launcher local")

@@ -4,26 +4,26 @@ import PipelineDSL
 /// A sweep as one Slurm job array: the job script (`job.sbatch` in the sweep folder) and its
 /// submission. Array task i runs grid point i with `sbcl-run sweep task SWEEP_DIR i`, under `srun`
 /// when a point has several ranks.
-public struct SlurmJob: Sendable {
+package struct SlurmJob: Sendable {
     /// The script's name in the sweep folder.
-    public static let scriptFile = "job.sbatch"
+    package static let scriptFile = "job.sbatch"
     /// The folder of the tasks' output, one `point-<index>.out` each.
-    public static let logFolder = "logs"
+    package static let logFolder = "logs"
 
     /// The sweep it runs (its job id is filled in by `submit`).
-    public var sweep: SweepFolder
+    package var sweep: SweepFolder
     /// The user's sbatch options.
-    public var options: SlurmOptions
+    package var options: SlurmOptions
     /// The `sbcl-run` the tasks run (absolute; on a cluster, on the shared file system).
-    public var executable: String
+    package var executable: String
 
     /// A job for `sweep`, run with `options` by `executable`.
-    public init(sweep: SweepFolder, options: SlurmOptions, executable: String) {
+    package init(sweep: SweepFolder, options: SlurmOptions, executable: String) {
         (self.sweep, self.options, self.executable) = (sweep, options, executable)
     }
 
     /// The job script.
-    public var script: String {
+    package var script: String {
         get throws {
             let ranks = try options.ranksPerPoint
             let launch = ranks > 1 ? "srun " : ""
@@ -48,13 +48,13 @@ public struct SlurmJob: Sendable {
     }
 
     /// The `sbatch` command line (user options before the script, so they win over its `#SBATCH` lines).
-    public var submitCommand: [String] {
+    package var submitCommand: [String] {
         ["sbatch", "--parsable"] + options.words + [sweep.directory.appendingPathComponent(Self.scriptFile).path]
     }
 
     /// Writes the script and the logs folder, submits the array with `sbatch`, records the job id
     /// in `sweep.json` and returns it.
-    public mutating func submit(runner: CommandRunner) throws -> String {
+    package mutating func submit(runner: CommandRunner) throws -> String {
         let scriptURL = sweep.directory.appendingPathComponent(Self.scriptFile)
         do {
             try FileManager.default.createDirectory(at: sweep.directory.appendingPathComponent(Self.logFolder),

@@ -2,9 +2,9 @@ import Foundation
 import PipelineDSL
 
 /// The sbatch options given with `--slurm "…"`, split as a shell would split them.
-public struct SlurmOptions: Sendable, Equatable {
+package struct SlurmOptions: Sendable, Equatable {
     /// The words, passed to `sbatch` as they are.
-    public var words: [String]
+    package var words: [String]
 
     /// Options sbcl-run sets itself, and why a user may not.
     static let reserved: [String: String] = [
@@ -14,7 +14,7 @@ public struct SlurmOptions: Sendable, Equatable {
 
     /// Splits `text` on blanks outside single and double quotes (a backslash escapes the next
     /// character outside single quotes), and checks the options sbcl-run owns are absent.
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         var words: [String] = [], current = "", inWord = false
         var quote: Character?
         var escaped = false
@@ -67,7 +67,7 @@ public struct SlurmOptions: Sendable, Equatable {
 
     /// Processes (ranks) each grid point runs as: `--ntasks`, else `--ntasks-per-node` × the
     /// (smallest) `--nodes`, else 1. More than one means the task runs under `srun`.
-    public var ranksPerPoint: Int {
+    package var ranksPerPoint: Int {
         get throws {
             func number(_ long: String, _ short: String?) throws -> Int? {
                 guard let text = value(long: long, short: short) else { return nil }

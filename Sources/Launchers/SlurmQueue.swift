@@ -3,10 +3,10 @@ import Foundation
 /// What Slurm says about a job array's tasks: `squeue` while the job is known to the controller
 /// (running, pending, and finished ones for `MinJobAge`, 5 minutes by default), then `sacct`
 /// where accounting is enabled.
-public enum SlurmQueue {
+package enum SlurmQueue {
     /// Slurm's state of each array task, by index (`RUNNING`, `COMPLETED`, `FAILED`, …); tasks
     /// Slurm does not list are absent. Nil when neither command answered (no Slurm here).
-    public static func states(job: String, runner: CommandRunner) -> [Int: String]? {
+    package static func states(job: String, runner: CommandRunner) -> [Int: String]? {
         var states: [Int: String]?
         if let result = try? runner.run(["squeue", "-h", "-r", "--states=all", "-j", job, "-o", "%i|%T"]), result.status == 0 {
             states = parse(result.stdout, job: job)
@@ -21,7 +21,7 @@ public enum SlurmQueue {
     /// Parses `JOB_INDEX|STATE` lines (squeue's `%i|%T`, sacct's `-P` `JobID,State`); lines of
     /// other jobs, of ranges of pending tasks (`123_[2-5]`) and of job steps are skipped, and a
     /// state's detail (`CANCELLED by 0`) is dropped.
-    public static func parse(_ text: String, job: String) -> [Int: String] {
+    package static func parse(_ text: String, job: String) -> [Int: String] {
         var states: [Int: String] = [:]
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: "|", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -33,7 +33,7 @@ public enum SlurmQueue {
     }
 
     /// Whether Slurm is done with a task in this state.
-    public static func isFinished(_ state: String) -> Bool {
+    package static func isFinished(_ state: String) -> Bool {
         !["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED", "STAGE_OUT",
           "SIGNALING", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"].contains(state)
     }

@@ -4,45 +4,45 @@ import PipelineDSL
 /// A sweep's folder, `<name>-multirun-<time>-<pid>/`: `sweep.json` (the grid, where it runs, the
 /// job), `sweep-recipe.yaml` (the recipe as it was when the sweep started, which every point runs),
 /// and one run folder per point, `<index>-<key=value,…>`.
-public struct SweepFolder: Sendable {
+package struct SweepFolder: Sendable {
     /// The description file's name.
-    public static let descriptionFile = "sweep.json"
+    package static let descriptionFile = "sweep.json"
     /// The recipe snapshot's name.
-    public static let recipeFile = "sweep-recipe.yaml"
+    package static let recipeFile = "sweep-recipe.yaml"
 
     /// One grid point.
-    public struct Point: Sendable {
+    package struct Point: Sendable {
         /// Its position in the grid, from 0 (the Slurm array index).
-        public var index: Int
+        package var index: Int
         /// The overrides it runs with, fixed ones first, as command-line arguments.
-        public var overrides: [String]
+        package var overrides: [String]
         /// The swept keys and their values here.
-        public var assignments: [(key: String, value: String)]
+        package var assignments: [(key: String, value: String)]
         /// Its run folder's name inside the sweep folder.
-        public var folder: String
+        package var folder: String
     }
 
     /// The sweep folder.
-    public var directory: URL
+    package var directory: URL
     /// The recipe's name and the file it came from.
-    public var recipeName: String, recipeFile: String
+    package var recipeName: String, recipeFile: String
     /// The swept keys, in grid order.
-    public var axes: [String]
+    package var axes: [String]
     /// The grid's points, in array-index order.
-    public var points: [Point]
+    package var points: [Point]
     /// `local` or `slurm`.
-    public var launcher: String
+    package var launcher: String
     /// The cache, the runs folder and the working directory the points run with (absolute).
-    public var cache: String, runs: String, workingDirectory: String
+    package var cache: String, runs: String, workingDirectory: String
     /// The thread count given on the command line, if any.
-    public var threads: Int?
+    package var threads: Int?
     /// The Slurm job id, once submitted, and the command that submitted it.
-    public var jobID: String?, submitCommand: [String] = []
+    package var jobID: String?, submitCommand: [String] = []
     /// When the sweep was created (ISO 8601).
-    public var createdAt: String
+    package var createdAt: String
 
     /// A new sweep over `sweep`'s grid; `directory` is where its folder goes.
-    public init(directory: URL, recipeName: String, recipeFile: String, sweep: Sweep, launcher: String,
+    package init(directory: URL, recipeName: String, recipeFile: String, sweep: Sweep, launcher: String,
                 cache: URL, runs: URL, workingDirectory: URL, threads: Int?) {
         self.directory = directory
         (self.recipeName, self.recipeFile, self.launcher, self.threads) = (recipeName, recipeFile, launcher, threads)
@@ -56,13 +56,13 @@ public struct SweepFolder: Sendable {
     }
 
     /// `<index>-<key=value,…>` with characters unsafe in a file name replaced, at most 120 of them.
-    public static func folderName(index: Int, assignments: [(key: String, value: String)]) -> String {
+    package static func folderName(index: Int, assignments: [(key: String, value: String)]) -> String {
         let label = assignments.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         return "\(index)-" + String(label.map { $0.isLetter || $0.isNumber || "._=,-".contains($0) ? $0 : "_" }.prefix(120))
     }
 
     /// `<name>-multirun-<UTC time>-<pid>` under `runs`.
-    public static func newDirectory(runs: URL, recipeFolderName: String, now: Date = Date()) -> URL {
+    package static func newDirectory(runs: URL, recipeFolderName: String, now: Date = Date()) -> URL {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -71,13 +71,13 @@ public struct SweepFolder: Sendable {
     }
 
     /// A point's run folder.
-    public func runDirectory(_ point: Point) -> URL { directory.appendingPathComponent(point.folder) }
+    package func runDirectory(_ point: Point) -> URL { directory.appendingPathComponent(point.folder) }
 
     /// `key=value,…` of a point, for messages.
-    public static func label(_ point: Point) -> String { point.assignments.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+    package static func label(_ point: Point) -> String { point.assignments.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
 
     /// Writes `sweep.json` (creating the folder).
-    public func save() throws {
+    package func save() throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data((value.prettyJSON() + "\n").utf8).write(to: directory.appendingPathComponent(Self.descriptionFile), options: .atomic)
@@ -104,7 +104,7 @@ public struct SweepFolder: Sendable {
     }
 
     /// Reads the sweep folder at `path`; a usage error when it is not one.
-    public init(reading path: String) throws {
+    package init(reading path: String) throws {
         let directory = URL(fileURLWithPath: path).standardizedFileURL
         let file = directory.appendingPathComponent(Self.descriptionFile)
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {

@@ -4,32 +4,32 @@ import Reporting
 
 /// Where each point of a sweep stands (`sbcl-run sweep status`): read from its run folder and,
 /// for a Slurm sweep, from what Slurm says of its array task.
-public struct SweepStatus: Sendable {
+package struct SweepStatus: Sendable {
     /// A point's state.
-    public enum State: String, Sendable {
+    package enum State: String, Sendable {
         case pending, running, done, failed
     }
 
     /// One point's line.
-    public struct Line: Sendable {
+    package struct Line: Sendable {
         /// The point and its state.
-        public var point: SweepFolder.Point, state: State
+        package var point: SweepFolder.Point, state: State
         /// Slurm's word for its task, when Slurm was asked and knows it.
-        public var slurmState: String?
+        package var slurmState: String?
         /// Why it failed, when it did.
-        public var failure: String?
+        package var failure: String?
         /// Its run folder, read back (nil before the task starts).
-        public var record: RunRecord?
+        package var record: RunRecord?
     }
 
     /// The sweep, and one line per point in grid order.
-    public var folder: SweepFolder, lines: [Line]
+    package var folder: SweepFolder, lines: [Line]
     /// Whether Slurm answered about the job (false for a local sweep, or when neither squeue nor
     /// sacct knows the job any more).
-    public var slurmAnswered: Bool
+    package var slurmAnswered: Bool
 
     /// Reads every point's run folder; `slurmStates` (by array index) is nil when Slurm could not be asked.
-    public init(folder: SweepFolder, slurmStates: [Int: String]?) {
+    package init(folder: SweepFolder, slurmStates: [Int: String]?) {
         self.folder = folder
         slurmAnswered = slurmStates.map { !$0.isEmpty } ?? false
         lines = folder.points.map { point in
@@ -58,13 +58,13 @@ public struct SweepStatus: Sendable {
     }
 
     /// Whether every point is done or failed.
-    public var isFinished: Bool { lines.allSatisfy { $0.state == .done || $0.state == .failed } }
+    package var isFinished: Bool { lines.allSatisfy { $0.state == .done || $0.state == .failed } }
 
     /// How many points are in `state`.
-    public func count(_ state: State) -> Int { lines.filter { $0.state == state }.count }
+    package func count(_ state: State) -> Int { lines.filter { $0.state == state }.count }
 
     /// The comparison's rows, as a local sweep ends with.
-    public var rows: [SweepReport.Row] {
+    package var rows: [SweepReport.Row] {
         lines.map { line in
             SweepReport.Row(assignments: line.point.assignments, runDirectory: folder.runDirectory(line.point).path,
                             metrics: line.record?.metrics ?? [:], error: line.state == .failed ? line.failure : nil)
@@ -72,7 +72,7 @@ public struct SweepStatus: Sendable {
     }
 
     /// The summary line, a table of points, and the comparison once every point has finished.
-    public var text: String {
+    package var text: String {
         let job = folder.jobID.map { ", Slurm job \($0)" } ?? ""
         let counts = [State.done, .failed, .running, .pending].map { "\(count($0)) \($0.rawValue)" }.joined(separator: ", ")
         var text = "sweep \(folder.recipeName) (\(folder.launcher)\(job)): \(folder.points.count) points: \(counts)\n"
@@ -92,7 +92,7 @@ public struct SweepStatus: Sendable {
     }
 
     /// `{"sweep", "launcher", "job_id", "finished", "points": [...], "comparison": [...]}`.
-    public var json: ParamValue {
+    package var json: ParamValue {
         var map: [String: ParamValue] = [
             "sweep": .string(folder.directory.path), "recipe": .string(folder.recipeName), "launcher": .string(folder.launcher),
             "finished": .bool(isFinished),
@@ -116,7 +116,7 @@ public struct SweepStatus: Sendable {
 extension SweepFolder {
     /// Writes the comparison of `rows` into the folder: `comparison.txt`, `comparison.json` and
     /// the HTML page. Best effort: a read-only folder loses the files, not the sweep.
-    public func writeComparison(_ rows: [SweepReport.Row]) {
+    package func writeComparison(_ rows: [SweepReport.Row]) {
         try? Data(SweepReport.text(rows).utf8).write(to: directory.appendingPathComponent("comparison.txt"), options: .atomic)
         try? Data((SweepReport.json(rows).prettyJSON() + "\n").utf8)
             .write(to: directory.appendingPathComponent("comparison.json"), options: .atomic)

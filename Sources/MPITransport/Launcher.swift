@@ -2,17 +2,17 @@
 /// the launchers set: Open MPI's `mpirun` (`OMPI_COMM_WORLD_SIZE`), a PMIx launcher (`PMIX_RANK`),
 /// or Slurm's `srun` (`SLURM_STEP_ID` with `SLURM_NTASKS`). A plain `sbcl-run` sees none of them and
 /// never loads MPI.
-public enum Launcher {
+package enum Launcher {
     /// What the environment says about the job.
-    public struct Job: Equatable, Sendable {
+    package struct Job: Equatable, Sendable {
         /// The launcher, for messages: `mpirun`, `pmix` or `srun`.
-        public var name: String
+        package var name: String
         /// The number of ranks the launcher announced; nil when it does not say (PMIx alone).
-        public var size: Int?
+        package var size: Int?
     }
 
     /// The job this process belongs to, or nil when no launcher started several ranks.
-    public static func detect(_ environment: [String: String]) -> Job? {
+    package static func detect(_ environment: [String: String]) -> Job? {
         if let size = environment["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init) {
             return size > 1 ? Job(name: "mpirun", size: size) : nil
         }

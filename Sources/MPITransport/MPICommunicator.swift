@@ -9,10 +9,10 @@ import PipelineDSL
 ///
 /// One per process, made by `start`; every call comes from the thread that made it (MPI is
 /// initialised at the FUNNELED level).
-public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Sendable {
+package final class MPICommunicator: Communicator, RankCoordinator, @unchecked Sendable {
     // @unchecked: no mutable state; MPI calls come from the initialising thread only.
-    public let rank: Int
-    public let size: Int
+    package let rank: Int
+    package let size: Int
 
     /// How often a rank waiting in `shareFromFirstRank` polls (it sleeps in between).
     static let pollMicroseconds: Int32 = 2000
@@ -26,7 +26,7 @@ public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Se
     ///
     /// - Throws: `RunError` with a sentence a user can act on when the library cannot be loaded, MPI
     ///   does not start, or it sees a different number of ranks than the launcher announced.
-    public static func start(_ job: Launcher.Job, library: String?) throws -> MPICommunicator {
+    package static func start(_ job: Launcher.Job, library: String?) throws -> MPICommunicator {
         let path = library.flatMap { $0.isEmpty ? nil : $0 } ?? "libmpi.so.40"
         var error = [CChar](repeating: 0, count: 512)
         guard sbcl_mpi_load(path, &error, error.count) == 0 else {
@@ -44,19 +44,19 @@ public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Se
     }
 
     /// Ends MPI after a successful run (every rank must call it).
-    public func finish() { _ = sbcl_mpi_finalize() }
+    package func finish() { _ = sbcl_mpi_finalize() }
 
     /// Ends every rank of the job with `status` at once (an error on one rank must not leave the
     /// others waiting in a collective). MPI ends the processes; the caller exits should it return.
-    public func abort(status: Int32) {
+    package func abort(status: Int32) {
         sbcl_mpi_abort(status)
     }
 
-    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {
+    package func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {
         check(sbcl_mpi_allreduce_sum_float(values.baseAddress, Int32(values.count)), "MPI_Allreduce")
     }
 
-    public func allGather(_ local: UnsafeRawBufferPointer, counts: [Int], into output: UnsafeMutableRawBufferPointer) {
+    package func allGather(_ local: UnsafeRawBufferPointer, counts: [Int], into output: UnsafeMutableRawBufferPointer) {
         precondition(counts.count == size && counts[rank] == local.count && output.count == counts.reduce(0, +),
                      "MPICommunicator.allGather: \(local.count) bytes on rank \(rank), counts \(counts), output \(output.count)")
         var displacements = [Int32](repeating: 0, count: size)
@@ -71,12 +71,12 @@ public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Se
         }
     }
 
-    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, from root: Int) {
+    package func broadcast(_ buffer: UnsafeMutableRawBufferPointer, from root: Int) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         check(sbcl_mpi_broadcast_bytes(base, Int32(buffer.count), Int32(root), Self.pollMicroseconds), "MPI_Ibcast")
     }
 
-    public func shareFromFirstRank(_ message: [UInt8]) -> [UInt8] {
+    package func shareFromFirstRank(_ message: [UInt8]) -> [UInt8] {
         var length = UInt64(rank == 0 ? message.count : 0)
         withUnsafeMutableBytes(of: &length) { broadcast($0, from: 0) }
         var bytes = rank == 0 ? message : [UInt8](repeating: 0, count: Int(length))
@@ -85,7 +85,7 @@ public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Se
     }
 
     /// Seconds on MPI's clock (for timing collectives).
-    public static func wallTime() -> Double { sbcl_mpi_wtime() }
+    package static func wallTime() -> Double { sbcl_mpi_wtime() }
 
     /// MPI's default error handler ends the job on a failed call, so a non-zero status here means
     /// a handler was changed; treat it as the programmer error it is.

@@ -10,14 +10,14 @@ import Stages
 ///
 /// The Swift types of `onnx.proto3` (`Generated/onnx.pb.swift`) are generated once and committed;
 /// `scripts/generate_onnx_swift.sh` regenerates them (protoc and protoc-gen-swift 1.39.0).
-public enum ONNXExport {
+package enum ONNXExport {
     /// The opset the graph uses.
-    public static let opset = 17
+    package static let opset = 17
     /// The IR version that opset 17 belongs to.
-    public static let irVersion = 8
+    package static let irVersion = 8
 
     /// The model proto of `model`.
-    public static func modelProto(_ model: PredictionModel) -> Onnx_ModelProto {
+    package static func modelProto(_ model: PredictionModel) -> Onnx_ModelProto {
         var g = ONNXGraph(name: "sbcl")
         let artifact = model.encoderArtifact
         let side = artifact.imageSize
@@ -73,7 +73,7 @@ public enum ONNXExport {
 
     /// Writes `modelProto(model)` to `url`.
     /// - Throws: an error naming the file when it cannot be written.
-    public static func write(_ model: PredictionModel, to url: URL) throws {
+    package static func write(_ model: PredictionModel, to url: URL) throws {
         let data = try modelProto(model).serializedData()
         do { try data.write(to: url, options: .atomic) } catch {
             throw ExportError("cannot write \(url.path): \(error.localizedDescription)")
@@ -134,11 +134,11 @@ public enum ONNXExport {
 }
 
 /// An export that cannot be written: one sentence naming the file.
-public struct ExportError: Error, CustomStringConvertible {
+package struct ExportError: Error, CustomStringConvertible {
     /// What went wrong.
-    public var message: String
+    package var message: String
     /// Creates an error with `message`.
-    public init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
     /// The message.
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -3,16 +3,16 @@ import PipelineDSL
 
 /// One HTML page comparing runs: the table, grouped many / medium / few bars, overlaid training
 /// curves, and a warning for runs whose recipes differ outside the comparison.
-public enum ComparisonPage {
+package enum ComparisonPage {
     /// Writes the page comparing `runs` (the first is the baseline) to `url`.
-    public static func write(_ runs: [RunRecord], to url: URL, title: String? = nil) throws {
+    package static func write(_ runs: [RunRecord], to url: URL, title: String? = nil) throws {
         do { try Data(html(RunComparison(runs), title: title).utf8).write(to: url, options: .atomic) } catch {
             throw RunError("cannot write \(url.path): \(error.localizedDescription)")
         }
     }
 
     /// The page.
-    public static func html(_ comparison: RunComparison, title: String? = nil) -> String {
+    package static func html(_ comparison: RunComparison, title: String? = nil) -> String {
         let runs = comparison.rows.map(\.run)
         let heading = title ?? "Comparison of \(runs.count) runs"
         let color = { (index: Int) in SVGCanvas.palette[index % SVGCanvas.palette.count] }

@@ -4,14 +4,14 @@ import Foundation
 /// `event.proto` and `summary.proto`): `Event{wall_time = 1 (double), step = 2 (int64),
 /// file_version = 3 (string), summary = 5}`, `Summary{value = 1 (repeated)}`,
 /// `Summary.Value{tag = 1 (string), simple_value = 2 (float)}`.
-public enum EventProto {
+package enum EventProto {
     /// The first record of every event file.
-    public static func fileVersion(wallTime: Double) -> [UInt8] {
+    package static func fileVersion(wallTime: Double) -> [UInt8] {
         double(field: 1, wallTime) + bytes(field: 3, Array("brain.Event:2".utf8))
     }
 
     /// An event with one scalar per tag at `step`.
-    public static func scalars(wallTime: Double, step: Int64, _ values: [(tag: String, value: Float)]) -> [UInt8] {
+    package static func scalars(wallTime: Double, step: Int64, _ values: [(tag: String, value: Float)]) -> [UInt8] {
         let summary = values.flatMap { entry in
             bytes(field: 1, bytes(field: 1, Array(entry.tag.utf8)) + float(field: 2, entry.value))
         }
@@ -19,15 +19,15 @@ public enum EventProto {
     }
 
     /// A decoded scalar event (what a reader sees), for tests and `sbcl-run` itself.
-    public struct Decoded: Equatable {
-        public var wallTime: Double = 0
-        public var step: Int64 = 0
-        public var fileVersion: String?
-        public var scalars: [String: Float] = [:]
+    package struct Decoded: Equatable {
+        package var wallTime: Double = 0
+        package var step: Int64 = 0
+        package var fileVersion: String?
+        package var scalars: [String: Float] = [:]
     }
 
     /// Decodes an event written by this encoder; nil when the bytes are not such an event.
-    public static func decode(_ data: [UInt8]) -> Decoded? {
+    package static func decode(_ data: [UInt8]) -> Decoded? {
         var event = Decoded()
         guard let fields = parse(data) else { return nil }
         for (number, value) in fields {

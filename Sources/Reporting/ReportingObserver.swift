@@ -3,19 +3,19 @@ import PipelineDSL
 
 /// The CLI's `RunObserver`: a TensorBoard event file per run folder, filled as epochs are
 /// recorded, the final test metrics added at the end, then the run's `report.html`.
-public final class ReportingObserver: RunObserver, @unchecked Sendable {
+package final class ReportingObserver: RunObserver, @unchecked Sendable {
     // `writers` is only touched under `lock`.
     private let lock = NSLock()
     private var writers: [String: TensorBoardWriter] = [:]
 
     /// Creates an observer.
-    public init() {}
+    package init() {}
 
-    public func recorded(_ record: EpochRecord, runDirectory: URL) {
+    package func recorded(_ record: EpochRecord, runDirectory: URL) {
         writer(for: runDirectory)?.add(record)
     }
 
-    public func runFinished(runDirectory: URL, failure: String?) {
+    package func runFinished(runDirectory: URL, failure: String?) {
         let run = RunRecord(directory: runDirectory)
         let final = RunRecord.headlineMetrics.compactMap { name in run.metric(name).map { (tag: "evaluation/\(name)", value: Float($0)) } }
         if !final.isEmpty {

@@ -5,23 +5,23 @@ import PipelineDSL
 /// from the first run's, its headline metrics and time. The comparison's keys are those the runs
 /// were launched with as overrides; a run whose recipe differs in any other key is flagged, since
 /// its numbers may not be comparable.
-public struct RunComparison: Sendable {
+package struct RunComparison: Sendable {
     /// One run's line.
-    public struct Row: Sendable {
-        public var run: RunRecord
+    package struct Row: Sendable {
+        package var run: RunRecord
         /// Keys whose value differs from the first run's, sorted, as `key=value`.
-        public var differences: [(key: String, value: String)]
+        package var differences: [(key: String, value: String)]
         /// The differing keys outside the comparison.
-        public var flagged: [String]
+        package var flagged: [String]
     }
 
     /// The rows, in the order the runs were given.
-    public var rows: [Row]
+    package var rows: [Row]
     /// The keys the comparison is about.
-    public var keys: [String]
+    package var keys: [String]
 
     /// Compares `runs` (the first is the baseline).
-    public init(_ runs: [RunRecord]) {
+    package init(_ runs: [RunRecord]) {
         keys = Array(Set(runs.flatMap { $0.overrides.compactMap(Self.overrideKey) })).sorted()
         let base = runs.first?.parameters ?? [:]
         let keys = self.keys
@@ -48,10 +48,10 @@ public struct RunComparison: Sendable {
     }
 
     /// Whether any run is flagged.
-    public var hasFlags: Bool { rows.contains { !$0.flagged.isEmpty } }
+    package var hasFlags: Bool { rows.contains { !$0.flagged.isEmpty } }
 
     /// The warning lines for flagged runs.
-    public var warnings: [String] {
+    package var warnings: [String] {
         rows.filter { !$0.flagged.isEmpty }.map {
             "\($0.run.name) differs from \(rows[0].run.name) in keys outside the comparison: \($0.flagged.joined(separator: ", "))"
         }
@@ -70,19 +70,19 @@ public struct RunComparison: Sendable {
     }
 
     /// An aligned text table, then the warnings.
-    public var text: String {
+    package var text: String {
         Table.render(header: Self.columns, rows: cells) + warnings.map { "warning: \($0)\n" }.joined()
     }
 
     /// A Markdown table, then the warnings.
-    public var markdown: String {
+    package var markdown: String {
         func line(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
         return line(Self.columns) + line(Self.columns.map { _ in "---" }) + cells.map(line).joined()
             + (warnings.isEmpty ? "" : "\n" + warnings.map { "> **warning:** \($0)\n" }.joined())
     }
 
     /// CSV (RFC 4180 quoting) with a `flagged` column.
-    public var csv: String {
+    package var csv: String {
         func field(_ text: String) -> String {
             text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
@@ -92,7 +92,7 @@ public struct RunComparison: Sendable {
     }
 
     /// `{"keys": [...], "runs": [{"run", "path", "overrides", "differences", "metrics", "seconds", "status", "flagged"}]}`.
-    public var json: ParamValue {
+    package var json: ParamValue {
         .map([
             "keys": .list(keys.map(ParamValue.string)),
             "runs": .list(rows.map { row in

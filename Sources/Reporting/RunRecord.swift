@@ -3,37 +3,37 @@ import PipelineDSL
 
 /// What a run folder holds, read back for reports and comparisons: whatever exists (a run that
 /// failed halfway has no test metrics), with the names of what is missing.
-public struct RunRecord: Sendable {
+package struct RunRecord: Sendable {
     /// The run's HTML report.
-    public static let reportFile = "report.html"
+    package static let reportFile = "report.html"
     /// The metrics every comparison shows, in order.
-    public static let headlineMetrics = ["top1", "top5", "many", "medium", "few"]
+    package static let headlineMetrics = ["top1", "top5", "many", "medium", "few"]
 
     /// One stage's line of `run.json`.
-    public struct Stage: Sendable {
-        public var name: String, kind: String, hash: String
+    package struct Stage: Sendable {
+        package var name: String, kind: String, hash: String
         /// `cached`, `ran`, `resumed`, `failed` or `pending` (not reached).
-        public var outcome: String
+        package var outcome: String
         /// Seconds in this run, and for a cached stage the seconds it took when computed.
-        public var seconds: Double?, computeSeconds: Double?
-        public var failure: String?
+        package var seconds: Double?, computeSeconds: Double?
+        package var failure: String?
     }
 
     /// The run folder.
-    public let directory: URL
+    package let directory: URL
     /// `metrics.json` (empty when missing).
-    public var metrics: [String: ParamValue] = [:]
+    package var metrics: [String: ParamValue] = [:]
     /// `metrics.jsonl`, one record per stage, event and epoch.
-    public var records: [EpochRecord] = []
+    package var records: [EpochRecord] = []
     /// `run.json`: overrides, flattened recipe keys, status, stages.
-    public var info: [String: ParamValue] = [:]
+    package var info: [String: ParamValue] = [:]
     /// The resolved recipe (`recipe.yaml`).
-    public var recipeText: String?
+    package var recipeText: String?
     /// Files the folder lacks, of those a complete run has.
-    public var missingFiles: [String] = []
+    package var missingFiles: [String] = []
 
     /// Reads the folder; never throws (missing or unreadable files are listed in `missingFiles`).
-    public init(directory: URL) {
+    package init(directory: URL) {
         self.directory = directory
         func read(_ name: String) -> String? {
             let text = try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
@@ -47,22 +47,22 @@ public struct RunRecord: Sendable {
     }
 
     /// The folder's name (the run's label in comparisons).
-    public var name: String { directory.lastPathComponent }
+    package var name: String { directory.lastPathComponent }
     /// The recipe's name.
-    public var recipeName: String { info["recipe"]?.stringValue ?? name }
+    package var recipeName: String { info["recipe"]?.stringValue ?? name }
     /// `complete`, `failed`, `running` (or killed), or `unknown` (no `run.json`).
-    public var status: String { info["status"]?.stringValue ?? "unknown" }
+    package var status: String { info["status"]?.stringValue ?? "unknown" }
     /// The failure message of a failed run.
-    public var failure: String? { info["failure"]?.stringValue }
+    package var failure: String? { info["failure"]?.stringValue }
     /// The command line's overrides.
-    public var overrides: [String] { info["overrides"]?.listValue?.compactMap(\.stringValue) ?? [] }
+    package var overrides: [String] { info["overrides"]?.listValue?.compactMap(\.stringValue) ?? [] }
     /// Every resolved recipe key, dotted (`stages.loss.variant`).
-    public var parameters: [String: ParamValue] { info["parameters"]?.mapValue ?? [:] }
+    package var parameters: [String: ParamValue] { info["parameters"]?.mapValue ?? [:] }
     /// A scalar metric.
-    public func metric(_ name: String) -> Double? { metrics[name]?.doubleValue }
+    package func metric(_ name: String) -> Double? { metrics[name]?.doubleValue }
 
     /// The stages in run order.
-    public var stages: [Stage] {
+    package var stages: [Stage] {
         (info["stages"]?.listValue ?? []).compactMap { value in
             guard let map = value.mapValue, let name = map["name"]?.stringValue else { return nil }
             return Stage(name: name, kind: map["kind"]?.stringValue ?? "?", hash: map["hash"]?.stringValue ?? "",
@@ -72,29 +72,29 @@ public struct RunRecord: Sendable {
     }
 
     /// Seconds the run took (its stages in this run).
-    public var seconds: Double { stages.compactMap(\.seconds).reduce(0, +) }
+    package var seconds: Double { stages.compactMap(\.seconds).reduce(0, +) }
 
     /// The names of the stages of `kind`.
-    public func stageNames(kind: String) -> [String] { stages.filter { $0.kind == kind }.map(\.name) }
+    package func stageNames(kind: String) -> [String] { stages.filter { $0.kind == kind }.map(\.name) }
 
     /// The per-epoch records of `stage` (event `epoch`), by epoch.
-    public func epochs(of stage: String) -> [EpochRecord] {
+    package func epochs(of stage: String) -> [EpochRecord] {
         records.filter { $0.stage == stage && $0.event == "epoch" }.sorted { $0.epoch < $1.epoch }
     }
 
     /// The re-clustering records of `stage`, by epoch.
-    public func reclusterings(of stage: String) -> [EpochRecord] {
+    package func reclusterings(of stage: String) -> [EpochRecord] {
         records.filter { $0.stage == stage && $0.event == "recluster" }.sorted { $0.epoch < $1.epoch }
     }
 
     /// Class names from the evaluation, else `class 0`, `class 1`, ….
-    public func classNames(count: Int) -> [String] {
+    package func classNames(count: Int) -> [String] {
         let names = metrics["class_names"]?.listValue?.compactMap(\.stringValue) ?? []
         return names.count == count ? names : (0..<count).map { "class \($0)" }
     }
 
     /// What a complete run would show that this one lacks, in words.
-    public var missingParts: [String] {
+    package var missingParts: [String] {
         var parts: [String] = []
         let failed = stages.first { $0.outcome == "failed" }
         let notReached = stages.filter { $0.outcome == "pending" }.map(\.name)

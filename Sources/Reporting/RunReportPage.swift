@@ -4,16 +4,16 @@ import PipelineDSL
 /// A run's `report.html`: the headline numbers, the long-tail figure, the shot groups, the
 /// confusion matrix, the training curves, stage times and the resolved recipe — whatever the run
 /// folder holds, with what is missing said at the top.
-public enum RunReportPage {
+package enum RunReportPage {
     /// Writes the report of `run` to `url`.
-    public static func write(_ run: RunRecord, to url: URL) throws {
+    package static func write(_ run: RunRecord, to url: URL) throws {
         do { try Data(html(run).utf8).write(to: url, options: .atomic) } catch {
             throw RunError("cannot write \(url.path): \(error.localizedDescription)")
         }
     }
 
     /// The page.
-    public static func html(_ run: RunRecord) -> String {
+    package static func html(_ run: RunRecord) -> String {
         var body = "<h1>\(HTML.escape(run.recipeName)) — run report</h1>\n"
         body += "<div class=\"sub\">\(HTML.escape(run.directory.path)) · status <b>\(HTML.escape(run.status))</b>"
         if let started = run.info["started_at"]?.stringValue { body += " · started \(HTML.escape(started))" }

@@ -2,25 +2,25 @@ import Foundation
 
 /// TFRecord framing, the container of TensorBoard event files: for each record, its length as a
 /// little-endian UInt64, the masked CRC-32C of those 8 bytes, the data, the masked CRC-32C of the data.
-public enum TFRecord {
+package enum TFRecord {
     /// A malformed or truncated record.
-    public struct FormatError: Error, CustomStringConvertible {
+    package struct FormatError: Error, CustomStringConvertible {
         /// Byte offset of the bad record.
-        public var offset: Int
+        package var offset: Int
         /// What is wrong.
-        public var reason: String
-        public var description: String { "TFRecord at byte \(offset): \(reason)" }
+        package var reason: String
+        package var description: String { "TFRecord at byte \(offset): \(reason)" }
     }
 
     /// One framed record.
-    public static func framed(_ data: [UInt8]) -> [UInt8] {
+    package static func framed(_ data: [UInt8]) -> [UInt8] {
         let length = littleEndian(UInt64(data.count))
         return length + littleEndian(CRC32C.masked(CRC32C.checksum(length))) + data
             + littleEndian(CRC32C.masked(CRC32C.checksum(data)))
     }
 
     /// The records of a file's bytes, each checked against both CRCs.
-    public static func records(_ bytes: [UInt8]) throws -> [[UInt8]] {
+    package static func records(_ bytes: [UInt8]) throws -> [[UInt8]] {
         var records: [[UInt8]] = [], offset = 0
         while offset < bytes.count {
             guard bytes.count - offset >= 12 else { throw FormatError(offset: offset, reason: "truncated header") }

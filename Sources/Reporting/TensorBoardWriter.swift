@@ -4,15 +4,15 @@ import PipelineDSL
 /// Writes one TensorBoard event file (`events.out.tfevents.<time>.<host>.<pid>.0`) in a run folder,
 /// so `tensorboard --logdir runs` shows every run: one scalar per numeric value of each epoch
 /// record, tagged `<stage>/<value>` at step = epoch.
-public final class TensorBoardWriter: @unchecked Sendable {
+package final class TensorBoardWriter: @unchecked Sendable {
     // The file handle is only touched under `lock`.
     private let lock = NSLock()
     private let handle: FileHandle
     /// The event file.
-    public let url: URL
+    package let url: URL
 
     /// Creates the event file in `directory` and writes its `brain.Event:2` header.
-    public init(directory: URL, time: Date = Date()) throws {
+    package init(directory: URL, time: Date = Date()) throws {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(time.timeIntervalSince1970)).\(host).\(getpid()).0")
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
@@ -25,7 +25,7 @@ public final class TensorBoardWriter: @unchecked Sendable {
     deinit { try? handle.close() }
 
     /// Appends one event holding `scalars` at `step`.
-    public func add(step: Int, wallTime: Double, scalars: [(tag: String, value: Float)]) {
+    package func add(step: Int, wallTime: Double, scalars: [(tag: String, value: Float)]) {
         guard !scalars.isEmpty else { return }
         let event = EventProto.scalars(wallTime: wallTime, step: Int64(step), scalars)
         lock.lock()
@@ -34,7 +34,7 @@ public final class TensorBoardWriter: @unchecked Sendable {
     }
 
     /// Appends a record's numbers (lists summarised as min / mean / max, e.g. class temperatures).
-    public func add(_ record: EpochRecord) {
+    package func add(_ record: EpochRecord) {
         let prefix = record.event == "epoch" ? record.stage : "\(record.stage)/\(record.event)"
         var scalars: [(tag: String, value: Float)] = []
         for name in record.values.keys.sorted() {
@@ -54,7 +54,7 @@ public final class TensorBoardWriter: @unchecked Sendable {
     }
 
     /// Every event of an event file, decoded (checks the framing and both CRCs of every record).
-    public static func read(_ url: URL) throws -> [EventProto.Decoded] {
+    package static func read(_ url: URL) throws -> [EventProto.Decoded] {
         let bytes = [UInt8](try Data(contentsOf: url))
         return try TFRecord.records(bytes).enumerated().map { index, record in
             guard let event = EventProto.decode(record) else {

@@ -9,16 +9,16 @@ import Datasets
 ///
 /// As an `ImageSource` it decodes each image when the loader asks and delivers it with the
 /// encoder's channels: RGB, or PIL's luma (`convert('L')`) for a 1-channel encoder.
-public struct PredictionInputs: ImageSource, Sendable {
+package struct PredictionInputs: ImageSource, Sendable {
     /// The images, in the order given (each folder's files sorted by path).
-    public private(set) var files: ImageFileList
+    package private(set) var files: ImageFileList
     /// Whether image k has a known label (from a split file).
-    public private(set) var labelled: [Bool]
+    package private(set) var labelled: [Bool]
     /// The channels delivered: 1 or 3.
-    public let channels: Int
+    package let channels: Int
 
     /// Images for an encoder taking `channels` channels and `classCount` classes.
-    public init(channels: Int, classCount: Int) {
+    package init(channels: Int, classCount: Int) {
         precondition(channels == 1 || channels == 3, "PredictionInputs: \(channels) channels")
         self.channels = channels
         files = ImageFileList(paths: [], labels: [], classNames: (0..<classCount).map { "class \($0)" }, origins: [], dctScaling: false)
@@ -26,12 +26,12 @@ public struct PredictionInputs: ImageSource, Sendable {
     }
 
     /// The extensions read as images.
-    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
+    package static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// Adds what `path` names: an image, a folder of images (recursively) or a split file (`.txt`).
     /// - Throws: `DatasetError` naming the path: missing, an unknown kind of file, an empty
     ///   folder, a malformed split line or a label outside the classes.
-    public mutating func add(_ path: String, root: String? = nil) throws {
+    package mutating func add(_ path: String, root: String? = nil) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -89,14 +89,14 @@ public struct PredictionInputs: ImageSource, Sendable {
     }
 
     /// The number of images.
-    public var count: Int { files.count }
+    package var count: Int { files.count }
     /// The labels (0 where unknown; see `labelled`).
-    public var labels: [Int32] { files.labels }
+    package var labels: [Int32] { files.labels }
     /// The number of classes.
-    public var classCount: Int { files.classCount }
+    package var classCount: Int { files.classCount }
 
     /// Decodes image `index` and lends its pixels with the encoder's channels.
-    public func withImage<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>, Int, Int, Int) throws -> R) throws -> R {
+    package func withImage<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>, Int, Int, Int) throws -> R) throws -> R {
         let image = try files.decode(at: index)  // RGB
         guard channels == 1 else {
             return try image.pixels.withUnsafeBufferPointer { try body($0, image.height, image.width, 3) }

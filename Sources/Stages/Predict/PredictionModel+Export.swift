@@ -4,15 +4,15 @@ import PipelineDSL
 
 extension PredictionModel {
     /// Metadata keys of an exported model file.
-    public enum ExportKey {
+    package enum ExportKey {
         /// The encoder's `EncoderArtifact` as JSON (architecture, channels, image size, mean, std).
-        public static let encoder = "sbcl.encoder"
+        package static let encoder = "sbcl.encoder"
         /// `cosine` or `linear`.
-        public static let classifier = "sbcl.classifier"
+        package static let classifier = "sbcl.classifier"
         /// The class names, a JSON array.
-        public static let classNames = "sbcl.class_names"
+        package static let classNames = "sbcl.class_names"
         /// `logitScale`, the factor before the softmax.
-        public static let logitScale = "sbcl.logit_scale"
+        package static let logitScale = "sbcl.logit_scale"
     }
 
     /// The whole model's state with PyTorch's names, as the authors' code holds it:
@@ -21,7 +21,7 @@ extension PredictionModel {
     /// a torchvision ResNet as `linear_classify.py`'s model, the backbone with the classifier as
     /// its `fc` (`fc.weight` [classes, features] and `fc.bias`, or a cosine `fc.weight`
     /// [features, classes]).
-    public func exportArrays() -> [(name: String, array: HostArray)] {
+    package func exportArrays() -> [(name: String, array: HostArray)] {
         switch encoder {
         case let .cifar(model):
             return model.stateArrays() + head.stateArrays().map { ("classifier." + $0.name, $0.array) }
@@ -33,7 +33,7 @@ extension PredictionModel {
 
     /// What `fromExport` needs besides the arrays: the encoder's metadata, the classifier form and
     /// the class names, as strings for a safetensors `__metadata__`.
-    public func exportMetadata() throws -> [String: String] {
+    package func exportMetadata() throws -> [String: String] {
         let encoderJSON = try JSONEncoder().encode(encoderArtifact)
         let names = try JSONSerialization.data(withJSONObject: classNames)
         return ["format": "pt", ExportKey.encoder: String(decoding: encoderJSON, as: UTF8.self),
@@ -42,7 +42,7 @@ extension PredictionModel {
     }
 
     /// Writes `exportArrays()` with `exportMetadata()` as a safetensors file.
-    public func writeSafeTensors(to url: URL) throws {
+    package func writeSafeTensors(to url: URL) throws {
         try SafeTensors.write(exportArrays(), metadata: exportMetadata(), to: url)
     }
 
@@ -51,7 +51,7 @@ extension PredictionModel {
     /// torchvision's own weights): those get ImageNet's normalisation and views at 224 and
     /// numbered classes.
     /// - Throws: `TensorFileError` or `CheckpointError` naming the file.
-    public static func fromExport(_ url: URL) throws -> PredictionModel {
+    package static func fromExport(_ url: URL) throws -> PredictionModel {
         let weights = try WeightsFile.load(contentsOf: url)
         var file = weights.arrays
         let meta = file.metadata

@@ -6,24 +6,24 @@ import PipelineDSL
 /// A trained encoder and classifier with what it takes to feed them a new image the way the run
 /// evaluated its test set: the architecture's test-time views, the per-channel normalisation, the
 /// image size and channels, and the class names.
-public struct PredictionModel {
+package struct PredictionModel {
     /// The frozen encoder (eval mode).
-    public let encoder: FrozenEncoder
+    package let encoder: FrozenEncoder
     /// Its metadata: architecture, input channels, image size, mean and standard deviation.
-    public let encoderArtifact: EncoderArtifact
+    package let encoderArtifact: EncoderArtifact
     /// The second-stage classifier.
-    public let head: ClassifierHead
+    package let head: ClassifierHead
     /// One name per class, in the classifier's order.
-    public let classNames: [String]
+    package let classNames: [String]
     /// Where the model came from, for the user (run folder and stage hashes, or the weights file).
-    public let source: String
+    package let source: String
     /// The factor the logits are multiplied by before the softmax that gives probabilities: the
     /// LDAM scale s the cosine classifier was trained with (its logits are cosines in [−1, 1]),
     /// 1 for a linear classifier. It changes no prediction, only the probabilities.
-    public let logitScale: Double
+    package let logitScale: Double
 
     /// A model from its parts; `classNames` must have one name per class of `head`.
-    public init(encoder: FrozenEncoder, encoderArtifact: EncoderArtifact, head: ClassifierHead, classNames: [String], source: String,
+    package init(encoder: FrozenEncoder, encoderArtifact: EncoderArtifact, head: ClassifierHead, classNames: [String], source: String,
                 logitScale: Double = 1) {
         precondition(classNames.count == head.classCount, "PredictionModel: \(classNames.count) names for \(head.classCount) classes")
         self.encoder = encoder
@@ -38,7 +38,7 @@ public struct PredictionModel {
     /// ResNet: resize the shorter side to the training size and centre-crop (both nothing when the
     /// image already has that size, as the run's test images do), then normalise; a torchvision
     /// ResNet: Resize(size · 8/7), CenterCrop(size), normalise.
-    public var viewSteps: [AugmentationStep] {
+    package var viewSteps: [AugmentationStep] {
         let a = encoderArtifact
         let mean = a.mean.map(Double.init), std = a.std.map(Double.init)
         if a.isCIFAR {
@@ -51,7 +51,7 @@ public struct PredictionModel {
     /// `evaluation` stage took as inputs (else its first classifier and that classifier's encoder),
     /// read from the cache that holds their artifacts; class names from the run's `metrics.json`.
     /// - Throws: `RunError` naming the run folder or the missing cache entry.
-    public static func fromRun(_ runDirectory: URL, cache: ArtifactCache) throws -> PredictionModel {
+    package static func fromRun(_ runDirectory: URL, cache: ArtifactCache) throws -> PredictionModel {
         let planURL = runDirectory.appendingPathComponent("plan.json")
         guard let data = FileManager.default.contents(atPath: planURL.path) else {
             throw RunError("\(runDirectory.path) is not a run folder: it has no plan.json")

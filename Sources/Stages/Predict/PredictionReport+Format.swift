@@ -3,7 +3,7 @@ import Foundation
 extension PredictionReport {
     /// Plain text: one line per image (`path  class (p%), ...`), then the per-class summary and,
     /// with labels, the accuracy.
-    public func text() -> String {
+    package func text() -> String {
         var out = ""
         for item in items {
             let classes = item.top.map { "\(classNames[$0.index]) (\(String(format: "%.1f", 100 * $0.probability))%)" }
@@ -33,7 +33,7 @@ extension PredictionReport {
     /// "probability"}]}], "summary": [{"class", "index", "predicted", "labelled", "correct"}],
     /// "top1"?}` (top1 in %, when labels were given); with `logits`, each prediction also holds
     /// every class's logit.
-    public func json(logits: Bool = false) -> String {
+    package func json(logits: Bool = false) -> String {
         var root: [String: Any] = [
             "model": source, "images": items.count,
             "predictions": items.map { item -> [String: Any] in
@@ -52,7 +52,7 @@ extension PredictionReport {
 
     /// CSV: a header, then one row per image: path, label (empty when unknown), then class and
     /// probability for each of the top K.
-    public func csv() -> String {
+    package func csv() -> String {
         func field(_ s: String) -> String {
             s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
