@@ -1,5 +1,6 @@
 import Foundation
 import OpenCLBackend
+import CUDABackend
 
 /// `sbcl-bench SUBCOMMAND [options]`: benchmarks that print one JSON line each.
 /// Each subcommand lives in its own file (`StepBench.swift`, `InferBench.swift`, `LoaderBench.swift`).
@@ -7,6 +8,7 @@ let benchmarks: [String: ([String]) throws -> Void] = registeredBenchmarks()
 
 // The GPU backend is a module of its own; `step --device opencl` opens it.
 OpenCLBackend.register()
+CUDABackend.register(environment: ProcessInfo.processInfo.environment)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let bench = benchmarks[name] else {

@@ -2,6 +2,7 @@ import Foundation
 import PipelineDSL
 import Stages
 import OpenCLBackend
+import CUDABackend
 
 /// `sbcl-run`: dispatches the first word to a command and maps errors to exit statuses.
 enum CLI {
@@ -38,6 +39,7 @@ enum CLI {
     static func main(_ arguments: [String]) -> Int32 {
         // GPU backends are modules of their own; registering one loads nothing until it is asked for.
         OpenCLBackend.register()
+        CUDABackend.register(environment: ProcessInfo.processInfo.environment)
         do {
             switch arguments.first {
             case "-h", "--help", "help":
