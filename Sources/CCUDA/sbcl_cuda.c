@@ -99,34 +99,62 @@ static int resolve_cudnn(void *library, sbcl_cudnn_api *table, const char **miss
     return 1;
 }
 
-// One library kind: tries each candidate, keeps the first complete table for the process.
+// Tries each candidate in order: the index of the first that dlopens and satisfies `resolve`
+// (which fills `table`), or -1; every failure is appended to `error`.
+static long first_library(const char *const *paths, size_t count, int (*resolve)(void *, void *, const char **),
+                          void *table, char *error, size_t capacity) {
+    if (error && capacity) error[0] = 0;
+    for (size_t i = 0; i < count; ++i) {
+        void *library = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+        if (!library) { note(error, capacity, paths[i], dlerror()); continue; }
+        const char *missing = NULL;
+        if (!resolve(library, table, &missing)) {
+            char reason[160];
+            snprintf(reason, sizeof reason, "has no symbol %s", missing);
+            note(error, capacity, paths[i], reason);
+            continue; // left loaded: unloading a driver library can be unsafe
+        }
+        return (long)i;
+    }
+    if (count == 0) note(error, capacity, "(no candidates)", "nothing to load");
+    return -1;
+}
+
+static const char *probe_symbol;
+static int resolve_probe(void *library, void *table, const char **missing) {
+    (void)table;
+    if (dlsym(library, probe_symbol)) return 1;
+    *missing = probe_symbol;
+    return 0;
+}
+
+long sbcl_cuda_probe(const char *const *paths, size_t count, const char *symbol, char *error, size_t capacity) {
+    pthread_mutex_lock(&lock);
+    probe_symbol = symbol;
+    long found = first_library(paths, count, resolve_probe, NULL, error, capacity);
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+// One library kind: the first complete table, kept for the process.
 #define LOADER(function, type, resolver)                                                           \
+    static int resolver##_any(void *library, void *table, const char **missing) {                 \
+        return resolver(library, (type *)table, missing);                                          \
+    }                                                                                              \
     const type *function(const char *const *paths, size_t count, char *error, size_t capacity) {   \
         static type api;                                                                           \
         static int loaded = 0;                                                                     \
         pthread_mutex_lock(&lock);                                                                 \
-        if (loaded) { pthread_mutex_unlock(&lock); return &api; }                                  \
-        if (error && capacity) error[0] = 0;                                                       \
-        for (size_t i = 0; i < count; ++i) {                                                       \
-            void *library = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);                               \
-            if (!library) { note(error, capacity, paths[i], dlerror()); continue; }                \
+        if (!loaded) {                                                                             \
             type table;                                                                            \
             memset(&table, 0, sizeof table);                                                       \
-            const char *missing = NULL;                                                            \
-            if (!resolver(library, &table, &missing)) {                                            \
-                char reason[160];                                                                  \
-                snprintf(reason, sizeof reason, "has no symbol %s", missing);                      \
-                note(error, capacity, paths[i], reason);                                           \
-                continue; /* left loaded: unloading a driver library can be unsafe */             \
+            if (first_library(paths, count, resolver##_any, &table, error, capacity) >= 0) {       \
+                api = table;                                                                       \
+                loaded = 1;                                                                        \
             }                                                                                      \
-            api = table;                                                                           \
-            loaded = 1;                                                                            \
-            pthread_mutex_unlock(&lock);                                                           \
-            return &api;                                                                           \
         }                                                                                          \
-        if (count == 0) note(error, capacity, "(no candidates)", "nothing to load");               \
         pthread_mutex_unlock(&lock);                                                               \
-        return NULL;                                                                               \
+        return loaded ? &api : NULL;                                                               \
     }
 
 LOADER(sbcl_cuda_load_driver, sbcl_cuda_driver_api, resolve_driver)

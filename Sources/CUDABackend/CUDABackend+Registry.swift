@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Synchronization
 
 extension CUDABackend {
@@ -9,12 +10,13 @@ extension CUDABackend {
     /// call it at start; the engine itself never links CUDA). `environment` is the process's:
     /// `SBCL_CUDA_LIBRARY_PATH` and `VIRTUAL_ENV` feed the library search
     /// (`CUDALibraryConfiguration`), `SBCL_CUDA_PRECISION` (float32, tf32-convolutions, tf32) the
-    /// GEMMs' arithmetic, `SBCL_CUDA_PROFILE=1` per-kernel timing. An unknown precision is
+    /// GEMMs' arithmetic, `SBCL_CUDA_PROFILE=1` per-kernel timing (written to stderr at exit). An unknown precision is
     /// refused when the device opens.
     public static func register(environment: [String: String]) {
         let precision = environment["SBCL_CUDA_PRECISION"]
         settings.withLock { $0 = (CUDALibraryConfiguration(environment: environment), Precision(rawValue: precision ?? "float32") ?? .float32) }
         profiling = environment["SBCL_CUDA_PROFILE"] == "1"
+        if profiling { atexit { CUDABackend.printProfiles() } }
         DeviceSelection.registerCUDA { ordinal in
             let device = ordinal == 0 ? "cuda" : "cuda:\(ordinal)"
             if let precision, Precision(rawValue: precision) == nil {
@@ -26,6 +28,18 @@ extension CUDABackend {
             } catch {
                 throw DeviceError.unavailable(device: device, reason: String(describing: error))
             }
+        }
+    }
+
+    /// Writes each opened backend's per-kernel times to stderr (at exit, when profiling).
+    static func printProfiles() {
+        for backend in opened.withLock({ Array($0.values) }) {
+            var text = "per-kernel time on \(backend.name):\n"
+            for entry in backend.profile {
+                text += entry.kernel.padding(toLength: 26, withPad: " ", startingAt: 0)
+                    + String(format: "%9.3f s %7d calls\n", entry.seconds, entry.calls)
+            }
+            FileHandle.standardError.write(Data(text.utf8))
         }
     }
 

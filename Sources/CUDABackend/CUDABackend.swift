@@ -136,7 +136,17 @@ public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         let (major, minor) = device.computeCapability
         var failures: [String] = []
         for architecture in ["sm_\(major)\(minor)", "compute_\(major)\(minor)"] {
-            let output = try compiler.compile(architecture: architecture)
+            let output: NVRTCCompiler.Output
+            do {
+                output = try compiler.compile(architecture: architecture)
+            } catch {
+                // An NVRTC that does not know the GPU's machine code may still emit PTX for it.
+                if architecture.hasPrefix("sm_"), case .compile(_, let log) = error, log.contains("invalid value for --gpu-architecture") {
+                    failures.append("\(architecture): not supported by NVRTC")
+                    continue
+                }
+                throw error
+            }
             var module: UnsafeMutableRawPointer?
             let result: Int32 = switch output {
             case .cubin(let bytes): bytes.withUnsafeBytes { api.moduleLoadData(&module, $0.baseAddress) }

@@ -50,15 +50,38 @@ final class LibrarySearchTests: XCTestCase {
     func testTheLoaderReportsEveryPathItTried() throws {
         let fake = try touch("libcudnn.so.9")
         var message = [CChar](repeating: 0, count: 1024)
-        let paths = [fake, "/nonexistent/libcudnn.so.9"]
+        let paths = [fake, "/nonexistent/libcudnn.so.9", "libc.so.6"]
         let table = paths.map { strdup($0) }
         defer { table.forEach { free($0) } }
-        let loaded = table.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer {
-            sbcl_cuda_load_cudnn($0.baseAddress, 2, &message, message.count)
+        func probe(_ symbol: String) -> Int {
+            table.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer {
+                sbcl_cuda_probe($0.baseAddress, paths.count, symbol, &message, message.count)
+            }
         }
-        XCTAssertNil(loaded)
+        XCTAssertEqual(probe("cudnnGetVersion"), -1)
         let text = String(cString: message)
-        XCTAssertTrue(text.contains(fake) && text.contains("/nonexistent/libcudnn.so.9"), text)
+        XCTAssertTrue(text.contains(fake) && text.contains("/nonexistent/libcudnn.so.9") && text.contains("libc.so.6: has no symbol cudnnGetVersion"), text)
+        XCTAssertEqual(probe("malloc"), 2, "the first candidate that loads and has the symbol")
+    }
+
+    /// Where cuBLAS or cuDNN is on the search path (NVIDIA's wheels, the toolkit), every symbol the
+    /// backend needs resolves in it: the names of `sbcl_cuda.h` against the real library.
+    func testTheInstalledCuBLASAndCuDNNHaveEverySymbolTheBackendUses() throws {
+        let configuration = CUDATestLibraries.configuration
+        var found = 0
+        for (library, loader) in [(CUDALibraryConfiguration.Library.cublas, { sbcl_cuda_load_cublas($0, $1, $2, $3) != nil }),
+                                  (.cudnn, { sbcl_cuda_load_cudnn($0, $1, $2, $3) != nil })] {
+            let candidates = configuration.candidates(for: library).filter { $0.hasPrefix("/") }
+            guard !candidates.isEmpty else { continue }
+            found += 1
+            var message = [CChar](repeating: 0, count: 4096)
+            let copies = candidates.map { strdup($0) }
+            defer { copies.forEach { free($0) } }
+            let loaded = copies.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer { loader($0.baseAddress, candidates.count, &message, message.count) }
+            XCTAssertTrue(loaded, "\(library): \(String(cString: message))")
+            print("\(library) loads from \(candidates[0])")
+        }
+        if found == 0 { throw XCTSkip("no cuBLAS or cuDNN on the search path (SBCL_CUDA_LIBRARY_PATH, the toolkit, NVIDIA's wheels)") }
     }
 
     func testAMissingLibraryIsOneSentenceSayingWhatToInstall() {

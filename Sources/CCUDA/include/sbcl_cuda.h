@@ -163,6 +163,10 @@ const sbcl_cublas_api *sbcl_cuda_load_cublas(const char *const *paths, size_t co
 /// The same for cuDNN.
 const sbcl_cudnn_api *sbcl_cuda_load_cudnn(const char *const *paths, size_t count, char *error, size_t capacity);
 
+/// The search alone, keeping nothing: the index of the first of `paths[0..count)` that loads and
+/// defines `symbol`, or -1 with every path tried and its reason in `error` (tests, diagnostics).
+long sbcl_cuda_probe(const char *const *paths, size_t count, const char *symbol, char *error, size_t capacity);
+
 #pragma clang diagnostic pop
 
 #ifdef __cplusplus
