@@ -136,25 +136,17 @@ long sbcl_cuda_probe(const char *const *paths, size_t count, const char *symbol,
     return found;
 }
 
-// One library kind: the first complete table, kept for the process.
+// One library kind: the first complete table, written to `table`; the index of its path or -1.
 #define LOADER(function, type, resolver)                                                           \
     static int resolver##_any(void *library, void *table, const char **missing) {                 \
         return resolver(library, (type *)table, missing);                                          \
     }                                                                                              \
-    const type *function(const char *const *paths, size_t count, char *error, size_t capacity) {   \
-        static type api;                                                                           \
-        static int loaded = 0;                                                                     \
+    long function(const char *const *paths, size_t count, type *table, char *error, size_t capacity) { \
         pthread_mutex_lock(&lock);                                                                 \
-        if (!loaded) {                                                                             \
-            type table;                                                                            \
-            memset(&table, 0, sizeof table);                                                       \
-            if (first_library(paths, count, resolver##_any, &table, error, capacity) >= 0) {       \
-                api = table;                                                                       \
-                loaded = 1;                                                                        \
-            }                                                                                      \
-        }                                                                                          \
+        memset(table, 0, sizeof *table);                                                           \
+        long found = first_library(paths, count, resolver##_any, table, error, capacity);          \
         pthread_mutex_unlock(&lock);                                                               \
-        return loaded ? &api : NULL;                                                               \
+        return found;                                                                              \
     }
 
 LOADER(sbcl_cuda_load_driver, sbcl_cuda_driver_api, resolve_driver)

@@ -121,7 +121,9 @@ public struct CUDALibraryConfiguration: Sendable, Equatable {
     }
 }
 
-/// The loaded libraries' function tables (see `sbcl_cuda.h`); cuDNN only when present.
+/// The loaded libraries' function tables (see `sbcl_cuda.h`); cuDNN only when present. Loading is
+/// a pure function of the configuration (the C side keeps nothing), so two configurations in one
+/// process — a test's fake driver beside the real search — do not meet.
 struct CUDALibraries {
     let driver: sbcl_cuda_driver_api
     let nvrtc: sbcl_nvrtc_api
@@ -129,14 +131,16 @@ struct CUDALibraries {
     let cudnn: sbcl_cudnn_api?
 
     /// Loads `library` from the first of `configuration`'s candidates that has every symbol.
-    /// A table, once loaded, is the process's (the C side keeps it).
     static func load<T>(_ library: CUDALibraryConfiguration.Library, _ configuration: CUDALibraryConfiguration,
-                        _ loader: (UnsafePointer<UnsafePointer<CChar>?>?, Int, UnsafeMutablePointer<CChar>?, Int) -> UnsafePointer<T>?)
+                        _ loader: (UnsafePointer<UnsafePointer<CChar>?>?, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<CChar>?, Int) -> Int)
         throws(CUDAError) -> T {
         let candidates = configuration.candidates(for: library)
         var message = [CChar](repeating: 0, count: 4096)
-        let table: UnsafePointer<T>? = withCStrings(candidates) { loader($0, candidates.count, &message, message.count) }
-        guard let table else {
+        // The C side fills the table (function pointers that Swift cannot default-initialise).
+        let table = UnsafeMutablePointer<T>.allocate(capacity: 1)
+        defer { table.deallocate() }
+        let found = withCStrings(candidates) { loader($0, candidates.count, table, &message, message.count) }
+        guard found >= 0 else {
             throw .libraryMissing(library: library, tried: String(cString: message))
         }
         return table.pointee

@@ -120,7 +120,7 @@ PY
   # 1. The CUDA tests: every op against the CPU backend, the ResNet-32 step, transfers, memory
   #    errors, the NVRTC compile, the library search. Must not skip on the GPU machine.
   local classes
-  classes=$(for c in NVRTCCompileTests LibrarySearchTests ElementwiseParityTests ReductionAndGEMMParityTests \
+  classes=$(for c in NVRTCCompileTests LibrarySearchTests FakeDriverTests ElementwiseParityTests ReductionAndGEMMParityTests \
                      LayerParityTests RowParityTests TransferAndMemoryTests ClassifierOnDeviceTests \
                      EncoderStepOnDeviceTests ResNetStepParityTests; do printf 'CUDABackendTests.%s,' "$c"; done)
   local require=1; [ "$device" = cuda ] || require=0

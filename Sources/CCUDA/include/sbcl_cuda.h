@@ -152,18 +152,19 @@ typedef struct {
     size_t (* _Nonnull getVersion)(void);
 } sbcl_cudnn_api;
 
-/// Tries `paths[0..count)` in order and returns the driver table from the first that loads and
-/// resolves every required symbol (the same table on every later call once loaded), or NULL with
-/// a sentence in `error` (at most `capacity` bytes) naming each path tried and why it failed.
-const sbcl_cuda_driver_api *sbcl_cuda_load_driver(const char *const *paths, size_t count, char *error, size_t capacity);
+/// Tries `paths[0..count)` in order and fills `table` from the first that loads and resolves
+/// every required symbol; returns that path's index, or -1 with a sentence in `error` (at most
+/// `capacity` bytes) naming each path tried and why it failed. Nothing is kept between calls (the
+/// libraries stay loaded; dlopen of a loaded library is cheap): the caller keeps the table.
+long sbcl_cuda_load_driver(const char *const *paths, size_t count, sbcl_cuda_driver_api *table, char *error, size_t capacity);
 /// The same for NVRTC.
-const sbcl_nvrtc_api *sbcl_cuda_load_nvrtc(const char *const *paths, size_t count, char *error, size_t capacity);
+long sbcl_cuda_load_nvrtc(const char *const *paths, size_t count, sbcl_nvrtc_api *table, char *error, size_t capacity);
 /// The same for cuBLAS.
-const sbcl_cublas_api *sbcl_cuda_load_cublas(const char *const *paths, size_t count, char *error, size_t capacity);
+long sbcl_cuda_load_cublas(const char *const *paths, size_t count, sbcl_cublas_api *table, char *error, size_t capacity);
 /// The same for cuDNN.
-const sbcl_cudnn_api *sbcl_cuda_load_cudnn(const char *const *paths, size_t count, char *error, size_t capacity);
+long sbcl_cuda_load_cudnn(const char *const *paths, size_t count, sbcl_cudnn_api *table, char *error, size_t capacity);
 
-/// The search alone, keeping nothing: the index of the first of `paths[0..count)` that loads and
+/// The search alone, for one symbol: the index of the first of `paths[0..count)` that loads and
 /// defines `symbol`, or -1 with every path tried and its reason in `error` (tests, diagnostics).
 long sbcl_cuda_probe(const char *const *paths, size_t count, const char *symbol, char *error, size_t capacity);
 
