@@ -83,6 +83,30 @@ final class FakeDriverTests: XCTestCase {
         XCTAssertGreaterThan(device.transfers.uploads, 0)
     }
 
+    /// The next batch's upload from pinned staging on the transfer stream, and device copies.
+    func testABackgroundUploadAndADeviceCopyDeliverTheValues() throws {
+        let device = try backend()
+        let values = (0..<3000).map { Float($0) * 0.25 }
+        let target = device.allocate(byteCount: values.count * 4), copy = device.allocate(byteCount: values.count * 4)
+        let before = device.transfers
+        do {
+            let upload = device.uploadInBackground(values, to: target)
+            upload.ready()
+        }
+        device.copy(from: target, to: copy, byteCount: values.count * 4)
+        var back = [Float](repeating: -1, count: values.count)
+        back.withUnsafeMutableBytes { device.download(copy, into: $0) }
+        XCTAssertEqual(back, values)
+        XCTAssertEqual(device.transfers.uploads - before.uploads, 1)
+        XCTAssertEqual(device.transfers.uploadedBytes - before.uploadedBytes, values.count * 4)
+        XCTAssertEqual(device.transfers.downloads - before.downloads, 1)
+        // The pinned staging buffer is reused by the next upload of the same size.
+        let again = device.uploadInBackground(values.map { -$0 }, to: target)
+        again.ready()
+        back.withUnsafeMutableBytes { device.download(target, into: $0) }
+        XCTAssertEqual(back, values.map { -$0 })
+    }
+
     /// The row-major product through column-major cuBLAS: operands swapped, flags kept.
     func testMatrixProductsInEveryTransposeMatchTheCPU() throws {
         let device = try backend()
