@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "sbcl-bench", targets: ["sbcl-bench"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "PipelineDSL", targets: ["PipelineDSL"]),
+        .library(name: "Stages", targets: ["Stages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
@@ -98,6 +99,8 @@ let package = Package(
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
         .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine"], path: "Tests/CLITests"),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
+        // Sweep folders and Slurm job arrays, against a fake sbatch/squeue/sacct on a PATH of their own.
+        .testTarget(name: "LaunchersTests", dependencies: ["Launchers", "PipelineDSL"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]

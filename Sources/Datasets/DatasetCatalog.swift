@@ -1,6 +1,6 @@
 import Foundation
 
-/// The data sets a recipe's `dataset` stage can name (SPEC §2).
+/// The data sets a recipe's `dataset` stage can name (docs/method.md, "Data").
 public enum DatasetKind: String, Sendable, Codable, CaseIterable {
     /// CIFAR-10, binary or python layout.
     case cifar10

@@ -14,8 +14,8 @@ public struct CommandRunner: Sendable {
     /// The `PATH` searched.
     public var path: String
 
-    /// A runner searching `path` (default: this process's `PATH`).
-    public init(path: String = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") { self.path = path }
+    /// A runner searching `path` (the executable passes its `PATH`).
+    public init(path: String) { self.path = path }
 
     /// The executable `name` on the `PATH`, or nil.
     public func locate(_ name: String) -> URL? {

@@ -54,7 +54,7 @@ public struct SlurmJob: Sendable {
 
     /// Writes the script and the logs folder, submits the array with `sbatch`, records the job id
     /// in `sweep.json` and returns it.
-    public mutating func submit(runner: CommandRunner = CommandRunner()) throws -> String {
+    public mutating func submit(runner: CommandRunner) throws -> String {
         let scriptURL = sweep.directory.appendingPathComponent(Self.scriptFile)
         do {
             try FileManager.default.createDirectory(at: sweep.directory.appendingPathComponent(Self.logFolder),

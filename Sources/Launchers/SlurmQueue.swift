@@ -6,7 +6,7 @@ import Foundation
 public enum SlurmQueue {
     /// Slurm's state of each array task, by index (`RUNNING`, `COMPLETED`, `FAILED`, …); tasks
     /// Slurm does not list are absent. Nil when neither command answered (no Slurm here).
-    public static func states(job: String, runner: CommandRunner = CommandRunner()) -> [Int: String]? {
+    public static func states(job: String, runner: CommandRunner) -> [Int: String]? {
         var states: [Int: String]?
         if let result = try? runner.run(["squeue", "-h", "-r", "--states=all", "-j", job, "-o", "%i|%T"]), result.status == 0 {
             states = parse(result.stdout, job: job)

@@ -4,7 +4,7 @@ import Foundation
 import PipelineDSL
 
 /// The ranks of an MPI job over Open MPI, loaded at run time (`dlopen` of `libmpi.so.40`, or the
-/// library `SBCL_MPI_LIBRARY` names): the engine's collectives for data-parallel training and the
+/// library the executable names, from `SBCL_MPI_LIBRARY`): the engine's collectives for data-parallel training and the
 /// executor's rank coordination.
 ///
 /// One per process, made by `start`; every call comes from the thread that made it (MPI is
@@ -22,17 +22,17 @@ public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Se
         self.size = size
     }
 
-    /// Loads Open MPI and joins the job that `job` describes.
+    /// Loads Open MPI (`library`, else `libmpi.so.40`) and joins the job that `job` describes.
     ///
     /// - Throws: `RunError` with a sentence a user can act on when the library cannot be loaded, MPI
     ///   does not start, or it sees a different number of ranks than the launcher announced.
-    public static func start(_ job: Launcher.Job, environment: [String: String]) throws -> MPICommunicator {
-        let path = environment["SBCL_MPI_LIBRARY"].flatMap { $0.isEmpty ? nil : $0 } ?? "libmpi.so.40"
+    public static func start(_ job: Launcher.Job, library: String?) throws -> MPICommunicator {
+        let path = library.flatMap { $0.isEmpty ? nil : $0 } ?? "libmpi.so.40"
         var error = [CChar](repeating: 0, count: 512)
         guard sbcl_mpi_load(path, &error, error.count) == 0 else {
             let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw RunError("started by \(job.name) with \(job.size.map(String.init) ?? "several") ranks, but Open MPI is unusable: \(reason); "
-                           + "install openmpi-bin and libopenmpi3 (scripts/setup.sh does), or set SBCL_MPI_LIBRARY to libmpi.so.40's path")
+                           + "install openmpi-bin and libopenmpi3 (scripts/setup.sh test does), or set SBCL_MPI_LIBRARY to libmpi.so.40's path")
         }
         guard sbcl_mpi_init() == 0 else { throw RunError("MPI_Init failed under \(job.name)") }
         let communicator = MPICommunicator(rank: Int(sbcl_mpi_rank()), size: Int(sbcl_mpi_size()))
@@ -47,10 +47,9 @@ public final class MPICommunicator: Communicator, RankCoordinator, @unchecked Se
     public func finish() { _ = sbcl_mpi_finalize() }
 
     /// Ends every rank of the job with `status` at once (an error on one rank must not leave the
-    /// others waiting in a collective).
-    public func abort(status: Int32) -> Never {
+    /// others waiting in a collective). MPI ends the processes; the caller exits should it return.
+    public func abort(status: Int32) {
         sbcl_mpi_abort(status)
-        exit(status)
     }
 
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {

@@ -1,13 +1,11 @@
 import Foundation
 
-// Per-kernel time, for choosing kernels ("measure and pick"): with SBCL_OPENCL_PROFILE=1 every
+// Per-kernel time, for choosing kernels ("measure and pick"): with `profiling` (the executables
+// set it from SBCL_OPENCL_PROFILE=1) every
 // launch and CLBlast call waits for the queue and adds its wall time to its kernel's total. This
 // serialises the device (no overlap), so it is a tool, never on in a measured run.
 
 extension OpenCLBackend {
-    /// Whether launches are timed (the environment variable `SBCL_OPENCL_PROFILE=1`).
-    static let profiling = ProcessInfo.processInfo.environment["SBCL_OPENCL_PROFILE"] == "1"
-
     /// Seconds and calls per kernel (`sgemm` for CLBlast) since the backend opened, most time first.
     public var profile: [(kernel: String, seconds: Double, calls: Int)] {
         state.withLock { s in s.profile.map { ($0.key, $0.value.seconds, $0.value.calls) } }.sorted { $0.seconds > $1.seconds }
@@ -16,7 +14,7 @@ extension OpenCLBackend {
     /// Runs `body` (an enqueue), then, when profiling, waits for the queue and books the time to `kernel`.
     @inline(__always)
     func timed(_ kernel: String, _ body: () -> Void) {
-        guard Self.profiling else { return body() }
+        guard profiling else { return body() }
         _ = api.finish(queue)
         let start = DispatchTime.now().uptimeNanoseconds
         body()

@@ -30,6 +30,8 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     let kernels: [String: UnsafeMutableRawPointer]
     /// The most bytes this backend keeps allocated at once (the device's memory unless lowered).
     public let memoryLimit: Int
+    /// Whether every launch is timed into `profile` (serialises the device; see OpenCLBackend+Profile.swift).
+    public let profiling: Bool
 
     struct State {
         var pool = FreeLists()
@@ -60,8 +62,9 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     /// Opens `device`: a context, a queue and the kernels compiled for it (PoCL compiles them in
     /// a few seconds the first time and caches them). `memoryLimit` lowers the bytes this backend
     /// may hold (tests of the out-of-memory path); by default it is the device's global memory.
-    public init(device: OpenCLDevice, memoryLimit: Int? = nil) throws(OpenCLError) {
-        let api = try OpenCLLibrary.api()
+    /// `profiling` times every launch into `profile`.
+    public init(device: OpenCLDevice, memoryLimit: Int? = nil, profiling: Bool = false) throws(OpenCLError) {
+        let api = try OpenCLLibrary.api(library: device.library)
         var status: Int32 = 0
         var ids: [UnsafeMutableRawPointer?] = [device.id]
         guard let context = api.createContext(nil, 1, &ids, nil, nil, &status), status == 0 else {
@@ -87,6 +90,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         self.program = program
         self.kernels = kernels
         self.memoryLimit = memoryLimit ?? device.globalMemoryBytes
+        self.profiling = profiling
     }
 
     /// Compiles `source` for `device`; a failure carries the compiler's log.

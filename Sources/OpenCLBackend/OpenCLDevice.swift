@@ -20,12 +20,15 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     public let maximumAllocationBytes: Int
     /// The largest work-group.
     public let maximumWorkGroupSize: Int
+    /// The ICD loader this device was found through (nil: `libOpenCL.so.1`).
+    public let library: String?
 
     public var description: String { "\(name) (\(platform), \(isGPU ? "GPU" : "CPU"), \(globalMemoryBytes >> 20) MiB)" }
 
-    /// Every device of every platform the ICD loader finds, GPUs first.
-    public static func all() throws(OpenCLError) -> [OpenCLDevice] {
-        let api = try OpenCLLibrary.api()
+    /// Every device of every platform the ICD loader finds, GPUs first. `library` names another
+    /// loader than `libOpenCL.so.1`.
+    public static func all(library: String? = nil) throws(OpenCLError) -> [OpenCLDevice] {
+        let api = try OpenCLLibrary.api(library: library)
         var platformCount: UInt32 = 0
         let status = api.getPlatformIDs(0, nil, &platformCount)
         // -1001 (CL_PLATFORM_NOT_FOUND_KHR): the ICD loader found no driver.
@@ -51,7 +54,7 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
                 let name = infoString { api.getDeviceInfo(id, UInt32(SBCL_CL_DEVICE_NAME), $0, $1, $2) }
                 devices.append(OpenCLDevice(id: id, platform: platformName, name: name, isGPU: type & gpuMask != 0,
                                             globalMemoryBytes: Int(memory), maximumAllocationBytes: Int(maxAlloc),
-                                            maximumWorkGroupSize: Swift.max(1, group)))
+                                            maximumWorkGroupSize: Swift.max(1, group), library: library))
             }
         }
         return devices.filter(\.isGPU) + devices.filter { !$0.isGPU }

@@ -1,24 +1,33 @@
 import COpenCL
 import Engine
 import Foundation
+import Synchronization
 
 /// The OpenCL and CLBlast entry points, loaded once per process with `dlopen` (see `sbcl_opencl.h`).
 ///
-/// `SBCL_OPENCL_LIBRARY` names another ICD loader than `libOpenCL.so.1` (a vendor's library in a
-/// non-standard place; the tests point it at a missing file to see a machine without OpenCL).
+/// `library` names another ICD loader than `libOpenCL.so.1` (a vendor's library in a non-standard
+/// place; the executables take it from `SBCL_OPENCL_LIBRARY`, and the tests point it at a missing
+/// file to see a machine without OpenCL).
 enum OpenCLLibrary {
-    private static let loaded: Result<sbcl_opencl_api, OpenCLError> = {
-        var message = [CChar](repeating: 0, count: 512)
-        let path = ProcessInfo.processInfo.environment["SBCL_OPENCL_LIBRARY"]
-        guard let table = sbcl_opencl_load(path, nil, &message, message.count) else {
-            return .failure(.libraryMissing(String(cString: message)))
-        }
-        return .success(table.pointee)
-    }()
+    /// What loading each library path gave (nil: the default loader), each tried once.
+    private static let loaded = Mutex<[String: Result<sbcl_opencl_api, OpenCLError>]>([:])
 
     /// The function table, or the reason the libraries could not be loaded.
-    static func api() throws(OpenCLError) -> sbcl_opencl_api {
-        try loaded.get()
+    static func api(library: String? = nil) throws(OpenCLError) -> sbcl_opencl_api {
+        let path = library.flatMap { $0.isEmpty ? nil : $0 }
+        let result = loaded.withLock { table in
+            if let known = table[path ?? ""] { return known }
+            var message = [CChar](repeating: 0, count: 512)
+            let result: Result<sbcl_opencl_api, OpenCLError>
+            if let entries = sbcl_opencl_load(path, nil, &message, message.count) {
+                result = .success(entries.pointee)
+            } else {
+                result = .failure(.libraryMissing(String(cString: message)))
+            }
+            table[path ?? ""] = result
+            return result
+        }
+        return try result.get()
     }
 }
 

@@ -18,10 +18,11 @@ public struct LockPolicy: Sendable, Equatable {
     /// A policy reclaiming after `staleAfter` seconds without a heartbeat.
     public init(staleAfter: TimeInterval) { self.staleAfter = staleAfter }
 
-    /// `SBCL_LOCK_STALE_SECONDS` when set, else `standard`.
-    public init(environment: [String: String]) throws {
-        guard let text = environment["SBCL_LOCK_STALE_SECONDS"], !text.isEmpty else { self = .standard; return }
-        guard let seconds = Double(text), seconds.isFinite, seconds >= 0.1 else {
+    /// The policy a number of seconds as text asks for (the executables read it from
+    /// `SBCL_LOCK_STALE_SECONDS`); `standard` when nil or empty.
+    public init(staleSeconds text: String?) throws {
+        guard let text, !text.isEmpty else { self = .standard; return }
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0.1, seconds <= 1e9 else {
             throw UsageError("SBCL_LOCK_STALE_SECONDS=\(text): expected a number of seconds, at least 0.1")
         }
         self.init(staleAfter: seconds)

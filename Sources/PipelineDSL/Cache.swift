@@ -29,11 +29,12 @@ public final class ArtifactCache: Sendable {
         }
     }
 
-    /// The cache location: `--cache-dir`, else `SBCL_CACHE_DIR`, else `.sbcl/cache` in `workingDirectory`.
-    public static func location(option: String?, environment: [String: String], workingDirectory: URL) -> URL {
+    /// The cache location: `option` (`--cache-dir`), else `configured` (the executables read it from
+    /// `SBCL_CACHE_DIR`), else `.sbcl/cache` in `workingDirectory`.
+    public static func location(option: String?, configured: String?, workingDirectory: URL) -> URL {
         let base = URL(fileURLWithPath: workingDirectory.path, isDirectory: true)
         if let option, !option.isEmpty { return URL(fileURLWithPath: option, relativeTo: base).standardizedFileURL }
-        if let value = environment["SBCL_CACHE_DIR"], !value.isEmpty {
+        if let value = configured, !value.isEmpty {
             return URL(fileURLWithPath: value, relativeTo: base).standardizedFileURL
         }
         return base.appendingPathComponent(".sbcl/cache")

@@ -47,16 +47,16 @@ public struct MemoryQuery: Sendable {
 
 /// The memory a run may use on this machine.
 public enum MachineMemory {
-    /// The environment variable that sets the limit in bytes (suffixes K, M, G, T for powers of
-    /// 1024 are accepted): for tests, and for users who share a machine.
+    /// The environment variable the executables read the limit from, in bytes (suffixes K, M, G, T
+    /// for powers of 1024 are accepted): for tests, and for users who share a machine.
     public static let limitVariable = "SBCL_MEMORY_LIMIT"
 
-    /// The limit: `SBCL_MEMORY_LIMIT` when set, else the smaller of the physical memory and the
-    /// process's cgroup limit (`/sys/fs/cgroup/memory.max`), where there is one.
+    /// The limit: `setting` (the value of `SBCL_MEMORY_LIMIT`) when given, else the smaller of the
+    /// physical memory and the process's cgroup limit (`/sys/fs/cgroup/memory.max`), where there is one.
     ///
-    /// - Throws: a `UsageError`-like `MemoryLimitError` when the variable cannot be read as a size.
-    public static func limit(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int {
-        if let text = environment[limitVariable], !text.isEmpty {
+    /// - Throws: a `UsageError`-like `MemoryLimitError` when `setting` cannot be read as a size.
+    public static func limit(setting: String?) throws -> Int {
+        if let text = setting, !text.isEmpty {
             guard let bytes = parse(text) else { throw MemoryLimitError(text: text) }
             return bytes
         }
@@ -75,7 +75,7 @@ public enum MachineMemory {
         let scales: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
         var scale = 1.0
         if let last = digits.last, let factor = scales[last] { scale = factor; digits.removeLast() }
-        guard let value = Double(digits), value > 0, value.isFinite else { return nil }
+        guard let value = Double(digits), value > 0, value.isFinite, value * scale < 0x1p62 else { return nil }
         return Int(value * scale)
     }
 }

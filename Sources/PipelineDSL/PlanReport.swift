@@ -10,7 +10,7 @@ public enum StageStatus: String, Sendable {
     case pending
 }
 
-/// The `plan` command's output: text and the JSON of SPEC §3.
+/// The `plan` command's output: text and the JSON of docs/method.md, "CLI contract".
 public enum PlanReport {
     /// The status of one stage.
     public static func status(of stage: PlannedStage, cache: ArtifactCache) -> StageStatus {

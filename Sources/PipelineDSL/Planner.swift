@@ -93,28 +93,25 @@ public enum Planner {
             if kind.usesSeed { material["seed"] = .int(recipe.seed) }
             let ranksInHash = ranks > 1 && kind.dataParallel?.dependsOnRanks(spec.parameters) == true ? ranks : nil
             if let ranksInHash { material["ranks"] = .int(ranksInHash) }
+            // A thrown error of the kind's checks becomes a diagnostic on the stage.
+            func noting<T>(_ body: () throws -> T?) -> T? {
+                do {
+                    return try body()
+                } catch let error as RecipeError {
+                    diagnostics += error.diagnostics
+                } catch {
+                    diagnostics.append(Diagnostic(location: spec.location, keyPath: "stages.\(spec.name)", message: "\(error)"))
+                }
+                return nil
+            }
+            _ = noting { try kind.validate?(spec.parameters) }
             let unavailable = kind.availability?(spec.parameters)
             if unavailable != nil {
                 material["extra"] = .string("unavailable")
             } else if let hashMaterial = kind.hashMaterial {
-                do {
-                    material["extra"] = .string(try hashMaterial(spec.parameters))
-                } catch let error as RecipeError {
-                    diagnostics += error.diagnostics
-                } catch {
-                    diagnostics.append(Diagnostic(location: spec.location, keyPath: "stages.\(spec.name)", message: "\(error)"))
-                }
+                if let extra = noting({ try hashMaterial(spec.parameters) }) { material["extra"] = .string(extra) }
             }
-            var memory: MemoryEstimate?
-            if let estimate = kind.memoryEstimate {
-                do {
-                    memory = try estimate(MemoryQuery(spec: spec, stages: byName, ranks: ranks))
-                } catch let error as RecipeError {
-                    diagnostics += error.diagnostics
-                } catch {
-                    diagnostics.append(Diagnostic(location: spec.location, keyPath: "stages.\(spec.name)", message: "\(error)"))
-                }
-            }
+            let memory = kind.memoryEstimate.flatMap { estimate in noting { try estimate(MemoryQuery(spec: spec, stages: byName, ranks: ranks)) } }
             let input = ParamValue.map(material).canonicalJSON
             let hash = sha256Hex(input)
             hashes[spec.name] = hash

@@ -52,6 +52,9 @@ public struct StageKind: Sendable {
     public var isLight: Bool
     /// Whether the recipe's `seed` enters this kind's hash (true for anything random).
     public var usesSeed: Bool
+    /// Checks what the parameter ranges cannot say (one parameter against another) at plan time;
+    /// a thrown error becomes a recipe diagnostic on the stage. Not part of the hash.
+    public var validate: (@Sendable (ResolvedParameters) throws -> Void)?
     /// Extra hash material computed at plan time from the resolved parameters, e.g. the digests
     /// of a data set's source files. A thrown error becomes a recipe diagnostic on the stage.
     public var hashMaterial: (@Sendable (ResolvedParameters) throws -> String)?
@@ -79,7 +82,9 @@ public struct StageKind: Sendable {
                 memoryEstimate: (@Sendable (MemoryQuery) throws -> MemoryEstimate?)? = nil,
                 inapplicableParameters: (@Sendable (ResolvedParameters) -> Set<String>)? = nil,
                 availability: (@Sendable (ResolvedParameters) -> String?)? = nil,
+                validate: (@Sendable (ResolvedParameters) throws -> Void)? = nil,
                 run: @escaping @Sendable (RunContext) throws -> Void) {
+        self.validate = validate
         self.availability = availability
         self.inapplicableParameters = inapplicableParameters
         self.dataParallel = dataParallel
@@ -104,6 +109,42 @@ public struct StageKind: Sendable {
     }
 }
 
+extension StageKind {
+    /// Creates a kind whose parameters are a `StageSettings` table: the parameter list comes from
+    /// it, the settings' `validate()` runs at plan time, and the hooks receive the decoded settings.
+    public init<Settings: StageSettings>(
+        name: String, version: Int, summary: String, settings: Settings.Type, inputs: [InputSlot] = [],
+        isLight: Bool = false, usesSeed: Bool = true,
+        hashMaterial: (@Sendable (Settings) throws -> String)? = nil,
+        dataParallel: DataParallelism? = nil,
+        memoryEstimate: (@Sendable (MemoryQuery) throws -> MemoryEstimate?)? = nil,
+        inapplicableParameters: (@Sendable (Settings) -> Set<String>)? = nil,
+        availability: (@Sendable (Settings) -> String?)? = nil,
+        run: @escaping @Sendable (RunContext) throws -> Void
+    ) {
+        var typedMaterial: (@Sendable (ResolvedParameters) throws -> String)?
+        if let hashMaterial { typedMaterial = { parameters in try hashMaterial(Settings(parameters)) } }
+        var typedInapplicable: (@Sendable (ResolvedParameters) -> Set<String>)?
+        if let inapplicableParameters { typedInapplicable = { parameters in inapplicableParameters(Settings(parameters)) } }
+        var typedAvailability: (@Sendable (ResolvedParameters) -> String?)?
+        if let availability { typedAvailability = { parameters in availability(Settings(parameters)) } }
+        let validate: @Sendable (ResolvedParameters) throws -> Void = { parameters in try Settings(parameters).validate() }
+        self.init(name: name, version: version, summary: summary, parameters: Settings.parameters, inputs: inputs,
+                  isLight: isLight, usesSeed: usesSeed, hashMaterial: typedMaterial, dataParallel: dataParallel,
+                  memoryEstimate: memoryEstimate, inapplicableParameters: typedInapplicable, availability: typedAvailability,
+                  validate: validate, run: run)
+    }
+
+    /// Creates a light kind (configuration only) whose parameters are a `StageSettings` table.
+    public static func light<Settings: StageSettings>(
+        name: String, version: Int, summary: String, settings: Settings.Type, inputs: [InputSlot] = [], usesSeed: Bool = false,
+        inapplicableParameters: (@Sendable (Settings) -> Set<String>)? = nil
+    ) -> StageKind {
+        StageKind(name: name, version: version, summary: summary, settings: settings, inputs: inputs, isLight: true,
+                  usesSeed: usesSeed, inapplicableParameters: inapplicableParameters, run: { _ in })
+    }
+}
+
 /// How a data-parallel kind's artifact depends on the number of ranks N.
 public struct DataParallelism: Sendable {
     /// Whether the artifact for these parameters depends on N beyond rounding (per-rank batch
@@ -119,6 +160,11 @@ public struct DataParallelism: Sendable {
     public init(rankParameters: Set<String> = [], dependsOnRanks: @escaping @Sendable (ResolvedParameters) -> Bool) {
         self.rankParameters = rankParameters
         self.dependsOnRanks = dependsOnRanks
+    }
+
+    /// Creates the description of a kind with typed settings.
+    public init<Settings: StageSettings>(rankParameters: Set<String> = [], dependsOnRanks: @escaping @Sendable (Settings) -> Bool) {
+        self.init(rankParameters: rankParameters) { dependsOnRanks(Settings($0)) }
     }
 }
 

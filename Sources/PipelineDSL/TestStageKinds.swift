@@ -5,17 +5,38 @@ import Glibc
 
 /// Stage kinds for testing the pipeline without the tensor engine.
 ///
-/// `sbcl-run` registers them only when `SBCL_TEST_STAGES=1`. When `SBCL_TEST_RUN_LOG` names a
-/// file, every stage that actually runs appends `ran <stage> <hash> <pid>` to it, so tests can
-/// count how often work was done.
+/// `sbcl-run` registers them only when `SBCL_TEST_STAGES=1`, with the hooks its environment
+/// sets (`TestHooks`).
 public enum TestStageKinds {
-    /// Adds `test_source`, `test_config`, `test_sum`, `test_counter` and `test_fail`.
-    public static func register(in registry: inout StageRegistry) {
-        registry.register(source)
-        registry.register(config)
-        registry.register(sum)
-        registry.register(counter)
-        registry.register(failing)
+    /// What tests of the command line ask of the test kinds (the executable reads them from
+    /// `SBCL_TEST_RUN_LOG` and `SBCL_TEST_HANG_AT_STEP`).
+    public struct Hooks: Sendable, Equatable {
+        /// A file every stage that actually runs appends `ran <stage> <hash> <pid>` to, so tests
+        /// can count how often work was done.
+        public var runLog: String?
+        /// `test_counter` stops after checkpointing this step and waits to be killed.
+        public var hangAtStep: Int?
+
+        /// No hooks by default.
+        public init(runLog: String? = nil, hangAtStep: Int? = nil) {
+            self.runLog = runLog
+            self.hangAtStep = hangAtStep
+        }
+    }
+
+    /// Adds `test_source`, `test_config`, `test_sum`, `test_counter` and `test_fail`, each running
+    /// with `hooks`.
+    public static func register(in registry: inout StageRegistry, hooks: Hooks = Hooks()) {
+        for kind in [source, config, sum, counter(hangingAt: hooks.hangAtStep), failing] {
+            var hooked = kind
+            if let runLog = hooks.runLog, !runLog.isEmpty, !kind.isLight {
+                hooked.run = { context in
+                    noteRun(context, log: runLog)
+                    try kind.run(context)
+                }
+            }
+            registry.register(hooked)
+        }
     }
 
     /// Writes `value.txt` holding its `value` parameter.
@@ -23,7 +44,6 @@ public enum TestStageKinds {
         name: "test_source", version: 1, summary: "test: writes a number",
         parameters: [.float("value", default: 1, doc: "the number written to value.txt")]
     ) { context in
-        noteRun(context)
         try write("\(context.double("value"))", context.outputDirectory.appendingPathComponent("value.txt"))
     }
 
@@ -51,7 +71,6 @@ public enum TestStageKinds {
         inputs: [InputSlot(name: "values", kinds: ["test_source", "test_sum", "test_counter"], minCount: 1, maxCount: 8),
                  .optional("config", of: "test_config")]
     ) { context in
-        noteRun(context)
         var total = context.double("offset")
         for input in context.inputs("values") {
             let text = try String(contentsOf: input.artifactDirectory.appendingPathComponent("value.txt"), encoding: .utf8)
@@ -67,15 +86,16 @@ public enum TestStageKinds {
 
     /// Counts `steps` steps, sleeping `step_seconds` each, checkpointing the count after every
     /// step; writes `value.txt` (the step count) and `resume.txt` (the step it resumed from).
-    /// With `SBCL_TEST_HANG_AT_STEP=N` it stops after checkpointing step N and waits to be killed.
-    public static let counter = StageKind(
+    public static let counter = counter(hangingAt: nil)
+
+    /// `counter`, stopping after checkpointing step `hangStep` to wait to be killed.
+    static func counter(hangingAt hangStep: Int?) -> StageKind { StageKind(
         name: "test_counter", version: 1, summary: "test: a long, checkpointed stage",
         parameters: [
             .int("steps", default: 20, range: .closed(1, 1_000_000), doc: "steps to count"),
             .float("step_seconds", default: 0.01, range: .closed(0, 10), doc: "sleep per step"),
         ]
     ) { context in
-        noteRun(context)
         let state = context.checkpointDirectory.appendingPathComponent("state.txt")
         var step = 0
         if context.isResuming, let text = try? String(contentsOf: state, encoding: .utf8) {
@@ -84,7 +104,6 @@ public enum TestStageKinds {
         }
         let resumedFrom = step
         let steps = context.int("steps")
-        let hangStep = ProcessInfo.processInfo.environment["SBCL_TEST_HANG_AT_STEP"].flatMap { Int($0) }
         while step < steps {
             Thread.sleep(forTimeInterval: context.double("step_seconds"))
             step += 1
@@ -97,7 +116,7 @@ public enum TestStageKinds {
         }
         try write("\(step)", context.outputDirectory.appendingPathComponent("value.txt"))
         try write("\(resumedFrom)", context.outputDirectory.appendingPathComponent("resume.txt"))
-    }
+    } }
 
     /// Always fails with its `message`.
     public static let failing = StageKind(
@@ -105,12 +124,10 @@ public enum TestStageKinds {
         parameters: [.string("message", default: "deliberate failure", doc: "the error message")],
         inputs: [InputSlot(name: "any", kinds: ["test_source", "test_sum", "test_counter"], minCount: 0, maxCount: 8)]
     ) { context in
-        noteRun(context)
         throw RunError(context.string("message"))
     }
 
-    static func noteRun(_ context: RunContext) {
-        guard let path = ProcessInfo.processInfo.environment["SBCL_TEST_RUN_LOG"], !path.isEmpty else { return }
+    static func noteRun(_ context: RunContext, log path: String) {
         let line = "ran \(context.stageName) \(context.hash) \(ProcessInfo.processInfo.processIdentifier)\n"
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
         guard descriptor >= 0 else { return }

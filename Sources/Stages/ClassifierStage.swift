@@ -12,34 +12,11 @@ import PipelineDSL
 /// the un-augmented training set is embedded once and the head trains on those cached features
 /// (much faster; what the Fashion-MNIST recipe uses). Checkpoints after every epoch.
 public enum ClassifierStage {
-    /// The kind's parameters; defaults are the reference's `DRW` rule.
-    public static let parameters: [PipelineDSL.Parameter] = [
-        .choice("method", ClassifierMethod.allCases.map(\.rawValue), default: "ldam_drw",
-                doc: "ldam_drw: cosine classifier + LDAM loss (margins ∝ n_c^-1/4, s = 30) with effective-number class weights, the paper's setting; cb: linear classifier + cross-entropy with class-aware sampling and a cosine schedule (the paper runs 45 epochs); ce: linear classifier + cross-entropy, instance sampling"),
-        .int("epochs", default: 200, range: .closed(1, 100_000), doc: "training epochs (reference: 200; cb in the paper: 45)"),
-        .int("batch_size", default: 128, range: .closed(1, 65_536), doc: "images per step"),
-        .float("learning_rate", default: 0.1, range: .greaterThan(0), doc: "peak learning rate"),
-        .float("momentum", default: 0.9, range: .closed(0, 1), doc: "SGD momentum"),
-        .float("weight_decay", default: 0, range: .atLeast(0), doc: "SGD weight decay (reference: 0)"),
-        .choice("schedule", ["auto", "multistep", "cosine"], default: "auto",
-                doc: "learning-rate schedule after the warm-up: auto (cosine for cb, multistep otherwise, as the reference), multistep (×decay_factor after each milestone; ImageNet-LT's cb uses it) or cosine (to zero)"),
-        .int("warmup_epochs", default: 5, range: .closed(0, 100_000), doc: "epochs of linear learning-rate warm-up"),
-        .intList("milestones", default: [140, 180], range: .atLeast(1),
-                 doc: "ldam_drw and ce: epochs after which the rate is multiplied by decay_factor"),
-        .float("decay_factor", default: 0.1, range: .openClosed(0, 1), doc: "ldam_drw and ce: the factor at each milestone"),
-        .float("max_margin", default: 0.5, range: .greaterThan(0), doc: "ldam_drw: the largest LDAM margin (rarest class)"),
-        .float("scale", default: 30, range: .greaterThan(0), doc: "ldam_drw: the logit scale s of the LDAM loss"),
-        .float("beta", default: 0.9999, range: .closed(0, 0.999999999), doc: "ldam_drw: β of the effective-number class weights"),
-        .int("per_visit", default: 4, range: .closed(1, 10_000), doc: "cb: images of one class per visit of the class-aware sampler"),
-        .bool("augment", default: true,
-              doc: "true: re-embed RandomCrop(pad 4)+flip views every step (the reference); false: embed the training set once and train on cached features"),
-    ]
-
     /// The registered kind.
     public static let kind = StageKind(
         name: "classifier", version: 1,
         summary: "second stage: a classifier on the frozen encoder's features (ldam_drw, cb, ce)",
-        parameters: parameters,
+        settings: ClassifierConfiguration.self,
         inputs: [.one("encoder", of: "encoder"), InputSlot(name: "data", kinds: DataArtifact.kinds)],
         // The frozen encoder runs in eval mode and the head has no batch norm, so N ranks compute
         // the single-process result up to rounding: N never enters the hash, and a checkpoint
@@ -48,30 +25,10 @@ public enum ClassifierStage {
         memoryEstimate: { try StageMemory.classifier($0) },
         run: run)
 
-    /// The typed configuration of resolved parameters.
-    public static func configuration(_ p: ResolvedParameters) -> ClassifierConfiguration {
-        var c = ClassifierConfiguration()
-        c.method = ClassifierMethod(rawValue: p.string("method")) ?? .ldamDRW
-        c.epochs = p.int("epochs")
-        c.batchSize = p.int("batch_size")
-        c.learningRate = Float(p.double("learning_rate"))
-        c.momentum = Float(p.double("momentum"))
-        c.weightDecay = Float(p.double("weight_decay"))
-        c.warmupEpochs = p.int("warmup_epochs")
-        c.milestones = (p["milestones"]?.listValue ?? []).compactMap(\.intValue)
-        c.decayFactor = Float(p.double("decay_factor"))
-        c.maxMargin = p.double("max_margin")
-        c.scale = Float(p.double("scale"))
-        c.beta = p.double("beta")
-        c.perVisit = p.int("per_visit")
-        c.scheduleForm = ClassifierConfiguration.ScheduleForm(rawValue: p.string("schedule"))
-        return c
-    }
-
     static func run(_ context: RunContext) throws {
         let place = try ExecutionPlace.enter(context)
-        var configuration = configuration(context.parameters)
-        let augment = context.bool("augment")
+        var configuration = ClassifierConfiguration(context.parameters)
+        let augment = configuration.augment
         let (encoderArtifact, encoder) = try FrozenEncoder.input(of: context)
         if case .torchvision = encoder { configuration.linearStd = 0.01 }
         // The frozen encoder embeds on the place's device, and the head trains there.

@@ -14,34 +14,64 @@ public enum ClassifierMethod: String, Sendable, Codable, CaseIterable {
     case ce
 }
 
-/// Everything that decides how the classifier is trained (the stage's parameters, typed).
-public struct ClassifierConfiguration: Sendable, Equatable {
+/// Everything that decides how the classifier is trained: the `classifier` stage's settings.
+public struct ClassifierConfiguration: StageSettings, Equatable {
     public var method: ClassifierMethod = .ldamDRW
     /// Training epochs (200 in the reference; the paper's `cb` runs 45).
-    public var epochs = 200
+    public var epochs = 0
     /// Images (or feature rows) per step.
-    public var batchSize = 128
+    public var batchSize = 0
     /// Peak learning rate.
-    public var learningRate: Float = 0.1
-    public var momentum: Float = 0.9
+    public var learningRate: Float = 0
+    public var momentum: Float = 0
     public var weightDecay: Float = 0
     /// Epochs of linear warm-up (lr · e / warmup for e ≤ warmup).
-    public var warmupEpochs = 5
+    public var warmupEpochs = 0
     /// Epochs after which the rate is multiplied by `decayFactor` (ldam_drw and ce).
-    public var milestones = [140, 180]
-    public var decayFactor: Float = 0.1
+    public var milestones: [Int] = []
+    public var decayFactor: Float = 0
     /// LDAM's largest margin and logit scale s.
-    public var maxMargin = 0.5
-    public var scale: Float = 30
+    public var maxMargin = 0.0
+    public var scale: Float = 0
     /// β of the effective-number class weights.
-    public var beta = 0.9999
+    public var beta = 0.0
     /// Images of one class per visit of the class-aware sampler (cb).
-    public var perVisit = 4
+    public var perVisit = 0
     /// The learning-rate schedule; nil: the method's own (cosine for cb, steps otherwise).
     public var scheduleForm: ScheduleForm?
+    /// Re-embed augmented views every step (the reference), or train on features embedded once.
+    public var augment = false
     /// The linear head's initial weights N(0, std²), bias 0 (the ImageNet-LT linear stage); nil:
-    /// PyTorch's default `nn.Linear` initialisation (the CIFAR reference).
+    /// PyTorch's default `nn.Linear` initialisation (the CIFAR reference). Set by the encoder's
+    /// family, not by the recipe.
     public var linearStd: Float?
+
+    public static let unset = ClassifierConfiguration()
+
+    /// The parameters; the defaults are the reference's `DRW` rule.
+    public static let fields: [SettingsField<ClassifierConfiguration>] = [
+        .choice("method", \.method, default: .ldamDRW,
+                doc: "ldam_drw: cosine classifier + LDAM loss (margins ∝ n_c^-1/4, s = 30) with effective-number class weights, the paper's setting; cb: linear classifier + cross-entropy with class-aware sampling and a cosine schedule (the paper runs 45 epochs); ce: linear classifier + cross-entropy, instance sampling"),
+        .int("epochs", \.epochs, default: 200, range: .closed(1, 100_000), doc: "training epochs (reference: 200; cb in the paper: 45)"),
+        .int("batch_size", \.batchSize, default: 128, range: .closed(1, 65_536), doc: "images per step"),
+        .float("learning_rate", \.learningRate, default: 0.1, range: .greaterThan(0), doc: "peak learning rate"),
+        .float("momentum", \.momentum, default: 0.9, range: .closed(0, 1), doc: "SGD momentum"),
+        .float("weight_decay", \.weightDecay, default: 0, range: .atLeast(0), doc: "SGD weight decay (reference: 0)"),
+        SettingsField(.choice("schedule", ["auto", "multistep", "cosine"], default: "auto",
+                              doc: "learning-rate schedule after the warm-up: auto (cosine for cb, multistep otherwise, as the reference), multistep (×decay_factor after each milestone; ImageNet-LT's cb uses it) or cosine (to zero)")) { p, c in
+            c.scheduleForm = ScheduleForm(rawValue: p.string("schedule"))
+        },
+        .int("warmup_epochs", \.warmupEpochs, default: 5, range: .closed(0, 100_000), doc: "epochs of linear learning-rate warm-up"),
+        .intList("milestones", \.milestones, default: [140, 180], range: .closed(1, 100_000),
+                 doc: "ldam_drw and ce: epochs after which the rate is multiplied by decay_factor"),
+        .float("decay_factor", \.decayFactor, default: 0.1, range: .openClosed(0, 1), doc: "ldam_drw and ce: the factor at each milestone"),
+        .float("max_margin", \.maxMargin, default: 0.5, range: .greaterThan(0), doc: "ldam_drw: the largest LDAM margin (rarest class)"),
+        .float("scale", \.scale, default: 30, range: .greaterThan(0), doc: "ldam_drw: the logit scale s of the LDAM loss"),
+        .float("beta", \.beta, default: 0.9999, range: .closed(0, 0.999999999), doc: "ldam_drw: β of the effective-number class weights"),
+        .int("per_visit", \.perVisit, default: 4, range: .closed(1, 10_000), doc: "cb: images of one class per visit of the class-aware sampler"),
+        .bool("augment", \.augment, default: true,
+              doc: "true: re-embed RandomCrop(pad 4)+flip views every step (the reference); false: embed the training set once and train on cached features"),
+    ]
 
     /// The two schedules of `adjust_learning_rate` (warm-up, then steps or cosine).
     public enum ScheduleForm: String, Sendable, Codable {
@@ -50,9 +80,6 @@ public struct ClassifierConfiguration: Sendable, Equatable {
         /// Cosine decay to zero over the epochs after the warm-up.
         case cosine
     }
-
-    /// The default configuration: the reference's `DRW` rule.
-    public init() {}
 
     /// The head the method trains.
     public var form: ClassifierHead.Form { method == .ldamDRW ? .cosine : .linear }

@@ -1,7 +1,7 @@
 import PipelineDSL
 import Engine
 
-/// The `contrastive_loss` stage kind: the first-stage loss and its temperatures (SPEC §1), or the
+/// The `contrastive_loss` stage kind: the first-stage loss and its temperatures (docs/method.md), or the
 /// cross-entropy baseline that trains the encoder as a plain classifier.
 public enum ContrastiveLossStage {
     /// The kind's name in recipes.
@@ -11,20 +11,55 @@ public enum ContrastiveLossStage {
     public static let kind = StageKind.light(
         name: name, version: 2,
         summary: "the first-stage loss: SBCL (rank or ccl variant), plain SupCon, or cross-entropy (the baseline)",
-        parameters: [
-            .choice("variant", ["rank", "ccl", "supcon", "ce"], default: "rank",
-                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), supcon alone (a baseline; no re-clustering), or ce: cross-entropy through the encoder's linear layer on both views (the plain baseline; no warm-up, no re-clustering, temperatures unused)"),
-            .float("temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the subclass term (and of supcon)"),
-            .float("base_temperature", default: 0.07, range: .greaterThan(0), doc: "τ_base of the SBCL losses (rank, ccl): the subclass term is weighted τ/τ_base"),
-            .float("gamma", default: 0.25, range: .atLeast(0), doc: "γ, the weight of the class term"),
-            .float("warmup_temperature", default: 0.1, range: .greaterThan(0), doc: "τ of the warm-up SupCon loss"),
-            .float("class_temperature", default: 0.12, range: .greaterThan(0),
-                   doc: "MoCo encoders' rank loss: the fixed temperature of the class term (moco/loss.py's ranking_temperature, 0.12)"),
-            .float("warmup_base_temperature", default: 0.1, range: .greaterThan(0),
-                   doc: "τ_base of the plain SupCon loss — the warm-up's, and the supcon variant's throughout (the reference's SupConLoss default, 0.1: weight τ/τ_base = 1)"),
-        ],
+        settings: Settings.self,
         // Only MoCo encoders read it: at its default it keeps every existing entry's hash.
-        inapplicableParameters: { p in p["class_temperature"]?.doubleValue == 0.12 ? ["class_temperature"] : [] })
+        inapplicableParameters: { s in s.classTemperature == Settings.defaults.classTemperature ? ["class_temperature"] : [] })
+
+    /// The loss a `contrastive_loss` stage names.
+    public enum Variant: String, CaseIterable, Sendable {
+        /// SBCL with the rank class term (class temperatures, P(i) over N(i)).
+        case rank
+        /// SBCL with the ccl class term (plain SupCon).
+        case ccl
+        /// Plain SupCon (a baseline; no re-clustering).
+        case supcon
+        /// Cross-entropy through the encoder's linear layer (the plain baseline).
+        case ce
+    }
+
+    /// The settings of a `contrastive_loss` stage (or input), typed.
+    public struct Settings: StageSettings, Equatable {
+        /// The loss.
+        public var variant = Variant.rank
+        /// τ of the subclass term (and of supcon).
+        public var temperature = 0.0
+        /// τ_base of the SBCL losses.
+        public var baseTemperature = 0.0
+        /// γ, the weight of the class term.
+        public var gamma = 0.0
+        /// τ of the warm-up SupCon loss.
+        public var warmupTemperature = 0.0
+        /// MoCo encoders' rank loss: the fixed class temperature τ_c.
+        public var classTemperature = 0.0
+        /// τ_base of the plain SupCon loss (the warm-up's and the supcon variant's).
+        public var warmupBaseTemperature = 0.0
+
+        public static let unset = Settings()
+
+        public static let fields: [SettingsField<Settings>] = [
+            .choice("variant", \.variant, default: .rank,
+                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), supcon alone (a baseline; no re-clustering), or ce: cross-entropy through the encoder's linear layer on both views (the plain baseline; no warm-up, no re-clustering, temperatures unused)"),
+            .float("temperature", \.temperature, default: 0.1, range: .greaterThan(0), doc: "τ of the subclass term (and of supcon)"),
+            .float("base_temperature", \.baseTemperature, default: 0.07, range: .greaterThan(0),
+                   doc: "τ_base of the SBCL losses (rank, ccl): the subclass term is weighted τ/τ_base"),
+            .float("gamma", \.gamma, default: 0.25, range: .atLeast(0), doc: "γ, the weight of the class term"),
+            .float("warmup_temperature", \.warmupTemperature, default: 0.1, range: .greaterThan(0), doc: "τ of the warm-up SupCon loss"),
+            .float("class_temperature", \.classTemperature, default: 0.12, range: .greaterThan(0),
+                   doc: "MoCo encoders' rank loss: the fixed temperature of the class term (moco/loss.py's ranking_temperature, 0.12)"),
+            .float("warmup_base_temperature", \.warmupBaseTemperature, default: 0.1, range: .greaterThan(0),
+                   doc: "τ_base of the plain SupCon loss — the warm-up's, and the supcon variant's throughout (the reference's SupConLoss default, 0.1: weight τ/τ_base = 1)"),
+        ]
+    }
 
     /// What the first stage minimises.
     public enum Objective: Sendable, Equatable {
@@ -34,8 +69,8 @@ public enum ContrastiveLossStage {
         case crossEntropy
     }
 
-    /// The losses of a `contrastive_loss` input, typed.
-    public struct Settings: Sendable, Equatable {
+    /// The losses a `contrastive_loss` stage's settings describe, as the training loops use them.
+    public struct Losses: Sendable, Equatable {
         /// Contrastive training or the cross-entropy baseline.
         public var objective: Objective
         /// The loss of the warm-up epochs (plain SupCon).
@@ -48,42 +83,32 @@ public enum ContrastiveLossStage {
         /// variants that have none (supcon, ce).
         public var moco: MoCoLossKind?
 
-        /// Settings from explicit losses.
-        public init(warmup: ContrastiveLossKind = .supConDefault, main: ContrastiveLossKind = .sbclRankDefault, temperature: Float = 0.1,
-                    objective: Objective = .contrastive) {
-            self.objective = objective
-            self.warmup = warmup
-            self.main = main
-            self.temperature = temperature
-        }
-
-        /// Reads resolved `contrastive_loss` parameters.
-        public init(_ parameters: ResolvedParameters) {
-            let t = Float(parameters.double("temperature")), base = Float(parameters.double("base_temperature"))
-            let gamma = Float(parameters.double("gamma"))
-            let main: ContrastiveLossKind
-            var objective = Objective.contrastive
-            var moco: MoCoLossKind? = nil
-            switch parameters.string("variant") {
-            case "ce":
+        /// The losses of the settings.
+        public init(_ settings: Settings) {
+            let t = Float(settings.temperature), base = Float(settings.baseTemperature), gamma = Float(settings.gamma)
+            objective = .contrastive
+            moco = nil
+            switch settings.variant {
+            case .ce:
                 objective = .crossEntropy
                 main = .supCon(temperature: t, baseTemperature: base)
-            case "supcon":
+            case .supcon:
                 // The reference's plain SupConLoss (loss.py) has its own τ_base, 0.1, apart from the
                 // SBCL losses' 0.07: the baseline's loss is weighted τ/0.1, not τ/0.07.
-                main = .supCon(temperature: t, baseTemperature: Float(parameters.double("warmup_base_temperature")))
-            case "ccl":
+                main = .supCon(temperature: t, baseTemperature: Float(settings.warmupBaseTemperature))
+            case .ccl:
                 main = .sbclCCL(temperature: t, baseTemperature: base, gamma: gamma)
                 moco = .ccl(temperature: t, gamma: gamma)
-            default:
+            case .rank:
                 main = .sbclRank(temperature: t, baseTemperature: base, gamma: gamma)
-                moco = .rank(temperature: t, classTemperature: Float(parameters["class_temperature"]?.doubleValue ?? 0.12), gamma: gamma)
+                moco = .rank(temperature: t, classTemperature: Float(settings.classTemperature), gamma: gamma)
             }
-            self.init(warmup: .supCon(temperature: Float(parameters.double("warmup_temperature")),
-                                      baseTemperature: Float(parameters.double("warmup_base_temperature"))),
-                      main: main, temperature: t, objective: objective)
-            self.moco = moco
+            warmup = .supCon(temperature: Float(settings.warmupTemperature), baseTemperature: Float(settings.warmupBaseTemperature))
+            temperature = t
         }
+
+        /// The losses of a stage's (or input's) resolved parameters.
+        public init(_ parameters: ResolvedParameters) { self.init(Settings(parameters)) }
 
         /// The MoCo loss of the second half, or a run error naming the variant that has none.
         public func mocoLoss(stage: String) throws -> MoCoLossKind {

@@ -3,11 +3,12 @@ import PipelineDSL
 import Datasets
 
 /// The `dataset` stage kind: reads a data set's training and test splits from disk into a
-/// `DataArtifact` (SPEC §2).
+/// `DataArtifact` (docs/method.md, "Data").
 ///
 /// Its hash covers the digests of the source files (`DatasetCatalog.sourceDigest`), so editing a
 /// file invalidates the cached artifact while touching one (a new modification time only) does not.
-/// Per-file digests are remembered in `$SBCL_DIGEST_CACHE`, else `~/.cache/sbcl/source-digests.json`.
+/// Per-file digests are remembered in the file the kind is registered with (`sbcl-run`:
+/// `$SBCL_DIGEST_CACHE`, else `source-digests.json` in the cache folder).
 ///
 /// Recipe: no inputs; parameters `source`, `root`, `download`, `train_split`, `test_split`,
 /// `per_class_limit`, `test_per_class_limit`. It records the metric `class_counts` (images per
@@ -23,61 +24,75 @@ public enum DatasetStage {
     public static let kind = StageKind(
         name: name, version: 1,
         summary: "reads a data set (CIFAR, (Fashion-)MNIST, ImageNet-LT, image folder) into training and test images",
-        parameters: [
-            .choice("source", DatasetKind.allCases.map(\.rawValue), default: DatasetKind.fashionMNIST.rawValue,
-                    doc: "which data set: cifar10, cifar100, fashion_mnist, mnist, imagenet_lt or image_folder"),
-            .optionalString("root", doc: "the data set's folder; default /usr/share/datasets/fashion-mnist for fashion_mnist, ./data otherwise"),
-            .bool("download", default: false, doc: "CIFAR only: fetch the official archive (MD5-checked) when the files are missing"),
-            .optionalString("train_split", doc: "imagenet_lt only: the training split file (default root/ImageNet_LT_train.txt)"),
-            .optionalString("test_split", doc: "imagenet_lt only: the test split file (default root/ImageNet_LT_test.txt)"),
-            .int("per_class_limit", default: 0, range: .atLeast(0),
-                 doc: "keep only the first n training images of each class in file order (0 = all), for quick checks"),
-            .int("test_per_class_limit", default: 0, range: .atLeast(0),
-                 doc: "keep only the first n test images of each class in file order (0 = all)"),
-            .choice("storage", ["auto", "memory", "files"], default: "auto",
-                    doc: "memory: decode every image once into the artifact (they must share one size); files: keep imagenet_lt or image_folder images as files, decoded per step by the loader (any size; what torchvision ResNet encoders train on); auto: files for imagenet_lt, memory otherwise"),
-        ],
+        settings: Settings.self,
         usesSeed: false,
-        hashMaterial: { parameters in try hashMaterial(parameters) },
+        hashMaterial: { settings in try hashMaterial(settings) },
         // `auto` is what every data set did before `storage` existed: it keeps their hashes.
-        inapplicableParameters: { p in p["storage"]?.stringValue == "files" || p["storage"]?.stringValue == "memory" ? [] : ["storage"] },
+        inapplicableParameters: { s in s.storage == .auto ? ["storage"] : [] },
         // ImageNet-LT and image folders are not downloaded: without their split files the recipe
         // still plans (as the CIFAR recipes do with download: true), and a run says what to put where.
-        availability: { parameters in
-            let spec = spec(from: parameters)
+        availability: { settings in
+            let spec = settings.spec
             return DatasetCatalog.missingSplit(spec).map { "\(explained($0, spec: spec))" }
         },
         run: { context in try run(context) })
 
-    /// Whether the stage keeps its images as files (see the `storage` parameter).
-    static func keepsFiles(_ parameters: ResolvedParameters) -> Bool {
-        switch parameters["storage"]?.stringValue ?? "auto" {
-        case "files": return true
-        case "memory": return false
-        default: return parameters["source"]?.stringValue == DatasetKind.imagenetLT.rawValue
+    /// Where the images of a file data set are kept.
+    public enum Storage: String, CaseIterable, Sendable {
+        /// Files for imagenet_lt, memory otherwise.
+        case auto
+        /// Decoded once into the artifact.
+        case memory
+        /// Kept as files, decoded per step.
+        case files
+    }
+
+    /// The settings of a `dataset` stage, typed.
+    public struct Settings: StageSettings, Equatable {
+        public var source = DatasetKind.fashionMNIST
+        public var root: String?
+        public var download = false
+        public var trainSplit: String?
+        public var testSplit: String?
+        public var perClassLimit = 0
+        public var testPerClassLimit = 0
+        public var storage = Storage.auto
+
+        public static let unset = Settings()
+
+        public static let fields: [SettingsField<Settings>] = [
+            .choice("source", \.source, default: .fashionMNIST,
+                    doc: "which data set: cifar10, cifar100, fashion_mnist, mnist, imagenet_lt or image_folder"),
+            .optionalString("root", \.root, doc: "the data set's folder; default /usr/share/datasets/fashion-mnist for fashion_mnist, ./data otherwise"),
+            .bool("download", \.download, default: false, doc: "CIFAR only: fetch the official archive (MD5-checked) when the files are missing"),
+            .optionalString("train_split", \.trainSplit, doc: "imagenet_lt only: the training split file (default root/ImageNet_LT_train.txt)"),
+            .optionalString("test_split", \.testSplit, doc: "imagenet_lt only: the test split file (default root/ImageNet_LT_test.txt)"),
+            .int("per_class_limit", \.perClassLimit, default: 0, range: RecipeLimits.upTo(RecipeLimits.perClass),
+                 doc: "keep only the first n training images of each class in file order (0 = all), for quick checks"),
+            .int("test_per_class_limit", \.testPerClassLimit, default: 0, range: RecipeLimits.upTo(RecipeLimits.perClass),
+                 doc: "keep only the first n test images of each class in file order (0 = all)"),
+            .choice("storage", \.storage, default: .auto,
+                    doc: "memory: decode every image once into the artifact (they must share one size); files: keep imagenet_lt or image_folder images as files, decoded per step by the loader (any size; what torchvision ResNet encoders train on); auto: files for imagenet_lt, memory otherwise"),
+        ]
+
+        /// Whether the stage keeps its images as files (see `storage`).
+        public var keepsFiles: Bool {
+            switch storage {
+            case .files: return true
+            case .memory: return false
+            case .auto: return source == .imagenetLT
+            }
+        }
+
+        /// The `DatasetSpec` the settings describe.
+        public var spec: DatasetSpec {
+            DatasetSpec(kind: source, root: root, download: download, trainSplit: trainSplit, testSplit: testSplit)
         }
     }
 
-    /// The `DatasetSpec` a stage's resolved parameters describe.
-    public static func spec(from parameters: ResolvedParameters) -> DatasetSpec {
-        guard let kind = DatasetKind(rawValue: parameters.string("source")) else {
-            preconditionFailure("DatasetStage.spec: source '\(parameters.string("source"))' passed validation but is not a DatasetKind")
-        }
-        return DatasetSpec(kind: kind, root: parameters.optionalString("root"), download: parameters.bool("download"),
-                           trainSplit: parameters.optionalString("train_split"), testSplit: parameters.optionalString("test_split"))
-    }
-
-    /// Where per-file digests are remembered: `$SBCL_DIGEST_CACHE` if set, else
-    /// `~/.cache/sbcl/source-digests.json`; nil (compute without remembering) when its folder
-    /// cannot be created or written.
-    public static func digestCacheFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        let path: String
-        if let configured = environment[digestCacheVariable], !configured.isEmpty {
-            path = configured
-        } else {
-            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-            path = home + "/.cache/sbcl/source-digests.json"
-        }
+    /// `path` when per-file digests can be remembered there (its folder is created); nil (compute
+    /// without remembering) when its folder cannot be created or written.
+    public static func digestCacheFile(path: String) -> String? {
         let folder = (path as NSString).deletingLastPathComponent
         let fm = FileManager.default
         guard (try? fm.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil,
@@ -90,9 +105,9 @@ public enum DatasetStage {
     ///
     /// - Throws: the data set's `DatasetError` (which names the missing path and what to put
     ///   there); the planner reports it as a diagnostic on the stage.
-    public static func hashMaterial(_ parameters: ResolvedParameters) throws -> String {
-        let spec = spec(from: parameters)
-        if parameters["storage"]?.stringValue == "files", ![.imagenetLT, .imageFolder].contains(spec.kind) {
+    public static func hashMaterial(_ settings: Settings, digestCache: String? = nil) throws -> String {
+        let spec = settings.spec
+        if settings.storage == .files, ![.imagenetLT, .imageFolder].contains(spec.kind) {
             throw RunError("storage: files keeps imagenet_lt or image_folder images as files; \(spec.kind.rawValue) is read into memory (use storage: auto)")
         }
         if spec.download, let variant = cifarVariant(spec.kind),
@@ -102,8 +117,8 @@ public enum DatasetStage {
         do {
             // A file-backed artifact (a file list, classes trimmed to the labels) is another artifact
             // than the decoded one: its own material keeps the in-memory kinds' hashes unchanged.
-            let form = keepsFiles(parameters) ? "file-list v1; " : ""
-            return form + "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCacheFile()))
+            let form = settings.keepsFiles ? "file-list v1; " : ""
+            return form + "source-digest " + (try DatasetCatalog.sourceDigest(spec, cacheFile: digestCache.flatMap(digestCacheFile(path:))))
         } catch let error as DatasetError {
             throw explained(error, spec: spec)
         }
@@ -125,14 +140,15 @@ public enum DatasetStage {
 
     /// Reads both splits and writes the artifact.
     static func run(_ context: RunContext) throws {
-        let spec = spec(from: context.parameters)
+        let settings = Settings(context.parameters)
+        let spec = settings.spec
         let started = Date()
         let artifact: DataArtifact
-        let files = keepsFiles(context.parameters)
+        let files = settings.keepsFiles
         do {
             try DatasetCatalog.prepare(spec)
-            var train = try images(spec, train: true, limit: context.int("per_class_limit"), keepFiles: files)
-            var test = try images(spec, train: false, limit: context.int("test_per_class_limit"), keepFiles: files)
+            var train = try images(spec, train: true, limit: settings.perClassLimit, keepFiles: files)
+            var test = try images(spec, train: false, limit: settings.testPerClassLimit, keepFiles: files)
             if spec.kind == .imagenetLT {
                 let count = Int((train.labels + test.labels).max() ?? -1) + 1
                 (train, test) = (trimmed(train, to: count), trimmed(test, to: count))

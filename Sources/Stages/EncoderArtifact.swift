@@ -46,7 +46,7 @@ public struct EncoderArtifact: Sendable, Equatable, Codable {
     }
 
     /// Whether it holds a CIFAR ResNet (`SupConResNet`).
-    public var isCIFAR: Bool { architecture == nil || architecture == "resnet_cifar" }
+    public var isCIFAR: Bool { architecture == nil || architecture == EncoderStage.Architecture.resnetCIFAR.rawValue }
 
     /// Writes a MoCo model (its whole state, and the query encoder's backbone) and the metadata.
     public func write(moco: MoCo, to directory: URL) throws {

@@ -14,7 +14,7 @@ final class EncoderTraining {
     let data: DataArtifact
     let augmentation: AugmentationStage.Resolved
     let clustering: ClusteringStage.Settings
-    let losses: ContrastiveLossStage.Settings
+    let losses: ContrastiveLossStage.Losses
     let model: SupConResNet
     let optimizer: SGD
     /// Where the stage runs (device, ranks, threads): every loop below asks it.
@@ -32,8 +32,7 @@ final class EncoderTraining {
 
     init(context: RunContext) throws {
         self.context = context
-        let p = context.parameters
-        try EncoderStage.validate(p)
+        let settings = EncoderStage.Settings(context.parameters)
         data = try DataArtifact.input(of: context)
         try data.requireInMemory(stage: context.stageName, what: "the CIFAR ResNet encoder (architecture resnet_cifar)")
         augmentation = try AugmentationStage.pipeline(from: context.input("augmentation"), data: data)
@@ -41,20 +40,20 @@ final class EncoderTraining {
             throw RunError("stage '\(context.stageName)': contrastive training needs two views per image; set views: 2 in the augmentation stage '\(context.input("augmentation").name)'")
         }
         clustering = ClusteringStage.Settings(context.input("clustering").parameters)
-        losses = ContrastiveLossStage.Settings(context.input("loss").parameters)
-        depth = p.int("depth")
-        projectionDimension = p.int("projection_dim")
-        epochs = p.int("epochs")
-        batchSize = p.int("batch_size")
-        checkpointEvery = p.int("checkpoint_every")
-        clusterBatchSize = p.int("cluster_batch_size")
-        dropLast = p.bool("drop_last")
+        losses = ContrastiveLossStage.Losses(context.input("loss").parameters)
+        depth = settings.depth
+        projectionDimension = settings.projectionDimension
+        epochs = settings.epochs
+        batchSize = settings.batchSize
+        checkpointEvery = settings.checkpointEvery
+        clusterBatchSize = settings.clusterBatchSize
+        dropLast = settings.dropLast
         // The contrastive stages keep the reference's 64 → 10 classifier layer (unused, but in its
         // checkpoints); the cross-entropy baseline trains that layer, so it gets one output per class.
         model = SupConResNet(depth: depth, inputChannels: data.train.channels, projectionDimension: projectionDimension,
                              classCount: losses.objective == .crossEntropy ? data.train.classCount : 10,
                              seed: UInt32(truncatingIfNeeded: context.seed))
-        if let url = EncoderStage.initialWeightsURL(p) {
+        if let url = settings.initialWeightsURL {
             do {
                 let file = try SafeTensors.read(contentsOf: url)
                 try model.load(file, prefix: file["model.encoder.conv1.weight"] != nil ? "model." : "")
@@ -63,17 +62,17 @@ final class EncoderTraining {
             }
             context.log("initial weights from \(url.path)")
         }
-        optimizer = SGD(parameters: model.namedParameters, learningRate: Float(p.double("learning_rate")),
-                        momentum: Float(p.double("momentum")), weightDecay: Float(p.double("weight_decay")))
-        place = try ExecutionPlace.enter(context, synchronizesBatchNorm: p.bool("sync_batchnorm"))
+        optimizer = SGD(parameters: model.namedParameters, learningRate: Float(settings.learningRate),
+                        momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay))
+        place = try ExecutionPlace.enter(context, synchronizesBatchNorm: settings.synchronizesBatchNorm)
         trainStep = EncoderStep(model: model, optimizer: optimizer, place: place)
         let warm: Bool
-        switch p.string("warmup") {
-        case "on": warm = true
-        case "off": warm = false
-        default: warm = batchSize > 256
+        switch settings.warmup {
+        case .on: warm = true
+        case .off: warm = false
+        case .auto: warm = batchSize > 256
         }
-        schedule = .supConCosine(base: Float(p.double("learning_rate")), epochs: epochs, decayRate: Float(p.double("lr_decay_rate")),
+        schedule = .supConCosine(base: Float(settings.learningRate), epochs: epochs, decayRate: Float(settings.learningRateDecay),
                                  warmupEpochs: warm ? 10 : 0, warmupFrom: 0.01)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import PipelineDSL
 
-/// The test-set measures of SPEC §1 "Evaluation", from logits and the training class counts.
+/// The test-set measures of docs/method.md, "Evaluation",, from logits and the training class counts.
 ///
 /// Accuracies are percentages. Per-class accuracy is the diagonal of the confusion matrix over its
 /// row sums (the reference's `cls_hit / cls_cnt`); the many / medium / few means average the

@@ -13,20 +13,37 @@ public enum EvaluationStage {
     /// The artifact's file.
     public static let metricsFile = "metrics.json"
 
-    /// The kind's parameters: the shot-group bounds of the paper.
-    public static let parameters: [PipelineDSL.Parameter] = [
-        .int("many_shot_above", default: 100, range: .atLeast(0),
-             doc: "classes with more training images than this are many-shot"),
-        .int("few_shot_below", default: 20, range: .atLeast(1),
-             doc: "classes with fewer training images than this are few-shot; the rest are medium-shot"),
-        .int("batch_size", default: 256, range: .closed(1, 65_536), doc: "test images embedded at a time"),
-    ]
+    /// The settings of an `evaluation` stage: the shot-group bounds of the paper.
+    public struct Settings: StageSettings, Equatable {
+        /// Classes with more training images than this are many-shot.
+        public var manyShotAbove = 0
+        /// Classes with fewer training images than this are few-shot.
+        public var fewShotBelow = 0
+        /// Test images embedded at a time.
+        public var batchSize = 0
+
+        public static let unset = Settings()
+
+        public static let fields: [SettingsField<Settings>] = [
+            .int("many_shot_above", \.manyShotAbove, default: 100, range: RecipeLimits.upTo(RecipeLimits.perClass),
+                 doc: "classes with more training images than this are many-shot"),
+            .int("few_shot_below", \.fewShotBelow, default: 20, range: RecipeLimits.upTo(RecipeLimits.perClass, from: 1),
+                 doc: "classes with fewer training images than this are few-shot; the rest are medium-shot"),
+            .int("batch_size", \.batchSize, default: 256, range: .closed(1, 65_536), doc: "test images embedded at a time"),
+        ]
+
+        public func validate() throws {
+            guard fewShotBelow <= manyShotAbove + 1 else {
+                throw RunError("few_shot_below (\(fewShotBelow)) must not exceed many_shot_above + 1 (\(manyShotAbove + 1))")
+            }
+        }
+    }
 
     /// The registered kind.
     public static let kind = StageKind(
         name: "evaluation", version: 1,
         summary: "top-1/top-5, per-class, many/medium/few accuracy and the confusion matrix on the test split",
-        parameters: parameters,
+        settings: Settings.self,
         inputs: [.one("classifier", of: "classifier"), .one("encoder", of: "encoder"),
                  InputSlot(name: "data", kinds: DataArtifact.kinds)],
         usesSeed: false,
@@ -34,10 +51,8 @@ public enum EvaluationStage {
 
     static func run(_ context: RunContext) throws {
         let place = try ExecutionPlace.enter(context)
-        let manyAbove = context.int("many_shot_above"), fewBelow = context.int("few_shot_below")
-        guard fewBelow <= manyAbove + 1 else {
-            throw RunError("stage '\(context.stageName)': few_shot_below (\(fewBelow)) must not exceed many_shot_above + 1 (\(manyAbove + 1))")
-        }
+        let settings = Settings(context.parameters)
+        let manyAbove = settings.manyShotAbove, fewBelow = settings.fewShotBelow
         let (classifier, head) = try ClassifierArtifact.input(of: context)
         let (encoderArtifact, encoder) = try FrozenEncoder.input(of: context)
         place.adopt(encoder.module)
@@ -51,7 +66,7 @@ public enum EvaluationStage {
         guard test.count > 0 else { throw RunError("stage '\(context.stageName)': the test split is empty") }
         let started = Date()
         let features = try encoder.embed(test, steps: encoder.evaluationSteps(encoderArtifact, images: data.testImages), threads: place.threads,
-                                         batchSize: context.int("batch_size"), place: place) { done, total in
+                                         batchSize: settings.batchSize, place: place) { done, total in
             context.progress.update(step: done, total: total, message: "embedding the test set")
         }
         let logits = withoutGradients { head.logits(features) }.scalars

@@ -4,7 +4,7 @@ import Datasets
 import Engine
 
 /// The `imbalance` stage kind: the long-tailed training subset of a `dataset` stage's artifact,
-/// selected exactly as the reference (and LDAM-DRW) does with `LongTail.select` (SPEC §1).
+/// selected exactly as the reference (and LDAM-DRW) does with `LongTail.select` (docs/method.md).
 ///
 /// Recipe: one input `data` of kind `dataset`; parameters `profile` (exp, step, none), `factor`
 /// (ρ in (0, 1]) and `seed` (numpy `RandomState` seed, its own — the recipe's seed does not enter).
@@ -23,17 +23,31 @@ public enum ImbalanceStage {
     public static let kind = StageKind(
         name: name, version: 1,
         summary: "keeps a long-tailed subset of the training images (n_c = n_max · factor^(c/(C−1)) for exp)",
-        parameters: [
-            .choice("profile", LongTail.Profile.allCases.map(\.rawValue), default: LongTail.Profile.exp.rawValue,
-                    doc: "exp: n_c = int(n_max·factor^(c/(C−1))); step: half the classes keep n_max, half int(n_max·factor); none: all keep n_max"),
-            .float("factor", default: 0.01, range: .openClosed(0, 1),
-                   doc: "the imbalance factor ρ = n_min / n_max (0.01 is an imbalance ratio of 100)"),
-            .int("seed", default: 0, range: .closed(0, Double(UInt32.max)),
-                 doc: "seed of numpy's legacy RandomState that shuffles each class before the first n_c are kept"),
-        ],
+        settings: Settings.self,
         inputs: [.one("data", of: DatasetStage.name)],
         usesSeed: false,
         run: { context in try run(context) })
+
+    /// The settings of an `imbalance` stage, typed.
+    public struct Settings: StageSettings, Equatable {
+        /// The profile of the class sizes.
+        public var profile = LongTail.Profile.none
+        /// The imbalance factor ρ = n_min / n_max.
+        public var factor = 0.0
+        /// The seed of numpy's legacy RandomState that shuffles each class.
+        public var seed = 0
+
+        public static let unset = Settings()
+
+        public static let fields: [SettingsField<Settings>] = [
+            .choice("profile", \.profile, default: .exp,
+                    doc: "exp: n_c = int(n_max·factor^(c/(C−1))); step: half the classes keep n_max, half int(n_max·factor); none: all keep n_max"),
+            .float("factor", \.factor, default: 0.01, range: .openClosed(0, 1),
+                   doc: "the imbalance factor ρ = n_min / n_max (0.01 is an imbalance ratio of 100)"),
+            .int("seed", \.seed, default: 0, range: .closed(0, Double(UInt32.max)),
+                 doc: "seed of numpy's legacy RandomState that shuffles each class before the first n_c are kept"),
+        ]
+    }
 
     /// What `class_counts.json` holds (snake_case keys: `counts`, `class_names`, `profile`, `factor`, `seed`).
     public struct ClassCounts: Codable, Equatable, Sendable {
@@ -66,10 +80,8 @@ public enum ImbalanceStage {
     /// Selects the subset of the `data` input and writes the artifact.
     static func run(_ context: RunContext) throws {
         let source = try DataArtifact.read(from: context.input("data").artifactDirectory)
-        guard let profile = LongTail.Profile(rawValue: context.string("profile")) else {
-            preconditionFailure("ImbalanceStage.run: profile '\(context.string("profile"))' passed validation but is not a LongTail.Profile")
-        }
-        let factor = context.double("factor"), seed = context.int("seed")
+        let settings = Settings(context.parameters)
+        let (profile, factor, seed) = (settings.profile, settings.factor, settings.seed)
         guard source.trainImages.classNames.count >= 2 else {
             throw RunError("stage '\(context.stageName)' (imbalance): the data set has \(source.trainImages.classNames.count) class(es); a long-tailed subset needs at least 2")
         }

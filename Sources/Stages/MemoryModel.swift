@@ -1,3 +1,4 @@
+import Engine
 import PipelineDSL
 
 /// The shapes of the encoders a stage may train, walked without building them, for the plan-time
@@ -39,14 +40,8 @@ public enum MemoryModel {
 
     /// torchvision's `resnet18`, `resnet34` or `resnet50` on `side`×`side` RGB images, with the
     /// MoCo v2 MLP head (d → d → `projection`) in place of `fc`; nil for another name.
-    public static func resnetImageNet(_ architecture: String, side: Int, projection: Int) -> Network? {
-        let bottleneck: Bool, counts: [Int]
-        switch architecture {
-        case "resnet18": (bottleneck, counts) = (false, [2, 2, 2, 2])
-        case "resnet34": (bottleneck, counts) = (false, [3, 4, 6, 3])
-        case "resnet50": (bottleneck, counts) = (true, [3, 4, 6, 3])
-        default: return nil
-        }
+    public static func resnetImageNet(_ architecture: ResNetImageNet.Architecture, side: Int, projection: Int) -> Network {
+        let bottleneck = architecture.usesBottleneck, counts = architecture.blockCounts
         var walk = Walk()
         var s = (side + 1) / 2
         walk.unit(cin: 3, cout: 64, kernel: 7, side: s)

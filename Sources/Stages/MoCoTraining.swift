@@ -4,7 +4,7 @@ import Engine
 import Datasets
 
 /// The first-stage training loop of an `encoder` stage with a torchvision ResNet: the authors'
-/// ImageNet-LT code (`moco/main.py`, SPEC §1b), epochs counted from 1.
+/// ImageNet-LT code (`moco/main.py`; docs/method.md, "ImageNet-LT"), epochs counted from 1.
 ///
 /// Two halves, each with a fresh SGD (momentum buffers cleared) and its own per-epoch cosine
 /// `lr · ½(1 + cos(π e / E_half))`, e counted from 0 within the half: KCL for the clustering
@@ -31,8 +31,7 @@ final class MoCoTraining {
 
     init(context: RunContext) throws {
         self.context = context
-        let p = context.parameters
-        try EncoderStage.validate(p)
+        let settings = EncoderStage.Settings(context.parameters)
         let data = try DataArtifact.input(of: context)
         images = data.trainImages.source
         augmentation = try AugmentationStage.pipeline(from: context.input("augmentation"), data: data)
@@ -40,15 +39,18 @@ final class MoCoTraining {
             throw RunError("stage '\(context.stageName)': MoCo needs a query and a key view of every image; set views: 2 in the augmentation stage '\(context.input("augmentation").name)'")
         }
         clustering = ClusteringStage.Settings(context.input("clustering").parameters)
-        let losses = ContrastiveLossStage.Settings(context.input("loss").parameters)
+        let losses = ContrastiveLossStage.Losses(context.input("loss").parameters)
         mainLoss = try losses.mocoLoss(stage: context.stageName)
-        architecture = ResNetImageNet.Architecture(rawValue: p.string("architecture"))!
-        epochs = p.int("epochs")
+        guard let architecture = settings.architecture.imageNet else {
+            preconditionFailure("MoCoTraining: a \(settings.architecture.rawValue) encoder is not a MoCo encoder")
+        }
+        self.architecture = architecture
+        epochs = settings.epochs
         warmupEpochs = min(clustering.warmupEpochs, epochs)
-        batchSize = p.int("batch_size")
-        checkpointEvery = p.int("checkpoint_every")
-        clusterBatchSize = p.int("cluster_batch_size")
-        baseRate = Float(p.double("learning_rate"))
+        batchSize = settings.batchSize
+        checkpointEvery = settings.checkpointEvery
+        clusterBatchSize = settings.clusterBatchSize
+        baseRate = Float(settings.learningRate)
         place = try ExecutionPlace.enter(context)
         guard !place.isDevice else {
             throw RunError("stage '\(context.stageName)': MoCo encoders (\(architecture.rawValue)) train on the CPU for now; run with --device cpu")
@@ -57,13 +59,13 @@ final class MoCoTraining {
             throw RunError("stage '\(context.stageName)': batch_size \(batchSize) does not split evenly over \(place.ranks.size) ranks; "
                            + "MoCo gathers equal slices of keys from every rank (the reference's per-GPU batch)")
         }
-        model = MoCo(architecture, dimension: p.int("projection_dim"), queueSize: p.int("queue_size"),
-                     momentum: Float(p.double("key_momentum")), seed: UInt32(truncatingIfNeeded: context.seed))
+        model = MoCo(architecture, dimension: settings.projectionDimension, queueSize: settings.queueSize,
+                     momentum: Float(settings.keyMomentum), seed: UInt32(truncatingIfNeeded: context.seed))
         if place.ranks.size > 1 { model.communicator = place.communicator }
-        optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(p.double("momentum")),
-                        weightDecay: Float(p.double("weight_decay")))
+        optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(settings.momentum),
+                        weightDecay: Float(settings.weightDecay))
         trainStep = MoCoStep(model: model, optimizer: optimizer, place: place)
-        kcl = MoCoLoss(.kcl(draws: p.int("kcl_positives"), temperature: losses.temperature),
+        kcl = MoCoLoss(.kcl(draws: settings.kclPositives, temperature: losses.temperature),
                        seed: UInt32(truncatingIfNeeded: context.seed) ^ 0x4B43_4C00, maxThreads: place.threads)
     }
 

@@ -3,7 +3,7 @@ import PipelineDSL
 import Engine
 import Datasets
 
-/// SBCL's re-clustering step (SPEC §1; `cluster()` of the reference's SimCLR/main.py): embed one
+/// SBCL's re-clustering step (docs/method.md, "First stage"; `cluster()` of the reference's SimCLR/main.py): embed one
 /// augmented view of every training image in eval mode, split the projections by class, give
 /// class c k_c = max(1, ⌊n_c / max(min_c n_c, M)⌋) subclasses by cosine k-means, and compute the
 /// class temperatures of the `rank` loss from the class densities.

@@ -5,8 +5,8 @@ import Foundation
 /// by every benchmark (JSON fields `kernel_set` and `cpu`, and the first line of the readable
 /// output), and the machine's peak for the benchmarks that report GFLOP/s.
 enum BenchMachine {
-    /// `Conv2D.kernelSet`'s name (`portable`, `avx2`, …).
-    static var kernelSet: String { Conv2D.kernelSet.rawValue }
+    /// The name of the CPU backend's kernel set (`portable`, `avx2`, …).
+    static var kernelSet: String { CPUBackend.shared.convKernels.set.rawValue }
 
     /// The CPU model from `/proc/cpuinfo`.
     static var cpu: String { CPUInfo.model }
@@ -19,7 +19,7 @@ enum BenchMachine {
 
     /// One core's measured multiply-add peak with the kernel set in use (`measuredCorePeakGFLOPS`),
     /// measured once per process.
-    static let corePeak: Double = Conv2D.kernelSet.measuredCorePeakGFLOPS()
+    static let corePeak: Double = CPUBackend.shared.convKernels.set.measuredCorePeakGFLOPS()
 
     /// Peak GFLOP/s of `threads` threads with the kernel set in use: cores × one core's measured
     /// multiply-add peak. Measured rather than cores × GHz × 2 FMA pipes × lanes × 2, because a

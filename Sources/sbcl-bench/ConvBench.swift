@@ -5,25 +5,8 @@ import Foundation
 /// kernels on ResNet-32's layer shapes (forward, backward-data, backward-weight) and prints GFLOP/s
 /// per shape and over the whole network, each layer weighted by how often ResNet-32 uses it, and
 /// the network's fraction of the machine's peak (`BenchMachine.peakGFLOPS`).
-func runConvBench(_ arguments: [String]) throws {
-    var batch = 256, repeats = 5, json = false
-    var threads = ThreadPool.shared.threadCount
-    var rest = arguments[...]
-    func value(_ flag: String) throws -> Int {
-        guard let text = rest.popFirst(), let v = Int(text), v > 0 else {
-            throw ConvBenchError.usage("\(flag) needs a positive integer")
-        }
-        return v
-    }
-    while let flag = rest.popFirst() {
-        switch flag {
-        case "--batch": batch = try value(flag)
-        case "--threads": threads = try value(flag)
-        case "--repeats": repeats = try value(flag)
-        case "--json": json = true
-        default: throw ConvBenchError.usage("unknown option \(flag); expected --batch, --threads, --repeats, --json")
-        }
-    }
+func runConvBench(batch: Int, threads: Int?, repeats: Int, json: Bool, kernels: ConvKernels) throws {
+    let threads = threads ?? ThreadPool.shared.threadCount
     ThreadPool.shared.threadCount = threads
 
     // (name, geometry, uses in ResNet-32); the first layer's backward-data is never needed.
@@ -58,11 +41,11 @@ func runConvBench(_ arguments: [String]) throws {
                     let dyb = UnsafeBufferPointer(yb)
                     for r in 0...repeats {  // the first round warms up and is not counted
                         let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuNanoseconds()
-                        Conv2D.forward(g, input: xb, weight: wb, output: yb, workspace: workspace)
+                        Conv2D.forward(g, input: xb, weight: wb, output: yb, kernels: kernels, workspace: workspace)
                         let t1 = DispatchTime.now().uptimeNanoseconds, c1 = cpuNanoseconds()
-                        Conv2D.backwardData(g, outputGradient: dyb, weight: wb, inputGradient: dxb, workspace: workspace)
+                        Conv2D.backwardData(g, outputGradient: dyb, weight: wb, inputGradient: dxb, kernels: kernels, workspace: workspace)
                         let t2 = DispatchTime.now().uptimeNanoseconds, c2 = cpuNanoseconds()
-                        Conv2D.backwardWeight(g, input: xb, outputGradient: dyb, weightGradient: dwb, workspace: workspace)
+                        Conv2D.backwardWeight(g, input: xb, outputGradient: dyb, weightGradient: dwb, kernels: kernels, workspace: workspace)
                         let t3 = DispatchTime.now().uptimeNanoseconds, c3 = cpuNanoseconds()
                         if r > 0 {
                             times[0].append(Double(t1 - t0) / 1e6)
@@ -132,12 +115,6 @@ func runConvBench(_ arguments: [String]) throws {
     }
 }
 
-private enum ConvBenchError: Error, CustomStringConvertible {
-    case usage(String)
-    var description: String {
-        switch self { case .usage(let m): return "usage: sbcl-bench conv [--batch N] [--threads T] [--repeats R] [--json]: \(m)" }
-    }
-}
 
 private func median(_ values: [Double]) -> Double {
     let s = values.sorted()

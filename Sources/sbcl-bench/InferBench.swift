@@ -1,8 +1,7 @@
 import Engine
 
 /// `sbcl-bench infer`: encoder inference (eval mode, no graph) on a batch of images.
-func runInferBench(_ arguments: [String]) throws {
-    let o = try ModelBenchOptions(arguments, defaultBatch: 512)
+func runInferBench(_ o: ModelBenchOptions) throws {
     CPUThreads.set(o.threads)
     let model = SupConResNet(depth: 32, inputChannels: o.channels, seed: 0)
     var rng = MT19937(seed: 2)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Datasets
 import Engine
 import Foundation
@@ -8,36 +9,28 @@ import Foundation
 /// `BatchLoader`, decoding on its worker threads, next batch prefetched), on 500 × 375
 /// quality-90 JPEGs written first from real Fashion-MNIST items (a colourised mosaic of 28 × 28
 /// items, ImageNet's typical size). `--full-decode` turns DCT-reduced decoding off.
-func runJPEGAugmentBench(_ arguments: [String]) throws {
-    var images = 64, batch = 64, size = 224, steps = 6, threads = 2
-    var json = false, fullDecode = false
+struct JPEGAugmentBenchOptions: ParsableArguments {
+    @Option(help: "JPEG files written and read.", transform: BenchValue.positive("--images"))
+    var images = 64
+    @Option(help: "Images per batch.", transform: BenchValue.positive("--batch"))
+    var batch = 64
+    @Option(help: "Crop size.", transform: BenchValue.positive("--size"))
+    var size = 224
+    @Option(help: "Timed batches.", transform: BenchValue.positive("--steps"))
+    var steps = 6
+    @Option(help: "Loader threads.", transform: BenchValue.positive("--threads"))
+    var threads = 2
+    @Flag(name: .customLong("full-decode"), help: "Turn DCT-reduced decoding off.")
+    var fullDecode = false
+    @Flag(help: "One JSON line.")
+    var json = false
+    @Option(name: .customLong("fashion-mnist"), help: ArgumentHelp("The Fashion-MNIST folder the images come from.", valueName: "dir"))
     var fashionRoot = IDXReader.defaultFashionMNISTRoot
-    var k = 0
-    func value(_ name: String) throws -> Int {
-        k += 1
-        guard k < arguments.count, let v = Int(arguments[k]), v > 0 else {
-            throw DatasetError(.badParameter, path: "", "\(name) needs a positive integer")
-        }
-        return v
-    }
-    while k < arguments.count {
-        switch arguments[k] {
-        case "--images": images = try value("--images")
-        case "--batch": batch = try value("--batch")
-        case "--size": size = try value("--size")
-        case "--steps": steps = try value("--steps")
-        case "--threads": threads = try value("--threads")
-        case "--full-decode": fullDecode = true
-        case "--json": json = true
-        case "--fashion-mnist":
-            k += 1
-            guard k < arguments.count else { throw DatasetError(.badParameter, path: "", "--fashion-mnist needs a folder") }
-            fashionRoot = arguments[k]
-        default:
-            throw DatasetError(.badParameter, path: "", "unknown option \(arguments[k]); options: --images --batch --size --steps --threads --full-decode --fashion-mnist ROOT --json")
-        }
-        k += 1
-    }
+}
+
+func runJPEGAugmentBench(_ options: JPEGAugmentBenchOptions) throws {
+    let (images, batch, size, steps, threads) = (options.images, options.batch, options.size, options.steps, options.threads)
+    let (json, fullDecode, fashionRoot) = (options.json, options.fullDecode, options.fashionRoot)
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-jpeg-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -1,38 +1,34 @@
+import ArgumentParser
 import Engine
 import Datasets
 import Foundation
 
 /// `sbcl-bench loader [--batch 128] [--size 32] [--channels 3] [--steps 20] [--threads 2]
-/// [--fashion-mnist [ROOT]] [--json]`: augmented views per second of the first-stage loader (two
+/// [--fashion-mnist] [--fashion-mnist-root DIR] [--json]`: augmented views per second of the first-stage loader (two
 /// contrastive views per image), on synthetic 8-bit images or on the real Fashion-MNIST.
-func runLoaderBench(_ arguments: [String]) throws {
-    var batch = 128, size = 32, channels = 3, steps = 20, threads = 2
+struct LoaderBenchOptions: ParsableArguments {
+    @Option(help: "Images per batch.", transform: BenchValue.positive("--batch"))
+    var batch = 128
+    @Option(help: "Image height and width (synthetic images).", transform: BenchValue.positive("--size"))
+    var size = 32
+    @Option(help: "Image channels (synthetic images).", transform: BenchValue.positive("--channels"))
+    var channels = 3
+    @Option(help: "Timed batches.", transform: BenchValue.positive("--steps"))
+    var steps = 20
+    @Option(help: "Loader threads.", transform: BenchValue.positive("--threads"))
+    var threads = 2
+    @Flag(help: "One JSON line.")
     var json = false
-    var fashionRoot: String?
-    var k = 0
-    func value(_ name: String) throws -> Int {
-        k += 1
-        guard k < arguments.count, let v = Int(arguments[k]), v > 0 else {
-            throw DatasetError(.badParameter, path: "", "\(name) needs a positive integer")
-        }
-        return v
-    }
-    while k < arguments.count {
-        switch arguments[k] {
-        case "--batch": batch = try value("--batch")
-        case "--size": size = try value("--size")
-        case "--channels": channels = try value("--channels")
-        case "--steps": steps = try value("--steps")
-        case "--threads": threads = try value("--threads")
-        case "--json": json = true
-        case "--fashion-mnist":
-            fashionRoot = IDXReader.defaultFashionMNISTRoot
-            if k + 1 < arguments.count, !arguments[k + 1].hasPrefix("--") { k += 1; fashionRoot = arguments[k] }
-        default:
-            throw DatasetError(.badParameter, path: "", "unknown option \(arguments[k]); options: --batch --size --channels --steps --threads --fashion-mnist [ROOT] --json")
-        }
-        k += 1
-    }
+    @Flag(name: .customLong("fashion-mnist"), help: "Real Fashion-MNIST images instead of synthetic ones.")
+    var fashionMNIST = false
+    @Option(name: .customLong("fashion-mnist-root"), help: ArgumentHelp("The Fashion-MNIST folder (implies --fashion-mnist).", valueName: "dir"))
+    var fashionMNISTRoot: String?
+}
+
+func runLoaderBench(_ options: LoaderBenchOptions) throws {
+    let (batch, size, steps, threads, json) = (options.batch, options.size, options.steps, options.threads, options.json)
+    var channels = options.channels
+    let fashionRoot = options.fashionMNISTRoot ?? (options.fashionMNIST ? IDXReader.defaultFashionMNISTRoot : nil)
     let source: ImageSet
     if let fashionRoot {
         source = try IDXReader.readSplit(root: fashionRoot, train: true, classNames: IDXReader.fashionMNISTClasses)

@@ -1,26 +1,17 @@
+import ArgumentParser
 import Foundation
 import Engine
 
 /// Options of the loss and k-means benchmarks.
-private struct LossKMeansOptions {
-    var repeats = 5, threads = ProcessInfo.processInfo.activeProcessorCount, json = false
+struct LossKMeansOptions: ParsableArguments {
+    @Option(help: "Timed repeats.", transform: BenchValue.positive("--repeats"))
+    var repeats = 5
+    @Option(name: .customLong("threads"), help: "Worker threads (default: every core).", transform: BenchValue.positive("--threads"))
+    var threadCount: Int?
+    @Flag(help: "One JSON line.")
+    var json = false
 
-    init(_ arguments: [String]) throws {
-        var i = 0
-        while i < arguments.count {
-            switch arguments[i] {
-            case "--repeats", "--threads":
-                guard i + 1 < arguments.count, let v = Int(arguments[i + 1]), v > 0 else {
-                    throw BenchError.usage("\(arguments[i]) needs a positive integer")
-                }
-                if arguments[i] == "--repeats" { repeats = v } else { threads = v }
-                i += 1
-            case "--json": json = true
-            default: throw BenchError.usage("unknown option \(arguments[i]); expected --repeats --threads --json")
-            }
-            i += 1
-        }
-    }
+    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
 }
 
 /// Unit-length rows of standard normal draws.
@@ -38,8 +29,7 @@ private func unitRows(_ rows: Int, _ dimension: Int, seed: UInt32) -> [Float] {
 
 /// `sbcl-bench loss`: the SBCL `rank` loss with its gradient on 1024 images × 2 views × 128-d,
 /// 100 classes of 5 subclasses — the shape of `../shared/anchors/torch_loss_kmeans.py`.
-func runLossBench(_ arguments: [String]) throws {
-    let o = try LossKMeansOptions(arguments)
+func runLossBench(_ o: LossKMeansOptions) throws {
     CPUThreads.set(o.threads)
     let batch = 1024, classes = 100, dimension = 128
     let features = unitRows(2 * batch, dimension, seed: 3)
@@ -62,8 +52,7 @@ func runLossBench(_ arguments: [String]) throws {
 
 /// `sbcl-bench kmeans`: one cosine k-means (k = 100, at most 35 iterations, tolerance 1e-3) over
 /// 10,000 × 128 unit vectors — the re-clustering pass of `../shared/anchors/torch_loss_kmeans.py`.
-func runKMeansBench(_ arguments: [String]) throws {
-    let o = try LossKMeansOptions(arguments)
+func runKMeansBench(_ o: LossKMeansOptions) throws {
     CPUThreads.set(o.threads)
     let points = unitRows(10_000, 128, seed: 5)
     let kmeans = CosineKMeans(clusterCount: 100)

@@ -11,28 +11,7 @@ import Stages
 /// The step is the training loop's own (`MoCoStep`) with KCL (k = 6, τ = 0.07) as the first half
 /// of the reference's schedule trains; the queue starts with labels −1 as in training, and the
 /// first (warm-up) steps fill it with this batch's classes.
-func runMoCoStepBench(_ arguments: [String]) throws {
-    var arch = ResNetImageNet.Architecture.resnet50
-    var queue = 65536, rest: [String] = []
-    var i = 0
-    while i < arguments.count {
-        switch arguments[i] {
-        case "--moco": break
-        case "--arch":
-            i += 1
-            guard i < arguments.count, let a = ResNetImageNet.Architecture(rawValue: arguments[i]) else {
-                throw BenchError.usage("--arch needs one of resnet18, resnet34, resnet50")
-            }
-            arch = a
-        case "--queue":
-            i += 1
-            guard i < arguments.count, let k = Int(arguments[i]), k > 0 else { throw BenchError.usage("--queue needs a positive integer") }
-            queue = k
-        default: rest.append(arguments[i])
-        }
-        i += 1
-    }
-    let o = try ModelBenchOptions(rest, defaultBatch: 32)
+func runMoCoStepBench(_ o: ModelBenchOptions, arch: ResNetImageNet.Architecture, queue: Int) throws {
     guard queue % o.batch == 0 else { throw BenchError.usage("--queue \(queue) must be a multiple of --batch \(o.batch)") }
     CPUThreads.set(o.threads)
     let model = MoCo(arch, queueSize: queue, seed: 0)
@@ -52,9 +31,4 @@ func runMoCoStepBench(_ arguments: [String]) throws {
     report([("bench", "step-moco"), ("arch", arch.rawValue), ("batch", o.batch), ("size", o.size), ("queue", queue),
             ("threads", o.threads), ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
             ("loss", Double(last)), ("loss_kind", "kcl")], json: o.json)
-}
-
-/// `sbcl-bench step`: the CIFAR step (`runStepBench`), or the MoCo step with `--moco`.
-func runStepOrMoCoBench(_ arguments: [String]) throws {
-    if arguments.contains("--moco") { try runMoCoStepBench(arguments) } else { try runStepBench(arguments) }
 }

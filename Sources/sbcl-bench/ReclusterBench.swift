@@ -10,10 +10,8 @@ import Stages
 /// Under `mpirun -np N` each rank embeds its share of the batches and the projections are
 /// gathered; the line (rank 0's) carries digests of the projections and of the subclass labels,
 /// which must equal a single process's (the data-parallel tests compare them).
-func runReclusterBench(_ arguments: [String]) throws {
-    let o = try ModelBenchOptions(arguments, defaultBatch: 64)
-    let environment = ProcessInfo.processInfo.environment
-    let job = try Launcher.detect(environment).map { try MPICommunicator.start($0, environment: environment) }
+func runReclusterBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) throws {
+    let job = try configuration.joinRankJob()
     defer { job?.finish() }
     let place = ExecutionPlace.cpu(threads: o.threads, communicator: job)
     place.activate()
@@ -32,7 +30,7 @@ func runReclusterBench(_ arguments: [String]) throws {
         embedded = try Reclustering.embed(model: model, images: images, pipeline: pipeline, seed: 11, epoch: 2,
                                           batchSize: o.batch, place: place)
         result = try Reclustering.cluster(projections: embedded.projections, dimension: embedded.dimension, labels: labels,
-                                          classCount: 10, settings: ClusteringStage.Settings(minimumClusterSize: 10),
+                                          classCount: 10, settings: ClusteringStage.Settings.defaults.with { $0.minimumClusterSize = 10 },
                                           temperature: 0.1, generator: &generator)
     }
     guard place.ranks.rank == 0, let result else { return }

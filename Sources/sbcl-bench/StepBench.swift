@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Datasets
 import Engine
@@ -5,52 +6,51 @@ import MPITransport
 import Stages
 import OpenCLBackend
 
-/// Options shared by the model benchmarks.
-struct ModelBenchOptions {
-    var batch = 128, size = 32, channels = 3, steps = 5, warmup = 2, threads = ProcessInfo.processInfo.activeProcessorCount
+/// Options shared by the model benchmarks, as the command line gives them (each value checked
+/// once, while it is parsed).
+struct ModelBenchArguments: ParsableArguments {
+    @Option(help: "Images per batch (default: the benchmark's).", transform: BenchValue.positive("--batch"))
+    var batch: Int?
+    @Option(help: "Image height and width.", transform: BenchValue.positive("--size"))
+    var size = 32
+    @Option(help: "Image channels.", transform: BenchValue.positive("--channels"))
+    var channels = 3
+    @Option(help: "Timed steps.", transform: BenchValue.positive("--steps"))
+    var steps = 5
+    @Option(help: "Untimed steps first.", transform: BenchValue.positive("--warmup"))
+    var warmup = 2
+    @Option(help: "Worker threads (default: every core).", transform: BenchValue.positive("--threads"))
+    var threads: Int?
+    @Flag(help: "One JSON line.")
     var json = false
-    /// `step`: the CIFAR ResNet depth, synchronised batch norm across ranks, and a file to write one
-    /// step's (rank-summed) gradients to instead of timing.
-    var depth = 32, syncBatchNorm = false
+    @Option(help: "step: the CIFAR ResNet depth.", transform: BenchValue.positive("--depth"))
+    var depth = 32
+    @Flag(name: .customLong("sync-batchnorm"), help: "step: synchronised batch norm across ranks.")
+    var syncBatchNorm = false
+    @Option(name: .customLong("dump-gradients"), help: ArgumentHelp("step: write one step's summed gradients here instead of timing.",
+                                                                    valueName: "file"))
     var dumpGradients: String?
-    /// `step`: the device (`--device cpu|opencl|opencl:cpu|auto`, as sbcl-run's).
+    @Option(help: ArgumentHelp("step: cpu, opencl, opencl:cpu or auto (as sbcl-run's).", valueName: "device"))
     var device = "cpu"
 
-    init(_ arguments: [String], defaultBatch: Int) throws {
-        batch = defaultBatch
-        var i = 0
-        func value() throws -> Int {
-            i += 1
-            guard i < arguments.count, let v = Int(arguments[i]), v > 0 else {
-                throw BenchError.usage("\(arguments[i - 1]) needs a positive integer")
-            }
-            return v
-        }
-        while i < arguments.count {
-            switch arguments[i] {
-            case "--batch": batch = try value()
-            case "--size": size = try value()
-            case "--channels": channels = try value()
-            case "--steps": steps = try value()
-            case "--warmup": warmup = try value()
-            case "--threads": threads = try value()
-            case "--json": json = true
-            case "--depth": depth = try value()
-            case "--sync-batchnorm": syncBatchNorm = true
-            case "--device":
-                i += 1
-                guard i < arguments.count else { throw BenchError.usage("--device needs a device name") }
-                device = arguments[i]
-            case "--dump-gradients":
-                i += 1
-                guard i < arguments.count else { throw BenchError.usage("--dump-gradients needs a file") }
-                dumpGradients = arguments[i]
-            default: throw BenchError.usage("unknown option \(arguments[i]); expected --batch --size --channels --steps --warmup --threads --json "
-                                            + "--depth --sync-batchnorm --dump-gradients FILE --device D")
-            }
-            i += 1
-        }
+    /// The values, with `defaultBatch` when `--batch` is not given.
+    func options(defaultBatch: Int) -> ModelBenchOptions {
+        ModelBenchOptions(batch: batch ?? defaultBatch, size: size, channels: channels, steps: steps, warmup: warmup,
+                          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, json: json, depth: depth,
+                          syncBatchNorm: syncBatchNorm, dumpGradients: dumpGradients, device: device)
     }
+}
+
+/// The model benchmarks' settings.
+struct ModelBenchOptions {
+    var batch: Int, size: Int, channels: Int, steps: Int, warmup: Int, threads: Int
+    var json: Bool
+    /// `step`: the CIFAR ResNet depth, synchronised batch norm across ranks, and a file to write one
+    /// step's (rank-summed) gradients to instead of timing.
+    var depth: Int, syncBatchNorm: Bool
+    var dumpGradients: String?
+    /// `step`: the device (`--device cpu|opencl|opencl:cpu|auto`, as sbcl-run's).
+    var device: String
 }
 
 enum BenchError: Error, CustomStringConvertible {
@@ -95,10 +95,8 @@ func timed(_ body: () throws -> Void) rethrows -> Double {
 /// its slice, the projections are gathered and the gradients summed (rank 0 prints the line, with
 /// the measured cost of the step's all-reduce and all-gather alone and their share of the step).
 /// `--dump-gradients FILE` writes one step's summed gradients (safetensors) instead of timing.
-func runStepBench(_ arguments: [String]) throws {
-    let o = try ModelBenchOptions(arguments, defaultBatch: 128)
-    let environment = ProcessInfo.processInfo.environment
-    let job = try Launcher.detect(environment).map { try MPICommunicator.start($0, environment: environment) }
+func runStepBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) throws {
+    let job = try configuration.joinRankJob()
     defer { job?.finish() }
     let choice = try DeviceSelection.select(o.device)
     if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }

@@ -1,83 +1,82 @@
+import ArgumentParser
+import Engine
 import Foundation
-import PipelineDSL
-import Stages
 import OpenCLBackend
 import CUDABackend
+import PipelineDSL
+import Stages
 
-/// `sbcl-run`: dispatches the first word to a command and maps errors to exit statuses.
+/// `sbcl-run`: the root command. Its subcommands are `CLI.commands`; `run` is the default, so
+/// `sbcl-run RECIPE KEY=VALUE…` and a bare `sbcl-run` (the built-in recipe) run a recipe.
+struct SBCLRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sbcl-run",
+        abstract: "Run, plan and inspect SBCL pipelines declared as recipes.",
+        discussion: "Without a subcommand, sbcl-run runs a recipe: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ~KEY …], "
+            + "the built-in default recipe when RECIPE is left out. Data-parallel: mpirun -np N sbcl-run RECIPE (see README); "
+            + "plan --ranks N shows that job's hashes. Environment variables: see README. "
+            + "Shell completion: sbcl-run --generate-completion-script bash|zsh|fish.",
+        subcommands: CLI.commands,
+        defaultSubcommand: RunCommand.self)
+}
+
+/// A subcommand: it runs with the configuration the environment gave and returns the exit status.
+protocol CLICommand: ParsableCommand {
+    func run(_ configuration: Configuration) throws -> Int32
+}
+
+/// Runs the command line and maps errors to exit statuses.
 enum CLI {
-    static let usage = """
-        usage: sbcl-run [RECIPE] [KEY=VALUE | +KEY=VALUE | ++KEY=VALUE | ~KEY ...] [options]
-               sbcl-run RECIPE -m KEY=A,B [KEY2=C,D ...]    run the grid of all combinations
-               sbcl-run RECIPE -m KEY=A,B --launcher slurm [--slurm "SBATCH OPTIONS"]
-                                                            submit the grid as one Slurm job array
-               sbcl-run sweep status SWEEP_DIR [--json]     each point's state; the comparison once all finished
-               sbcl-run plan RECIPE [KEY=VALUE ...] [--json] [--ranks N]  validate and show stages, hashes, status
-               sbcl-run cache ls|verify|gc [--json] [--older-than DAYS]
-               sbcl-run schema [--output FILE]               write the recipe JSON schema
-               sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
-               sbcl-run sample-data imagenet_lt|image_folder DIR   a small long-tailed tree of real images (JPEG/PNG)
-               sbcl-run compare RUN_DIR... [--json|--csv|--markdown]  compare runs (a sweep folder: its points)
-               sbcl-run report RUN_DIR... -o FILE            one run's report, or a page comparing runs
-
-        options:
-          --cache-dir DIR   artifact cache (default $SBCL_CACHE_DIR, else .sbcl/cache)
-          --runs-dir DIR    where run folders go (default runs)
-          --device D        auto, cpu, opencl, opencl:cpu or cuda (overrides the recipe's device)
-          --threads N       worker threads (default: the number of cores; in a Slurm task, its CPUs)
-          --launcher L      where -m runs its points: local (default, here, in turn) or slurm
-          --slurm "OPTS"    sbatch options for --launcher slurm, e.g. "--partition=cpu --time=2:00:00 --ntasks=2"
-          --json            machine-readable output
-          -q, --quiet       no log lines on standard error
-        Data-parallel: mpirun -np N sbcl-run RECIPE (see README); plan --ranks N shows that job's hashes.
-        Without RECIPE the built-in default recipe runs.
-        """
+    /// The subcommands, in the order the help lists them: a new command adds one line here.
+    static let commands: [any ParsableCommand.Type] = [
+        RunCommand.self,
+        PlanCommand.self,
+        CacheCommand.self,
+        SchemaCommand.self,
+        SweepCommand.self,
+        CompareCommand.self,
+        ReportCommand.self,
+        EmbedCommand.self,
+        SampleDataCommand.self,
+    ]
 
     static let usageHint = "run 'sbcl-run --help' for usage"
 
-    /// Runs the command line and returns the exit status; never traps on user input.
-    static func main(_ arguments: [String]) -> Int32 {
-        // GPU backends are modules of their own; registering one loads nothing until it is asked for.
-        OpenCLBackend.register()
-        CUDABackend.register(environment: ProcessInfo.processInfo.environment)
+    /// Parses `arguments`, reads `environment` once into a `Configuration`, sets up the backends
+    /// and runs the command; returns the exit status and never traps on user input.
+    static func main(_ arguments: [String], environment: [String: String]) -> Int32 {
+        let command: any ParsableCommand
         do {
-            switch arguments.first {
-            case "-h", "--help", "help":
-                print(usage)
+            command = try SBCLRun.parseAsRoot(arguments)
+        } catch {
+            return ExitStatus.reportParsing(error)
+        }
+        guard let command = command as? any CLICommand else {
+            // ArgumentParser's own commands (`help`): they print and end.
+            do {
+                var command = command
+                try command.run()
                 return ExitStatus.success
-            case "plan":
-                return try PlanCommand.run(Options.parse(Array(arguments.dropFirst())))
-            case "cache":
-                return try CacheCommand.run(Array(arguments.dropFirst()))
-            case "schema":
-                return try SchemaCommand.run(Options.parse(Array(arguments.dropFirst())))
-            case "sweep":
-                return try SweepCommand.run(Array(arguments.dropFirst()))
-            case "compare":
-                return try CompareCommand.compare(Options.parse(Array(arguments.dropFirst())))
-            case "report":
-                return try CompareCommand.report(Options.parse(Array(arguments.dropFirst())))
-            case "embed":
-                try runEmbed(Array(arguments.dropFirst()))
-                return ExitStatus.success
-            case "sample-data":
-                return try SampleDataCommand.run(Array(arguments.dropFirst()))
-            default:
-                return try RunCommand.run(Options.parse(arguments))
+            } catch {
+                return ExitStatus.reportParsing(error)
             }
+        }
+        do {
+            let configuration = try Configuration(environment: environment)
+            prepareBackends(configuration)
+            return try command.run(configuration)
         } catch {
             return ExitStatus.report(error)
         }
     }
 
-    /// The registry: the real kinds, plus the test kinds when `SBCL_TEST_STAGES=1`.
-    static func registry() -> StageRegistry {
-        var registry = StageRegistry()
-        Stages.registerAll(in: &registry)
-        if ProcessInfo.processInfo.environment["SBCL_TEST_STAGES"] == "1" {
-            TestStageKinds.register(in: &registry)
-        }
-        return registry
+    /// Gives the backends their configuration: the CPU backend its convolution kernels, and the
+    /// GPU backends (modules of their own; registering one loads nothing until it is asked for)
+    /// their libraries. A new backend registers here.
+    static func prepareBackends(_ configuration: Configuration) {
+        CPUBackend.shared.convKernels = configuration.convKernels
+        OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
+        CUDABackend.register(environment: configuration.environment)
     }
 
     /// The recipe source (file or embedded default) and the override arguments.
@@ -95,11 +94,12 @@ enum CLI {
         }
         let url = URL(fileURLWithPath: first)
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw UsageError("recipe file \(first) does not exist")
         }
+        guard !isDirectory.boolValue else { throw UsageError("recipe file \(first) is a folder; expected a YAML file") }
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw UsageError("cannot read recipe file \(first)")
+            throw UsageError("cannot read recipe file \(first): permission denied or not a regular file")
         }
         return (data, first, rest)
     }
@@ -113,8 +113,8 @@ enum CLI {
     /// Refuses a plan before it runs when a stage still to compute cannot run here (its data files
     /// are missing) or is estimated to need more memory than this machine allows (a recipe error,
     /// exit status 2), rather than failing or being killed halfway.
-    static func refuseUnrunnable(_ plan: Plan, cache: ArtifactCache) throws {
-        let diagnostics = plan.refusals(memoryLimit: try MachineMemory.limit()) { PlanReport.status(of: $0, cache: cache) == .cached }
+    static func refuseUnrunnable(_ plan: Plan, cache: ArtifactCache, memoryLimit: Int) throws {
+        let diagnostics = plan.refusals(memoryLimit: memoryLimit) { PlanReport.status(of: $0, cache: cache) == .cached }
         if !diagnostics.isEmpty { throw RecipeError(diagnostics) }
     }
 

@@ -1,26 +1,32 @@
+import ArgumentParser
 import Foundation
 import PipelineDSL
 import Reporting
 
-/// `sbcl-run compare RUN_DIR… [--json|--csv|--markdown]` and `sbcl-run report RUN_DIR… -o FILE`.
-enum CompareCommand {
-    static func compare(_ options: Options) throws -> Int32 {
-        let comparison = RunComparison(try runs(options.positional, command: "compare"))
-        switch options.format {
-        case "json": CLI.output(comparison.json.prettyJSON() + "\n")
-        case "csv": CLI.output(comparison.csv)
-        case "markdown": CLI.output(comparison.markdown)
-        default: CLI.output(comparison.text)
-        }
-        return ExitStatus.success
+/// `sbcl-run compare RUN_DIR… [--json|--csv|--markdown]`.
+struct CompareCommand: CLICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare", abstract: "Compare runs side by side (a sweep folder stands for its points).")
+
+    /// The table's format.
+    enum Format: String, EnumerableFlag {
+        case text, json, csv, markdown
     }
 
-    static func report(_ options: Options) throws -> Int32 {
-        let runs = try runs(options.positional, command: "report")
-        guard let output = options.output else { throw UsageError("report needs -o FILE, the HTML page to write") }
-        let url = URL(fileURLWithPath: output)
-        if runs.count == 1 { try RunReportPage.write(runs[0], to: url) } else { try ComparisonPage.write(runs, to: url) }
-        CLI.output("wrote \(url.path)\n")
+    @Argument(help: ArgumentHelp("Run folders, or sweep folders.", valueName: "run-dir"))
+    var folders: [String] = []
+
+    @Flag(help: "The table's format (default: text).")
+    var format: Format = .text
+
+    func run(_ configuration: Configuration) throws -> Int32 {
+        let comparison = RunComparison(try Self.runs(folders, command: "compare"))
+        switch format {
+        case .json: CLI.output(comparison.json.prettyJSON() + "\n")
+        case .csv: CLI.output(comparison.csv)
+        case .markdown: CLI.output(comparison.markdown)
+        case .text: CLI.output(comparison.text)
+        }
         return ExitStatus.success
     }
 
@@ -42,5 +48,26 @@ enum CompareCommand {
             guard !points.isEmpty else { throw UsageError("\(path) holds no run (no recipe.yaml, run.json or metrics.json)") }
             return points.map { RunRecord(directory: url.appendingPathComponent($0)) }
         }
+    }
+}
+
+/// `sbcl-run report RUN_DIR… -o FILE`.
+struct ReportCommand: CLICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Write one run's HTML report, or a page comparing runs.")
+
+    @Argument(help: ArgumentHelp("Run folders, or sweep folders.", valueName: "run-dir"))
+    var folders: [String] = []
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The HTML page to write.", valueName: "file"))
+    var output: String?
+
+    func run(_ configuration: Configuration) throws -> Int32 {
+        let runs = try CompareCommand.runs(folders, command: "report")
+        guard let output else { throw UsageError("report needs -o FILE, the HTML page to write") }
+        let url = URL(fileURLWithPath: output)
+        if runs.count == 1 { try RunReportPage.write(runs[0], to: url) } else { try ComparisonPage.write(runs, to: url) }
+        CLI.output("wrote \(url.path)\n")
+        return ExitStatus.success
     }
 }

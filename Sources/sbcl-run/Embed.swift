@@ -1,5 +1,6 @@
-import Foundation
+import ArgumentParser
 import Engine
+import Foundation
 import PipelineDSL
 
 /// `sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
@@ -10,59 +11,58 @@ import PipelineDSL
 /// `encoder_k.*`; the key encoder by default, as the reference embeds for re-clustering); or a
 /// torchvision resnet18/34/50 state dict (F is the pooled backbone features, 512 or 2048 wide;
 /// `--projection` needs an MLP head `fc.0`/`fc.2`).
-func runEmbed(_ arguments: [String]) throws {
-    var weights: String?, input: String?, output: String?, projection = false, batch = 256, encoder = "key"
-    var i = 0
-    func value() throws -> String {
-        i += 1
-        guard i < arguments.count else { throw UsageError("embed: \(arguments[i - 1]) needs a value") }
-        return arguments[i]
-    }
-    while i < arguments.count {
-        switch arguments[i] {
-        case "--weights": weights = try value()
-        case "--input": input = try value()
-        case "--output": output = try value()
-        case "--projection": projection = true
-        case "--encoder":
-            encoder = try value()
-            guard ["key", "query"].contains(encoder) else { throw UsageError("embed: --encoder needs key or query, got '\(encoder)'") }
-        case "--batch":
-            guard let b = Int(try value()), b > 0 else { throw UsageError("embed: --batch needs a positive integer") }
-            batch = b
-        case "--threads":
-            guard let t = Int(try value()), t > 0 else { throw UsageError("embed: --threads needs a positive integer") }
-            CPUThreads.set(t)
-        default:
-            throw UsageError("embed: unknown option '\(arguments[i])'; usage: sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection] [--encoder key|query]")
+struct EmbedCommand: CLICommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed", abstract: "Embed images (a float32 N×C×H×W .npy, normalised) with a trained encoder's weights.")
+
+    @Option(help: ArgumentHelp("The encoder's weights (.safetensors).", valueName: "file"))
+    var weights: String
+
+    @Option(help: ArgumentHelp("The images: float32 N×C×H×W (.npy), normalised.", valueName: "file"))
+    var input: String
+
+    @Option(help: ArgumentHelp("The features to write (.npy).", valueName: "file"))
+    var output: String
+
+    @Flag(help: "Normalised projections instead of encoder features.")
+    var projection = false
+
+    @Option(help: ArgumentHelp("A MoCo checkpoint's key (default) or query encoder.", valueName: "key|query"), transform: OptionValue.encoder)
+    var encoder = "key"
+
+    @Option(help: ArgumentHelp("Images per forward pass.", valueName: "n"), transform: OptionValue.batch)
+    var batch = 256
+
+    @Option(help: ArgumentHelp("Worker threads, 1 to 1024.", valueName: "n"), transform: OptionValue.threads)
+    var threads: Int?
+
+    func run(_ configuration: Configuration) throws -> Int32 {
+        if let threads { CPUThreads.set(threads) }
+        let (weights, input, output, projection, batch, encoder) = (weights, input, output, projection, batch, encoder)
+        let file = try SafeTensors.read(contentsOf: URL(fileURLWithPath: weights))
+        let embed: (Tensor) -> Tensor, channels: Int
+        if file["encoder.conv1.weight"] != nil || file["head.2.weight"] != nil {
+            let model = try SupConResNet(checkpoint: file)
+            channels = model.encoder.conv1.weight.shape[1]
+            embed = { Embedding.embed(model: model, nchw: $0, projection: projection, batch: batch) }
+        } else {
+            let prefix = file["encoder_q.conv1.weight"] != nil ? (encoder == "key" ? "encoder_k." : "encoder_q.") : ""
+            let (model, _) = try ResNetImageNet.loading(file, prefix: prefix)
+            if projection && model.fcHidden == nil {
+                throw CheckpointError(path: weights, problems: [
+                    "--projection needs a projection head ('\(prefix)fc.0.weight' and '\(prefix)fc.2.weight', MoCo's MLP); "
+                        + "this ResNet has \(file[prefix + "fc.weight"] == nil ? "no fc" : "a classifier fc") — drop --projection for backbone features"])
+            }
+            channels = model.conv1.weight.shape[1]
+            embed = { Embedding.embed(model: model, nchw: $0, projection: projection, batch: batch) }
         }
-        i += 1
-    }
-    guard let weights, let input, let output else {
-        throw UsageError("embed: --weights, --input and --output are required; usage: sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection] [--encoder key|query]")
-    }
-    let file = try SafeTensors.read(contentsOf: URL(fileURLWithPath: weights))
-    let embed: (Tensor) -> Tensor, channels: Int
-    if file["encoder.conv1.weight"] != nil || file["head.2.weight"] != nil {
-        let model = try SupConResNet(checkpoint: file)
-        channels = model.encoder.conv1.weight.shape[1]
-        embed = { Embedding.embed(model: model, nchw: $0, projection: projection, batch: batch) }
-    } else {
-        let prefix = file["encoder_q.conv1.weight"] != nil ? (encoder == "key" ? "encoder_k." : "encoder_q.") : ""
-        let (model, _) = try ResNetImageNet.loading(file, prefix: prefix)
-        if projection && model.fcHidden == nil {
-            throw CheckpointError(path: weights, problems: [
-                "--projection needs a projection head ('\(prefix)fc.0.weight' and '\(prefix)fc.2.weight', MoCo's MLP); "
-                    + "this ResNet has \(file[prefix + "fc.weight"] == nil ? "no fc" : "a classifier fc") — drop --projection for backbone features"])
+        let x = try NPY.read(contentsOf: URL(fileURLWithPath: input))
+        guard x.dtype.isFloatingPoint, x.shape.count == 4, x.shape[1] == channels else {
+            throw TensorFileError(path: input, kind: .inconsistent,
+                                  message: "expected a float32 array N×\(channels)×H×W (NCHW, normalised), found \(x.dtype.rawValue) \(x.shape)")
         }
-        channels = model.conv1.weight.shape[1]
-        embed = { Embedding.embed(model: model, nchw: $0, projection: projection, batch: batch) }
+        let features = embed(Tensor(x.floats(), shape: x.shape))
+        try NPY.write(HostArray(floats: features.scalars, shape: features.shape), to: URL(fileURLWithPath: output))
+        return ExitStatus.success
     }
-    let x = try NPY.read(contentsOf: URL(fileURLWithPath: input))
-    guard x.dtype.isFloatingPoint, x.shape.count == 4, x.shape[1] == channels else {
-        throw TensorFileError(path: input, kind: .inconsistent,
-                              message: "expected a float32 array N×\(channels)×H×W (NCHW, normalised), found \(x.dtype.rawValue) \(x.shape)")
-    }
-    let features = embed(Tensor(x.floats(), shape: x.shape))
-    try NPY.write(HostArray(floats: features.scalars, shape: features.shape), to: URL(fileURLWithPath: output))
 }

@@ -8,12 +8,12 @@ enum RankJob {
     /// The job's communicator once joined.
     nonisolated(unsafe) private(set) static var current: MPICommunicator?
 
-    /// Joins the launcher's job (loading Open MPI) if there is one; nil on a plain run.
-    static func join() throws -> MPICommunicator? {
+    /// Joins the launcher's job (loading Open MPI, `SBCL_MPI_LIBRARY` else `libmpi.so.40`) if
+    /// the environment says there is one; nil on a plain run.
+    static func join(_ configuration: Configuration) throws -> MPICommunicator? {
         if let current { return current }
-        let environment = ProcessInfo.processInfo.environment
-        guard let job = Launcher.detect(environment) else { return nil }
-        current = try MPICommunicator.start(job, environment: environment)
+        guard let job = Launcher.detect(configuration.environment) else { return nil }
+        current = try MPICommunicator.start(job, library: configuration.mpiLibrary)
         return current
     }
 
@@ -24,8 +24,11 @@ enum RankJob {
     /// (MPI_Abort), so no rank waits forever in a collective; a successful rank finalises MPI.
     static func exit(_ status: Int32) -> Never {
         if let current {
-            if status != ExitStatus.success && current.size > 1 { current.abort(status: status) }
-            current.finish()
+            if status != ExitStatus.success && current.size > 1 {
+                current.abort(status: status)
+            } else {
+                current.finish()
+            }
         }
         Foundation.exit(status)
     }

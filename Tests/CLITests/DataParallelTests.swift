@@ -6,7 +6,7 @@ import XCTest
 /// process's gradients; re-clustering gathers the same projections and labels as one process; the
 /// smoke recipe finishes with rank 0 alone writing; killing rank 1 ends the job, and the rerun
 /// resumes to the very artifact an uninterrupted run makes. These need Open MPI's `mpirun`
-/// (scripts/setup.sh installs it) and fail, not skip, without it.
+/// (scripts/setup.sh test installs it) and fail, not skip, without it.
 final class DataParallelTests: XCTestCase {
     private var cli: CLIHarness!
 

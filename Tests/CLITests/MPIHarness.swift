@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// Starting the built binaries under `mpirun` (Open MPI, which scripts/setup.sh installs). A
+/// Starting the built binaries under `mpirun` (Open MPI, which scripts/setup.sh test installs). A
 /// missing `mpirun` fails the test that needs it (it is never silently skipped).
 extension CLIHarness {
     /// The `mpirun` on the PATH.
@@ -11,7 +11,7 @@ extension CLIHarness {
             let candidate = URL(fileURLWithPath: String(folder)).appendingPathComponent("mpirun")
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
-        throw MissingBinary(message: "mpirun not found on PATH; install Open MPI (scripts/setup.sh installs openmpi-bin libopenmpi-dev)")
+        throw MissingBinary(message: "mpirun not found on PATH; install Open MPI (scripts/setup.sh test installs openmpi-bin libopenmpi-dev)")
     }
 
     /// A binary built beside `sbcl-run` (e.g. `sbcl-bench`).

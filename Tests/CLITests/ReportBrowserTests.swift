@@ -4,14 +4,14 @@ import Reporting
 
 /// The reports as a user sees them: real runs of the smoke recipe (a run, a two-point sweep over
 /// the loss variant sharing its cache, and a run stopped halfway), each report opened in
-/// headless Chromium (Debian `chromium`, installed by scripts/setup.sh): no console or load
+/// headless Chromium (Debian `chromium`, installed by scripts/setup.sh test): no console or load
 /// errors, every SVG has a non-empty box, the key numbers are in the page's text, and a
 /// screenshot is saved as `report.png` beside the report. The folders are kept afterwards in
 /// $TMPDIR/sbcl-report-browser-test so the screenshots can be looked at.
 final class ReportBrowserTests: XCTestCase {
     func testReportsRenderInChromium() throws {
         guard let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: FileManager.default.isExecutableFile) else {
-            throw XCTSkip("chromium is not installed (scripts/setup.sh installs Debian's chromium)")
+            throw XCTSkip("chromium is not installed (scripts/setup.sh test installs Debian's chromium)")
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-report-browser-test")
         try? FileManager.default.removeItem(at: root)

@@ -113,10 +113,10 @@ final class CacheLeaseTests: XCTestCase {
     }
 
     func testStaleTimeoutFromTheEnvironment() throws {
-        XCTAssertEqual(try LockPolicy(environment: [:]), .standard)
-        XCTAssertEqual(try LockPolicy(environment: ["SBCL_LOCK_STALE_SECONDS": "30"]).staleAfter, 30)
-        XCTAssertEqual(try LockPolicy(environment: ["SBCL_LOCK_STALE_SECONDS": "30"]).heartbeatInterval, 3)
-        XCTAssertThrowsError(try LockPolicy(environment: ["SBCL_LOCK_STALE_SECONDS": "soon"])) { error in
+        XCTAssertEqual(try LockPolicy(staleSeconds: nil), .standard)
+        XCTAssertEqual(try LockPolicy(staleSeconds: "30").staleAfter, 30)
+        XCTAssertEqual(try LockPolicy(staleSeconds: "30").heartbeatInterval, 3)
+        XCTAssertThrowsError(try LockPolicy(staleSeconds: "soon")) { error in
             XCTAssertEqual((error as? UsageError)?.message, "SBCL_LOCK_STALE_SECONDS=soon: expected a number of seconds, at least 0.1")
         }
     }

@@ -5,10 +5,10 @@ import XCTest
 final class CacheLocationTests: XCTestCase {
     func testOptionThenEnvironmentThenDefault() {
         let cwd = URL(fileURLWithPath: "/work/project")
-        XCTAssertEqual(ArtifactCache.location(option: "c1", environment: ["SBCL_CACHE_DIR": "/env"], workingDirectory: cwd).path, "/work/project/c1")
-        XCTAssertEqual(ArtifactCache.location(option: nil, environment: ["SBCL_CACHE_DIR": "/env"], workingDirectory: cwd).path, "/env")
-        XCTAssertEqual(ArtifactCache.location(option: nil, environment: [:], workingDirectory: cwd).path, "/work/project/.sbcl/cache")
-        XCTAssertEqual(ArtifactCache.location(option: "/abs", environment: [:], workingDirectory: cwd).path, "/abs")
+        XCTAssertEqual(ArtifactCache.location(option: "c1", configured: "/env", workingDirectory: cwd).path, "/work/project/c1")
+        XCTAssertEqual(ArtifactCache.location(option: nil, configured: "/env", workingDirectory: cwd).path, "/env")
+        XCTAssertEqual(ArtifactCache.location(option: nil, configured: nil, workingDirectory: cwd).path, "/work/project/.sbcl/cache")
+        XCTAssertEqual(ArtifactCache.location(option: "/abs", configured: nil, workingDirectory: cwd).path, "/abs")
     }
 
     func testGarbageCollectionByAge() throws {

@@ -2,7 +2,7 @@ import Foundation
 import PipelineDSL
 import XCTest
 
-/// The `environment` a cache entry records (issue 11): what it was computed with, kept in its
+/// The `environment` a cache entry records: what it was computed with, kept in its
 /// manifest, read back from old manifests without it, and never part of a hash.
 final class ManifestEnvironmentTests: XCTestCase {
     private var folder: TemporaryFolder!

@@ -54,12 +54,12 @@ final class MemoryEstimateTests: XCTestCase {
     }
 
     func testLimitFromTheEnvironment() throws {
-        XCTAssertEqual(try MachineMemory.limit(environment: [MachineMemory.limitVariable: "64G"]), 64 << 30)
-        XCTAssertEqual(try MachineMemory.limit(environment: [MachineMemory.limitVariable: "512MiB"]), 512 << 20)
-        XCTAssertEqual(try MachineMemory.limit(environment: [MachineMemory.limitVariable: "1.5T"]), 3 << 39)
-        XCTAssertEqual(try MachineMemory.limit(environment: [MachineMemory.limitVariable: "1000"]), 1000)
-        XCTAssertThrowsError(try MachineMemory.limit(environment: [MachineMemory.limitVariable: "lots"]))
-        XCTAssertGreaterThan(try MachineMemory.limit(environment: [:]), 1 << 28)
+        XCTAssertEqual(try MachineMemory.limit(setting: "64G"), 64 << 30)
+        XCTAssertEqual(try MachineMemory.limit(setting: "512MiB"), 512 << 20)
+        XCTAssertEqual(try MachineMemory.limit(setting: "1.5T"), 3 << 39)
+        XCTAssertEqual(try MachineMemory.limit(setting: "1000"), 1000)
+        XCTAssertThrowsError(try MachineMemory.limit(setting: "lots"))
+        XCTAssertGreaterThan(try MachineMemory.limit(setting: nil), 1 << 28)
     }
 
     func testInapplicableParametersStayOutOfTheHash() throws {

@@ -4,8 +4,8 @@ import Datasets
 @testable import Stages
 
 final class AugmentationStageTests: XCTestCase {
-    private func parameters(_ lines: String = "") throws -> ResolvedParameters {
-        try planFirstStage(firstStageRecipe(augmentation: lines)).stage(named: "views")!.spec.parameters
+    private func parameters(_ lines: String = "") throws -> AugmentationStage.Settings {
+        AugmentationStage.Settings(try planFirstStage(firstStageRecipe(augmentation: lines)).stage(named: "views")!.spec.parameters)
     }
 
     private func colour() -> DataArtifact {
@@ -54,6 +54,11 @@ final class AugmentationStageTests: XCTestCase {
         }
         XCTAssertThrowsError(try planFirstStage(firstStageRecipe(augmentation: "views: 3"))) { error in
             XCTAssert("\(error)".contains("stages.views.views"), "\(error)")
+        }
+        // A side past the recipe limit is a recipe error naming the key and the range, not an
+        // overflow trap in the memory estimate.
+        XCTAssertThrowsError(try planFirstStage(firstStageRecipe(augmentation: "size: 4611686018427387904"))) { error in
+            XCTAssert("\(error)".contains("stages.views.size") && "\(error)".contains("16384"), "\(error)")
         }
     }
 }

@@ -24,25 +24,25 @@ final class ClassifierTests: XCTestCase {
 
     func testLDAMMarginsAndWeightsAreTheReferences() {
         // numpy: m = n^-1/4 scaled to max 0.5; w = (1-β)/(1-β^n) normalised to sum C (β = 0.9999).
-        let loss = ClassifierConfiguration().loss(classCounts: [500, 100, 10])
+        let loss = ClassifierConfiguration.defaults.loss(classCounts: [500, 100, 10])
         assertAllClose(loss.margins, [0.18803015, 0.28117067, 0.5], rtol: 1e-6)
         assertAllClose(loss.weights, [0.05484823, 0.26883745, 2.6763144], rtol: 1e-6)
         XCTAssertEqual(loss.scale, 30)
-        var ce = ClassifierConfiguration()
+        var ce = ClassifierConfiguration.defaults
         ce.method = .ce
         XCTAssertEqual(ce.loss(classCounts: [500, 100, 10]), CrossEntropyLoss())
         XCTAssertEqual(ce.form, .linear)
-        XCTAssertEqual(ClassifierConfiguration().form, .cosine)
+        XCTAssertEqual(ClassifierConfiguration.defaults.form, .cosine)
     }
 
     func testSchedulesAreTheReferences() {
-        let drw = ClassifierConfiguration().schedule
+        let drw = ClassifierConfiguration.defaults.schedule
         // adjust_learning_rate: lr·e/5 for e ≤ 5, lr to 140, ×0.1 to 180, ×0.01 after.
         let expected: [(Int, Float)] = [(1, 0.02), (5, 0.1), (6, 0.1), (140, 0.1), (141, 0.01), (180, 0.01), (181, 0.001), (200, 0.001)]
         for (epoch, lr) in expected {
             XCTAssertEqual(drw.rate(epoch: epoch, step: 0, stepsPerEpoch: 10), lr, accuracy: 1e-7, "epoch \(epoch)")
         }
-        var cb = ClassifierConfiguration()
+        var cb = ClassifierConfiguration.defaults
         cb.method = .cb
         cb.epochs = 45
         XCTAssertEqual(cb.samplerKind, .classAware)
@@ -82,7 +82,7 @@ final class ClassifierTests: XCTestCase {
         let train = clusters(counts: counts, spread: 0.6, seed: 11)
         let test = clusters(counts: [50, 50, 50], spread: 0.6, seed: 11, noiseSeed: 1)  // same centres, fresh noise
         for method in ClassifierMethod.allCases {
-            var configuration = ClassifierConfiguration()
+            var configuration = ClassifierConfiguration.defaults
             configuration.method = method
             configuration.epochs = 12
             configuration.warmupEpochs = 2
@@ -113,7 +113,7 @@ final class ClassifierTests: XCTestCase {
     func testCheckpointResumeIsBitIdentical() throws {
         let counts = [40, 10]
         let data = clusters(counts: counts, spread: 1, seed: 4)
-        var configuration = ClassifierConfiguration()
+        var configuration = ClassifierConfiguration.defaults
         configuration.epochs = 4
         configuration.warmupEpochs = 1
         configuration.batchSize = 16

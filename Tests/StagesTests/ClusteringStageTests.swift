@@ -7,7 +7,10 @@ import TestSupport
 final class ClusteringStageTests: XCTestCase {
     func testScheduleCountsEpochsFromOne() throws {
         let s = ClusteringStage.Settings(try planFirstStage(firstStageRecipe()).stage(named: "clusters")!.spec.parameters)
-        XCTAssertEqual(s, ClusteringStage.Settings())
+        XCTAssertEqual(s, ClusteringStage.Settings.defaults)
+        XCTAssertEqual([s.warmupEpochs, s.every, s.minimumClusterSize, s.maxIterations], [10, 10, 10, 35])
+        XCTAssertEqual(s.tolerance, 1e-3)
+        XCTAssertTrue(!s.balanced && s.densityTemperatures)
         XCTAssertTrue(s.isWarmup(epoch: 10))
         XCTAssertFalse(s.isWarmup(epoch: 11))
         XCTAssertEqual((1...40).filter(s.reclusters(atEpoch:)), [11, 21, 31])
@@ -40,7 +43,7 @@ final class ClusteringStageTests: XCTestCase {
     func testClustersEachClassWithOffsetIdsAndTheReferenceTemperatures() throws {
         let (projections, labels) = points()
         var generator = MT19937(seed: 0)
-        let settings = ClusteringStage.Settings(minimumClusterSize: 5)
+        let settings = ClusteringStage.Settings.defaults.with { $0.minimumClusterSize = 5 }
         let result = try Reclustering.cluster(projections: projections, dimension: 4, labels: labels, classCount: 2,
                                               settings: settings, temperature: 0.1, generator: &generator)
         // n = (20, 10): k = ⌊n / max(10, 5)⌋ = (2, 1).
@@ -69,7 +72,7 @@ final class ClusteringStageTests: XCTestCase {
         let (projections, labels) = points()
         var generator = MT19937(seed: 0)
         XCTAssertThrowsError(try Reclustering.cluster(projections: projections, dimension: 4, labels: labels, classCount: 3,
-                                                      settings: ClusteringStage.Settings(), temperature: 0.1, generator: &generator)) { error in
+                                                      settings: .defaults, temperature: 0.1, generator: &generator)) { error in
             XCTAssert("\(error)".contains("class 2 has no training image"), "\(error)")
         }
     }

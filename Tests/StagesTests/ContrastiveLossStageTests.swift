@@ -4,14 +4,15 @@ import Engine
 @testable import Stages
 
 final class ContrastiveLossStageTests: XCTestCase {
-    private func settings(_ lines: String = "") throws -> ContrastiveLossStage.Settings {
-        ContrastiveLossStage.Settings(try planFirstStage(firstStageRecipe(loss: lines)).stage(named: "loss")!.spec.parameters)
+    private func settings(_ lines: String = "") throws -> ContrastiveLossStage.Losses {
+        ContrastiveLossStage.Losses(try planFirstStage(firstStageRecipe(loss: lines)).stage(named: "loss")!.spec.parameters)
     }
 
     func testDefaultsAreTheReferenceLosses() throws {
         let s = try settings()
-        XCTAssertEqual(s.warmup, .supConDefault)
-        XCTAssertEqual(s.main, .sbclRankDefault)
+        XCTAssertEqual(s.warmup, .supCon(temperature: 0.1, baseTemperature: 0.1))
+        XCTAssertEqual(s.main, .sbclRank(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25))
+        XCTAssertEqual(s, ContrastiveLossStage.Losses(.defaults))
         XCTAssertEqual(s.temperature, 0.1)
         XCTAssertTrue(s.needsSubclasses)
     }

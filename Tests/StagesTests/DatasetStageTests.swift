@@ -17,17 +17,16 @@ final class DataStageHarness {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         cache = try ArtifactCache(root: folder.appendingPathComponent("cache"))
         var registry = StageRegistry()
-        registry.register(DatasetStage.kind)
+        registry.register(DatasetStage.kind(
+            digestCache: folder.appendingPathComponent("digests/source-digests.json").path))
         registry.register(ImbalanceStage.kind)
         self.registry = registry
-        setenv(DatasetStage.digestCacheVariable, digestCache.path, 1)
     }
 
     /// The per-file digest cache this harness points the stage at.
     var digestCache: URL { folder.appendingPathComponent("digests/source-digests.json") }
 
     func remove() {
-        unsetenv(DatasetStage.digestCacheVariable)
         try? FileManager.default.removeItem(at: folder)
     }
 
@@ -168,14 +167,16 @@ final class DatasetStageTests: XCTestCase {
     func testDigestCacheFallsBackWhenItCannotBeWritten() throws {
         let blocker = harness.folder.appendingPathComponent("not-a-folder")
         try Data("x".utf8).write(to: blocker)
-        XCTAssertNil(DatasetStage.digestCacheFile(environment: [DatasetStage.digestCacheVariable: blocker.path + "/digests.json"]))
-        XCTAssertEqual(DatasetStage.digestCacheFile(environment: ["HOME": harness.folder.path]),
+        XCTAssertNil(DatasetStage.digestCacheFile(path: blocker.path + "/digests.json"))
+        XCTAssertEqual(DatasetStage.digestCacheFile(path: harness.folder.path + "/.cache/sbcl/source-digests.json"),
                        harness.folder.path + "/.cache/sbcl/source-digests.json")
         XCTAssertTrue(FileManager.default.fileExists(atPath: harness.folder.path + "/.cache/sbcl"))
-        setenv(DatasetStage.digestCacheVariable, blocker.path + "/digests.json", 1)
+        var registry = StageRegistry()
+        registry.register(DatasetStage.kind(digestCache: blocker.path + "/digests.json"))
         let root = harness.folder.appendingPathComponent("idx")
         try DataStageHarness.writeSmallIDX(to: root)
-        XCTAssertEqual(try harness.plan(smallRecipe(root: root.path)).stages.count, 1, "plans without a digest cache")
+        let recipe = try Planner.recipe(text: smallRecipe(root: root.path), file: "recipe.yaml", registry: registry)
+        XCTAssertEqual(try Planner.plan(recipe, registry: registry).stages.count, 1, "plans without a digest cache")
     }
 
     func testMissingRootIsAPlanErrorNamingThePathAndFiles() throws {
@@ -205,9 +206,9 @@ final class DatasetStageTests: XCTestCase {
         XCTAssertTrue(message.contains("cifar-10"), message)
         XCTAssertNoThrow(try harness.plan(recipe + "\n    download: true"),
                          "with download: true a missing CIFAR plans: the archive's published MD5 stands in for the files")
-        let material = try DatasetStage.hashMaterial(ResolvedParameters([
-            "source": .string("cifar10"), "root": .string(missing), "download": .bool(true),
-            "per_class_limit": .int(0), "test_per_class_limit": .int(0)]))
+        let material = try DatasetStage.hashMaterial(DatasetStage.Settings.defaults.with {
+            $0.source = .cifar10; $0.root = missing; $0.download = true
+        })
         XCTAssertEqual(material, "archive-md5 " + CIFARReader.Variant.cifar10.archive.md5)
     }
 

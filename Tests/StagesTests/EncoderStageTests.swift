@@ -14,7 +14,8 @@ func firstStageRegistry() -> StageRegistry {
     registry.register(ClusteringStage.kind)
     registry.register(ContrastiveLossStage.kind)
     registry.register(EncoderStage.kind)
-    registry.register(.light(name: "dataset", version: 1, summary: "stand-in for planning", parameters: []))
+    // A stand-in for planning: the real kind's parameters (the memory estimate reads them), no files.
+    registry.register(.light(name: "dataset", version: 1, summary: "stand-in for planning", parameters: DatasetStage.Settings.parameters))
     return registry
 }
 

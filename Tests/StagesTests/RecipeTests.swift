@@ -90,4 +90,27 @@ final class RecipeTests: XCTestCase {
         let file = try String(contentsOf: Self.recipesFolder.appendingPathComponent("fashion_mnist_lt.yaml"), encoding: .utf8)
         XCTAssertEqual(recipe.yaml, file, "Sources/Stages/DefaultRecipe.swift differs from recipes/fashion_mnist_lt.yaml; copy the file into it")
     }
+
+    /// Every recipe number that sizes tensors or memory has an upper bound: at the bounds the plan's
+    /// memory arithmetic stays finite (no overflow trap), and past one the recipe error names the
+    /// key and the range.
+    func testHugeValuesPlanAtTheLimitsAndAreRecipeErrorsPastThem() throws {
+        let folder = try temporaryFolder(self).path
+        let atLimits = ["stages.data.root=\(folder)/missing", "stages.encoder.batch_size=\(RecipeLimits.batch)",
+                        "stages.encoder.queue_size=\(RecipeLimits.queue)", "stages.encoder.projection_dim=\(RecipeLimits.projection)",
+                        "stages.views.size=\(RecipeLimits.side)", "stages.encoder.epochs=\(RecipeLimits.epochs)"]
+        let plan = try plan("imagenet_lt.yaml", atLimits)
+        let memory = try XCTUnwrap(plan.stage(named: "encoder")?.memory)
+        XCTAssertGreaterThan(memory.bytes, 1 << 50, "an absurd setting reads as absurdly large, not as a wrapped-around number")
+        let cifar = try plan("fashion_mnist_lt.yaml", ["stages.encoder.depth=110", "stages.encoder.batch_size=\(RecipeLimits.batch)",
+                                                       "stages.views.size=\(RecipeLimits.side)"])
+        XCTAssertGreaterThan(try XCTUnwrap(cifar.stage(named: "encoder")?.memory).bytes, 1 << 50)
+        for (key, value) in [("stages.encoder.batch_size", "\(RecipeLimits.batch + 1)"), ("stages.encoder.queue_size", "9223372036854775807"),
+                             ("stages.encoder.projection_dim", "\(RecipeLimits.projection + 1)"), ("stages.views.size", "\(RecipeLimits.side + 1)"),
+                             ("stages.encoder.epochs", "\(RecipeLimits.epochs + 1)")] {
+            XCTAssertThrowsError(try self.plan("imagenet_lt.yaml", ["stages.data.root=\(folder)/missing", "\(key)=\(value)"]), key) { error in
+                XCTAssert("\(error)".contains(key) && "\(error)".contains("in ["), "\(error)")
+            }
+        }
+    }
 }

@@ -62,8 +62,9 @@ final class TrajectoryParityTests: XCTestCase {
         let optimizer = SGD(parameters: model.namedParameters, learningRate: baseRate, momentum: 0.9, weightDecay: 1e-4)
         let step = EncoderStep(model: model, optimizer: optimizer, place: .cpu(threads: 2))
         let schedule = LearningRateSchedule.supConCosine(base: baseRate, epochs: epochs, decayRate: 0.1, warmupEpochs: 0, warmupFrom: 0.01)
-        let clustering = ClusteringStage.Settings(warmupEpochs: Int(try meta("warm")), every: Int(try meta("step")), minimumClusterSize: 10)
-        let losses = ContrastiveLossStage.Settings()
+        let warm = Int(try meta("warm")), every = Int(try meta("step"))
+        let clustering = ClusteringStage.Settings.defaults.with { $0.warmupEpochs = warm; $0.every = every; $0.minimumClusterSize = 10 }
+        let losses = ContrastiveLossStage.Losses(.defaults)
         let warmupLoss = ContrastiveLoss(losses.warmup), mainLoss = ContrastiveLoss(losses.main)
 
         let views = try steps.array(named: "views"), sizes = try steps.array(named: "sizes").int64s()

@@ -84,3 +84,14 @@ public func temporaryFolder(_ testCase: XCTestCase) throws -> URL {
     testCase.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
     return url
 }
+
+/// The losses at the reference's settings (SimCLR/main.py), which the engine's loss tests use; the
+/// recipe's defaults live in the `contrastive_loss` stage's settings table alone.
+extension ContrastiveLossKind {
+    /// SupCon at τ = τ_base = 0.1 (main.py's warm-up).
+    public static let supConDefault = ContrastiveLossKind.supCon(temperature: 0.1, baseTemperature: 0.1)
+    /// SBCL rank at τ = 0.1, τ_base = 0.07, γ = 0.25.
+    public static let sbclRankDefault = ContrastiveLossKind.sbclRank(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25)
+    /// SBCL ccl at τ = 0.1, τ_base = 0.07, γ = 0.25.
+    public static let sbclCCLDefault = ContrastiveLossKind.sbclCCL(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25)
+}

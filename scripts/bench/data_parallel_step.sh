@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14's speed check, side by side: the first-stage step of one global batch on one process ×
+# The data-parallel speed check (docs/performance.md), side by side: the first-stage step of one global batch on one process ×
 # 2 threads against `mpirun -np 2` × 1 thread, in ROUNDS alternating rounds (default 3).
 # Usage: scripts/bench/data_parallel_step.sh [ROUNDS]   (SBCL_BENCH: the sbcl-bench binary)
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fidelity harness: SBCL's first stage + LDAM-DRW on real Fashion-MNIST-LT, ours against the
-authors' code, for N training seeds, as a table (issue 15).
+authors' code, for N training seeds, as a table (docs/fidelity.md).
 
 Ours:      sbcl-run recipes/fashion_mnist_lt.yaml with the authors' settings as overrides.
 Authors':  ../shared/anchors/torch_fmnist_lt.py (the official SimCLR/ model, losses and k-means,
@@ -12,7 +12,7 @@ is printed from whatever cells exist. Both sides train on the same data (numpy's
 seed 0); the seed changes only the training draws.
 
 Schedules:
-  full   the authors' settings (issue 15): all 14,886 images (6000 ... 60), ResNet-32 with a
+  full   the authors' settings: all 14,886 images (6000 ... 60), ResNet-32 with a
          1-channel stem, batch 256, lr 0.5 cosine, 15 epochs (3 of SupCon, re-clustering every 3),
          LDAM-DRW 30 epochs with RandomCrop + flip (×0.1 after 21, 27). About 35 min per cell for
          ours and 60 for the authors' on 2 cores.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Goldens for the ImageNet-LT (MoCo v2) data path: decoding and augmentations on arbitrary-size
-RGB images, from Pillow and torchvision's PIL path (issue 10; SBCL's moco/main.py aug_plus,
+RGB images, from Pillow and torchvision's PIL path (SBCL's moco/main.py aug_plus,
 moco/utils.py GaussianBlur, moco/linear_classify.py transforms).
 
 Usage: /work/venv/bin/python scripts/fidelity/moco_augment_reference.py [OUTDIR]

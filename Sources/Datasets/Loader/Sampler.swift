@@ -1,6 +1,6 @@
 import Engine
 
-/// The order in which an epoch visits the training images (SPEC §1 second stage).
+/// The order in which an epoch visits the training images (docs/method.md, "Second stage").
 public enum SamplerKind: String, Sendable, Codable, CaseIterable {
     /// Every image once, in index order (evaluation, and the re-clustering pass over the
     /// training set).
@@ -8,7 +8,7 @@ public enum SamplerKind: String, Sendable, Codable, CaseIterable {
     /// Every image once per epoch in a shuffled order (`DataLoader(shuffle=True)`).
     case instance
     /// Classes in a shuffled round robin, `perVisit` images of a class per visit, max_c n_c · C
-    /// draws per epoch (the reference's `ClassAwareSampler`, SPEC `cb`).
+    /// draws per epoch (the reference's `ClassAwareSampler`, docs/method.md, `cb`).
     case classAware = "class_aware"
     /// N draws with replacement, image weight (1 − β)/(1 − β^{n_c}) of its class c (the
     /// reference's `EffectNumSampler`, β = 0.9999).

@@ -11,6 +11,19 @@ public final class CPUBackend: Backend {
     public static let shared = CPUBackend()
 
     private let pool = Mutex(FreeLists())
+    private let kernels: Mutex<ConvKernels>
+
+    /// A CPU backend running `convKernels` (the widest set this CPU runs, `auto`, by default).
+    public init(convKernels: ConvKernels = ConvKernels()) {
+        kernels = Mutex(convKernels)
+    }
+
+    /// The convolution kernels this backend's convolutions run: a value the executable gives it
+    /// once at start (from `SBCL_KERNELS` and `SBCL_CONV`); the engine never reads the environment.
+    public var convKernels: ConvKernels {
+        get { kernels.withLock { $0 } }
+        set { kernels.withLock { $0 = newValue } }
+    }
     /// The most bytes kept for reuse; memory released beyond it goes back to the system.
     private let poolLimit = 8 << 30
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What this machine's CPU is, read once from Linux's `/proc/cpuinfo` and `/sys` (issue 11):
+/// What this machine's CPU is, read once from Linux's `/proc/cpuinfo` and `/sys`:
 /// recorded with cache entries (results differ by rounding between CPUs and kernel sets) and
 /// printed by `sbcl-bench` next to its GFLOP/s. Every field has a fallback, so a system without
 /// these files (macOS, a locked-down container) gets `unknown`, no flags and no clock, not a crash.

@@ -1,7 +1,7 @@
 import CBLAS
 
 /// Matrix products through OpenBLAS, split over the engine's threads in chunks that depend only on
-/// the shape, so a product has the same bits on 1 thread as on 16 (issue 14).
+/// the shape, so a product has the same bits on 1 thread as on 16 (docs/performance.md, "Data parallelism").
 ///
 /// OpenBLAS's own threading does not give that: measured on OpenBLAS 0.3.21 (Debian), sgemm's
 /// results differ between 1 and 2 threads for almost every shape (512×512×128, 2048×128×2048,

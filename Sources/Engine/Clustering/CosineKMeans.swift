@@ -1,7 +1,7 @@
 import CBLAS
 
 /// k-means under cosine distance 1 − cos(x, c), as the authors' `kmeans_gpu.kmeans(distance=
-/// 'cosine', tol=1e-3, iter_limit=35)` runs it for each class at re-clustering (SPEC §1):
+/// 'cosine', tol=1e-3, iter_limit=35)` runs it for each class at re-clustering (docs/method.md):
 ///
 /// - initial centres: k distinct random points (`np.random.choice(N, k, replace=False)`, which
 ///   the MT19937 generator reproduces exactly for the same seed);

@@ -13,7 +13,8 @@ extension Conv2D {
     ///   - inputGradient: N × H × W × C_in floats, overwritten.
     public static func backwardData(
         _ geometry: Conv2DGeometry, outputGradient: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
-        inputGradient: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool = .shared
+        inputGradient: UnsafeMutableBufferPointer<Float>, kernels: ConvKernels = CPUBackend.shared.convKernels,
+        workspace: KernelWorkspace, pool: ThreadPool = .shared
     ) {
         let g = geometry
         g.validate("Conv2D.backwardData", input: inputGradient.count, output: outputGradient.count,
@@ -23,13 +24,13 @@ extension Conv2D {
             return backwardDataGEMM(g, outputGradient.baseAddress!, weight.baseAddress!,
                                     inputGradient.baseAddress!, pool: pool)
         }
-        if usesWinograd(g) {
+        if usesWinograd(g, kernels: kernels) {
             return backwardDataWinograd(g, outputGradient: outputGradient.baseAddress!, weight: weight.baseAddress!,
-                                        inputGradient: inputGradient.baseAddress!, workspace: workspace, pool: pool)
+                                        inputGradient: inputGradient.baseAddress!, set: kernels.set, workspace: workspace, pool: pool)
         }
-        if kernelSet != .portable {
+        if kernels.set != .portable {
             return backwardDataWide(g, outputGradient: outputGradient.baseAddress!, weight: weight.baseAddress!,
-                                    inputGradient: inputGradient.baseAddress!, workspace: workspace, pool: pool)
+                                    inputGradient: inputGradient.baseAddress!, set: kernels.set, workspace: workspace, pool: pool)
         }
         let cin = g.inputChannels, cout = g.outputChannels
         let kh = g.kernelHeight, kw = g.kernelWidth

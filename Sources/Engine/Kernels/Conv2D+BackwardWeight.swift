@@ -14,7 +14,7 @@ extension Conv2D {
     public static func backwardWeight(
         _ geometry: Conv2DGeometry, input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>,
         weightGradient: UnsafeMutableBufferPointer<Float>, accumulate: Bool = false,
-        workspace: KernelWorkspace, pool: ThreadPool = .shared
+        kernels: ConvKernels = CPUBackend.shared.convKernels, workspace: KernelWorkspace, pool: ThreadPool = .shared
     ) {
         let g = geometry
         g.validate("Conv2D.backwardWeight", input: input.count, output: outputGradient.count,
@@ -23,12 +23,12 @@ extension Conv2D {
             return backwardWeightGEMM(g, input.baseAddress!, outputGradient.baseAddress!,
                                       weightGradient.baseAddress!, accumulate: accumulate, pool: pool)
         }
-        if usesWinograd(g) && g.batch > 0 {
+        if usesWinograd(g, kernels: kernels) && g.batch > 0 {
             return backwardWeightWinograd(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
                                           weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
-                                          workspace: workspace, pool: pool)
+                                          set: kernels.set, workspace: workspace, pool: pool)
         }
-        let tiles = kernelSet == .portable ? nil : WideTiles(kernelSet)
+        let tiles = kernels.set == .portable ? nil : WideTiles(kernels.set)
         accumulateWeightGradient(g, input: input.baseAddress!, outputGradient: outputGradient.baseAddress!,
                                  weightGradient: weightGradient.baseAddress!, accumulate: accumulate,
                                  channelMultiple: tiles?.width ?? channelBlock, workspace: workspace, pool: pool) { image in

@@ -15,7 +15,8 @@ extension Conv2D {
     ///   - output: N × OH × OW × C_out floats, overwritten.
     public static func forward(
         _ geometry: Conv2DGeometry, input: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>,
-        output: UnsafeMutableBufferPointer<Float>, workspace: KernelWorkspace, pool: ThreadPool = .shared
+        output: UnsafeMutableBufferPointer<Float>, kernels: ConvKernels = CPUBackend.shared.convKernels,
+        workspace: KernelWorkspace, pool: ThreadPool = .shared
     ) {
         let g = geometry
         g.validate("Conv2D.forward", input: input.count, output: output.count, weight: weight.count)
@@ -23,13 +24,13 @@ extension Conv2D {
         if usesGEMM(g) {
             return forwardGEMM(g, input.baseAddress!, weight.baseAddress!, output.baseAddress!, pool: pool)
         }
-        if usesWinograd(g) {
+        if usesWinograd(g, kernels: kernels) {
             return forwardWinograd(g, input: input.baseAddress!, weight: weight.baseAddress!, output: output.baseAddress!,
-                                   workspace: workspace, pool: pool)
+                                   set: kernels.set, workspace: workspace, pool: pool)
         }
-        if kernelSet != .portable {
+        if kernels.set != .portable {
             return forwardWide(g, input: input.baseAddress!, weight: weight.baseAddress!, output: output.baseAddress!,
-                               workspace: workspace, pool: pool)
+                               set: kernels.set, workspace: workspace, pool: pool)
         }
         let cin = g.inputChannels, cout = g.outputChannels
         let kh = g.kernelHeight, kw = g.kernelWidth

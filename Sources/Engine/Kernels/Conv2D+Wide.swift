@@ -2,9 +2,6 @@ import CKernels
 import Foundation
 
 extension Conv2D {
-    /// The tiles the kernels use; tests switch it to compare the sets on the same data.
-    public static var kernelSet = ConvKernelSet.best
-
     /// Packs a weight for the wide tiles: for each tap in `taps` (kernel row, column) and each
     /// block of `width` outputs, rows `[tap][k][j]` holding `value(o, k, row, column)` for output
     /// `o = block·width + j` and reduced channel `k` (zero for padded outputs). Block `b` starts
@@ -70,10 +67,10 @@ extension Conv2D {
     /// `forward` on the wide tiles: each image zero-padded (channel stride C_in), one grid of all
     /// output pixels over all kh·kw taps.
     static func forwardWide(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                            output y: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
+                            output y: UnsafeMutablePointer<Float>, set: ConvKernelSet, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels, cout = g.outputChannels, kh = g.kernelHeight, kw = g.kernelWidth
         let taps = (0..<kh * kw).map { (row: $0 / kw, column: $0 % kw) }
-        let tiles = WideTiles(kernelSet)
+        let tiles = WideTiles(set)
         let packed = workspace.packed.reserve(roundUp(cout, tiles.width) * taps.count * cin)
         packWide(into: packed, outputs: cout, reduced: cin, width: tiles.width, taps: taps) { o, i, r, c in
             w[((o * cin + i) * kh + r) * kw + c]
@@ -103,14 +100,14 @@ extension Conv2D {
     /// correlation of the zero-padded output gradient with the phase's kernel taps (all of them,
     /// flipped, at stride 1). A phase with no taps gets zeros.
     static func backwardDataWide(_ g: Conv2DGeometry, outputGradient dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                                 inputGradient dx: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
+                                 inputGradient dx: UnsafeMutablePointer<Float>, set: ConvKernelSet, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels, cout = g.outputChannels, kh = g.kernelHeight, kw = g.kernelWidth
         let sh = g.strideHeight, sw = g.strideWidth, ph = g.paddingHeight, pw = g.paddingWidth
         let h = g.inputHeight, wd = g.inputWidth, oh = g.outputHeight, ow = g.outputWidth
         struct Phase { var rh: Int, rw: Int, taps: [(row: Int, column: Int)], offsets: [(dh: Int, dw: Int)], packedStart: Int }
         var phases: [Phase] = []
         var packedCount = 0
-        let tiles = WideTiles(kernelSet)
+        let tiles = WideTiles(set)
         for rh in 0..<min(sh, h) {
             for rw in 0..<min(sw, wd) {
                 var phase = Phase(rh: rh, rw: rw, taps: [], offsets: [], packedStart: packedCount)

@@ -10,19 +10,8 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// Winograd for every 3×3 stride-1 convolution with padding ≤ 2 (on the wide kernel sets).
     case winograd
 
-    /// `SBCL_CONV` (`auto`, `direct` or `winograd`), `auto` when unset. An unknown value stops the
-    /// process with a message (exit 2), as `SBCL_KERNELS` does, rather than running something else.
-    static let fromEnvironment: ConvAlgorithm = {
-        guard let name = ProcessInfo.processInfo.environment["SBCL_CONV"], !name.isEmpty else { return .auto }
-        switch resolve(name) {
-        case .success(let algorithm): return algorithm
-        case .failure(let error):
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            exit(2)
-        }
-    }()
-
-    /// The algorithm an `SBCL_CONV` value names, or why it names none.
+    /// The algorithm a name asks for (`auto`, `direct` or `winograd`, any case; the executables read
+    /// it from `SBCL_CONV`), or why it names none.
     public static func resolve(_ name: String) -> Result<ConvAlgorithm, KernelSetError> {
         guard let algorithm = ConvAlgorithm(rawValue: name.lowercased()) else {
             return .failure(KernelSetError("SBCL_CONV=\(name) is not a convolution algorithm; use auto, direct or winograd"))
@@ -41,9 +30,6 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
 /// differs from the direct convolution by a few float32 ulps of the inputs' magnitude — tested
 /// against a Float64 convolution at ≤ 1e-4 relative on every ResNet shape.
 extension Conv2D {
-    /// Which algorithm `auto` resolves to is decided per call by `usesWinograd`; tests and benches set this.
-    public static var algorithm = ConvAlgorithm.fromEnvironment
-
     /// Smallest input and output channel count for which `auto` picks Winograd. Measured with
     /// `sbcl-bench conv` (docs/performance.md): with fewer channels the products' reduction is too
     /// short to pay for the transforms (the stem's 1–3 input channels).
@@ -56,10 +42,10 @@ extension Conv2D {
             && g.outputHeight > 0 && g.outputWidth > 0
     }
 
-    /// True when `g` goes to the Winograd kernels with the current kernel set and algorithm.
-    public static func usesWinograd(_ g: Conv2DGeometry) -> Bool {
-        guard kernelSet != .portable, winogradApplies(g) else { return false }
-        switch algorithm {
+    /// True when `g` goes to the Winograd kernels with `kernels` (a set and an algorithm).
+    public static func usesWinograd(_ g: Conv2DGeometry, kernels: ConvKernels = CPUBackend.shared.convKernels) -> Bool {
+        guard kernels.set != .portable, winogradApplies(g) else { return false }
+        switch kernels.algorithm {
         case .direct: return false
         case .winograd: return true
         case .auto: return min(g.inputChannels, g.outputChannels) >= winogradMinimumChannels
@@ -120,8 +106,8 @@ extension Conv2D {
     static func winogradConvolve(images count: Int, height h: Int, width wd: Int, reduced: Int, padTop: Int, padLeft: Int,
                                  outputHeight oh: Int, outputWidth ow: Int, outputs: Int,
                                  input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
-                                 tap: (Int, Int, Int) -> Float, workspace: KernelWorkspace, pool: ThreadPool) {
-        let tiles = WideTiles(kernelSet)
+                                 tap: (Int, Int, Int) -> Float, set: ConvKernelSet, workspace: KernelWorkspace, pool: ThreadPool) {
+        let tiles = WideTiles(set)
         let paddedOutputs = roundUp(outputs, tiles.width)
         let packed = workspace.packed.reserve(16 * paddedOutputs * reduced)
         packWinograd(into: packed, outputs: outputs, reduced: reduced, width: tiles.width, tap: tap)
@@ -156,24 +142,24 @@ extension Conv2D {
 
     /// `forward` by Winograd.
     static func forwardWinograd(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                                output y: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
+                                output y: UnsafeMutablePointer<Float>, set: ConvKernelSet, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels
         winogradConvolve(images: g.batch, height: g.inputHeight, width: g.inputWidth, reduced: cin,
                          padTop: g.paddingHeight, padLeft: g.paddingWidth, outputHeight: g.outputHeight,
                          outputWidth: g.outputWidth, outputs: g.outputChannels, input: x, output: y,
-                         tap: { o, i, t in w[(o * cin + i) * 9 + t] }, workspace: workspace, pool: pool)
+                         tap: { o, i, t in w[(o * cin + i) * 9 + t] }, set: set, workspace: workspace, pool: pool)
     }
 
     /// `backwardData` by Winograd: the input gradient of a 3×3 stride-1 convolution with padding p is
     /// the correlation of the output gradient, padded by 2 − p, with the kernels flipped and their
     /// channel roles swapped.
     static func backwardDataWinograd(_ g: Conv2DGeometry, outputGradient dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                                     inputGradient dx: UnsafeMutablePointer<Float>, workspace: KernelWorkspace, pool: ThreadPool) {
+                                     inputGradient dx: UnsafeMutablePointer<Float>, set: ConvKernelSet, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels
         winogradConvolve(images: g.batch, height: g.outputHeight, width: g.outputWidth, reduced: g.outputChannels,
                          padTop: 2 - g.paddingHeight, padLeft: 2 - g.paddingWidth, outputHeight: g.inputHeight,
                          outputWidth: g.inputWidth, outputs: cin, input: dy, output: dx,
-                         tap: { i, o, t in w[(o * cin + i) * 9 + 8 - t] }, workspace: workspace, pool: pool)
+                         tap: { i, o, t in w[(o * cin + i) * 9 + 8 - t] }, set: set, workspace: workspace, pool: pool)
     }
 
     /// `backwardWeight` by Winograd: per chunk of images dU[ξ][i][o] = Σ V[ξ]ᵀ (A dY Aᵀ)[ξ] in C, the
@@ -181,10 +167,10 @@ extension Conv2D {
     /// of threads — then dW = Gᵀ dU G.
     static func backwardWeightWinograd(_ g: Conv2DGeometry, input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                                        weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                       workspace: KernelWorkspace, pool: ThreadPool) {
+                                       set: ConvKernelSet, workspace: KernelWorkspace, pool: ThreadPool) {
         let cin = g.inputChannels, cout = g.outputChannels, h = g.inputHeight, wd = g.inputWidth
         let oh = g.outputHeight, ow = g.outputWidth
-        let tiles = WideTiles(kernelSet)
+        let tiles = WideTiles(set)
         let paddedOutputs = roundUp(cout, tiles.width)
         let tilesH = (oh + 1) / 2, tilesW = (ow + 1) / 2
         let hp = 2 * tilesH + 2, wp = 2 * tilesW + 2

@@ -30,21 +30,12 @@ public enum ConvKernelSet: String, Sendable, CaseIterable {
     /// Every set this machine can run, narrowest first.
     public static var supported: [ConvKernelSet] { allCases.filter(\.isSupported) }
 
-    /// The widest supported set, unless the environment variable `SBCL_KERNELS` names one
-    /// (`portable`, `avx2` or `avx512`). Naming a set this CPU cannot run, or an unknown one, stops
-    /// the process with a message (exit 2) rather than crashing on an illegal instruction later.
-    public static let best: ConvKernelSet = {
-        let widest = supported.last ?? .portable
-        guard let name = ProcessInfo.processInfo.environment["SBCL_KERNELS"], !name.isEmpty else { return widest }
-        switch resolve(name) {
-        case .success(let set): return set
-        case .failure(let message):
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-            exit(2)
-        }
-    }()
+    /// The widest set this machine can run: the default of `ConvKernels`.
+    public static var widest: ConvKernelSet { supported.last ?? .portable }
 
-    /// The set an `SBCL_KERNELS` value asks for, or why it cannot be used here.
+    /// The set a name asks for (`portable`, `avx2` or `avx512`, any case; the executables read it
+    /// from `SBCL_KERNELS`), or why it cannot be used here — refused before any work rather than
+    /// crashing on an illegal instruction later.
     public static func resolve(_ name: String) -> Result<ConvKernelSet, KernelSetError> {
         guard let set = ConvKernelSet(rawValue: name.lowercased()) else {
             return .failure(KernelSetError("SBCL_KERNELS=\(name) is not a kernel set; use portable, avx2 or avx512"))

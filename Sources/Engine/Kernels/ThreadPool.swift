@@ -58,7 +58,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// How many chunks a reduction over `count` items is cut into: `min(count, 16)`, whatever the
     /// thread count. Each chunk sums into its own partial and the partials are added in chunk order,
-    /// so a reduction gives the same bits on 1 thread as on 16 (issue 14: a cached artifact must not
+    /// so a reduction gives the same bits on 1 thread as on 16 (a cached artifact must not
     /// depend on who computed it). Loops with more threads than 16 leave the rest idle here.
     public static func reductionChunkCount(for count: Int) -> Int { max(0, min(count, reductionChunkLimit)) }
 

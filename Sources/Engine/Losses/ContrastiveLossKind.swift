@@ -1,4 +1,4 @@
-/// The contrastive losses of the first stage (SPEC §1), as the authors' `SimCLR/loss.py` computes
+/// The contrastive losses of the first stage (docs/method.md), as the authors' `SimCLR/loss.py` computes
 /// them for 2B anchors (two views of B images).
 public enum ContrastiveLossKind: Equatable, Sendable {
     /// Plain supervised contrastive loss (`SupConLoss`): positives are the other anchors of the
@@ -11,13 +11,6 @@ public enum ContrastiveLossKind: Equatable, Sendable {
     /// The `ccl` variant (`SupConLoss_ccl`): (τ/τ_base)·L_sub plus γ times the plain SupCon class
     /// term (class positives, every other anchor in the denominator, temperature τ).
     case sbclCCL(temperature: Float, baseTemperature: Float, gamma: Float)
-
-    /// The reference's defaults: SupCon at τ = τ_base = 0.1 (main.py's warm-up).
-    public static let supConDefault = ContrastiveLossKind.supCon(temperature: 0.1, baseTemperature: 0.1)
-    /// The reference's defaults: τ = 0.1, τ_base = 0.07, γ = 0.25.
-    public static let sbclRankDefault = ContrastiveLossKind.sbclRank(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25)
-    /// The reference's defaults: τ = 0.1, τ_base = 0.07, γ = 0.25.
-    public static let sbclCCLDefault = ContrastiveLossKind.sbclCCL(temperature: 0.1, baseTemperature: 0.07, gamma: 0.25)
 
     /// Whether the loss reads subclass labels.
     public var usesSubclasses: Bool {

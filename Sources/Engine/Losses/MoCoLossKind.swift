@@ -1,4 +1,4 @@
-/// The first-stage losses of the ImageNet-LT code (SPEC §1b), as the authors' `moco/loss.py`
+/// The first-stage losses of the ImageNet-LT code (docs/method.md, "ImageNet-LT"), as the authors' `moco/loss.py`
 /// computes them on MoCo logits `[q·k, q·queue]` (B × (1 + K), not yet divided by a temperature).
 ///
 /// Column 0 (the query's own key) is a positive of every term and sits in every denominator.

@@ -26,8 +26,11 @@ extension Tensor {
                 return [gi, gw]
             }
         }
+        // The kernels of the backend the tensors live on (the process's CPU backend).
+        let kernels = (input.backend as? CPUBackend ?? CPUBackend.shared).convKernels
         WorkspacePool.with { ws in
-            Conv2D.forward(g, input: input.floatBuffer, weight: weight.floatBuffer, output: out.mutableFloatBuffer, workspace: ws)
+            Conv2D.forward(g, input: input.floatBuffer, weight: weight.floatBuffer, output: out.mutableFloatBuffer,
+                           kernels: kernels, workspace: ws)
         }
         return recorded(out, op: .conv2d, inputs: [input, weight]) { grad, needs in
             var gi: Tensor?, gw: Tensor?
@@ -35,12 +38,12 @@ extension Tensor {
                 if needs[0] {
                     gi = Tensor(uninitializedShape: input.shape, on: grad.backend)
                     Conv2D.backwardData(g, outputGradient: grad.floatBuffer, weight: weight.floatBuffer,
-                                        inputGradient: gi!.mutableFloatBuffer, workspace: ws)
+                                        inputGradient: gi!.mutableFloatBuffer, kernels: kernels, workspace: ws)
                 }
                 if needs[1] {
                     gw = Tensor(uninitializedShape: weight.shape, on: grad.backend)
                     Conv2D.backwardWeight(g, input: input.floatBuffer, outputGradient: grad.floatBuffer,
-                                          weightGradient: gw!.mutableFloatBuffer, workspace: ws)
+                                          weightGradient: gw!.mutableFloatBuffer, kernels: kernels, workspace: ws)
                 }
             }
             return [gi, gw]

@@ -51,12 +51,11 @@ enum NaiveConv {
 /// every 3×3 stride-1 shape — restoring the defaults afterwards. `body` gets a label for messages.
 /// The sets this CPU lacks are reported by `ConvKernelSetTests` as skipped tests.
 func forEachKernelSet(_ body: (String) -> Void) {
-    let savedSet = Conv2D.kernelSet, savedAlgorithm = Conv2D.algorithm
-    defer { Conv2D.kernelSet = savedSet; Conv2D.algorithm = savedAlgorithm }
+    let saved = CPUBackend.shared.convKernels
+    defer { CPUBackend.shared.convKernels = saved }
     for set in ConvKernelSet.supported {
-        Conv2D.kernelSet = set
         for algorithm in set == .portable ? [ConvAlgorithm.direct] : [.direct, .winograd] {
-            Conv2D.algorithm = algorithm
+            CPUBackend.shared.convKernels = ConvKernels(set: set, algorithm: algorithm)
             body("\(set.rawValue)/\(algorithm.rawValue)")
         }
     }

@@ -44,13 +44,10 @@ final class ConvWinogradTests: XCTestCase {
 
     /// Runs the three ops of every shape with `set` and `algorithm` on 2 threads against Float64.
     func checkAgainstFloat64(_ set: ConvKernelSet, _ algorithm: ConvAlgorithm, shapes: [Conv2DGeometry]) {
-        let savedSet = Conv2D.kernelSet, savedAlgorithm = Conv2D.algorithm
-        defer { Conv2D.kernelSet = savedSet; Conv2D.algorithm = savedAlgorithm }
-        Conv2D.kernelSet = set
-        Conv2D.algorithm = algorithm
+        let kernels = ConvKernels(set: set, algorithm: algorithm)
         let pool = ThreadPool(threadCount: 2), workspace = KernelWorkspace()
         for (index, g) in shapes.enumerated() {
-            if algorithm == .winograd { XCTAssert(Conv2D.usesWinograd(g), "\(g) should go to Winograd") }
+            if algorithm == .winograd { XCTAssert(Conv2D.usesWinograd(g, kernels: kernels), "\(g) should go to Winograd") }
             let x = kernelTestValues(g.inputCount, seed: UInt64(1000 + index))
             let w = kernelTestValues(g.weightCount, seed: UInt64(2000 + index))
             let dy = kernelTestValues(g.outputCount, seed: UInt64(3000 + index))
@@ -58,12 +55,12 @@ final class ConvWinogradTests: XCTestCase {
             var dx = [Float](repeating: .nan, count: g.inputCount)
             var dw = [Float](repeating: .nan, count: g.weightCount)
             x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in dy.withUnsafeBufferPointer { db in
-                y.withUnsafeMutableBufferPointer { Conv2D.forward(g, input: xb, weight: wb, output: $0, workspace: workspace, pool: pool) }
+                y.withUnsafeMutableBufferPointer { Conv2D.forward(g, input: xb, weight: wb, output: $0, kernels: kernels, workspace: workspace, pool: pool) }
                 dx.withUnsafeMutableBufferPointer {
-                    Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: $0, workspace: workspace, pool: pool)
+                    Conv2D.backwardData(g, outputGradient: db, weight: wb, inputGradient: $0, kernels: kernels, workspace: workspace, pool: pool)
                 }
                 dw.withUnsafeMutableBufferPointer {
-                    Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0, workspace: workspace, pool: pool)
+                    Conv2D.backwardWeight(g, input: xb, outputGradient: db, weightGradient: $0, kernels: kernels, workspace: workspace, pool: pool)
                 }
             } } }
             let label = "\(set.rawValue)/\(algorithm.rawValue) \(g)"
@@ -96,26 +93,21 @@ final class ConvWinogradTests: XCTestCase {
 
     /// `auto` sends the 3×3 stride-1 layers with ≥ 16 channels to Winograd, and nothing else.
     func testAutoPicksWinogradOnlyWhereItApplies() {
-        let savedSet = Conv2D.kernelSet, savedAlgorithm = Conv2D.algorithm
-        defer { Conv2D.kernelSet = savedSet; Conv2D.algorithm = savedAlgorithm }
-        Conv2D.algorithm = .auto
         let body = Conv2DGeometry(batch: 1, inputHeight: 8, inputWidth: 8, inputChannels: 16, outputChannels: 16, kernelSize: 3, stride: 1, padding: 1)
         let stem = Conv2DGeometry(batch: 1, inputHeight: 8, inputWidth: 8, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 1, padding: 1)
         let strided = Conv2DGeometry(batch: 1, inputHeight: 8, inputWidth: 8, inputChannels: 16, outputChannels: 32, kernelSize: 3, stride: 2, padding: 1)
         let pointwise = Conv2DGeometry(batch: 1, inputHeight: 8, inputWidth: 8, inputChannels: 64, outputChannels: 64, kernelSize: 1)
         let wide = Conv2DGeometry(batch: 1, inputHeight: 8, inputWidth: 8, inputChannels: 16, outputChannels: 16, kernelSize: 3, stride: 1, padding: 3)
         for set in ConvKernelSet.supported {
-            Conv2D.kernelSet = set
-            XCTAssertEqual(Conv2D.usesWinograd(body), set != .portable, "\(set)")
-            XCTAssertFalse(Conv2D.usesWinograd(stem), "\(set): the stem's 3 channels stay direct")
-            XCTAssertFalse(Conv2D.usesWinograd(strided))
-            XCTAssertFalse(Conv2D.usesWinograd(pointwise))
-            XCTAssertFalse(Conv2D.usesWinograd(wide), "padding 3 has no Winograd backward")
+            let kernels = ConvKernels(set: set, algorithm: .auto)
+            XCTAssertEqual(Conv2D.usesWinograd(body, kernels: kernels), set != .portable, "\(set)")
+            XCTAssertFalse(Conv2D.usesWinograd(stem, kernels: kernels), "\(set): the stem's 3 channels stay direct")
+            XCTAssertFalse(Conv2D.usesWinograd(strided, kernels: kernels))
+            XCTAssertFalse(Conv2D.usesWinograd(pointwise, kernels: kernels))
+            XCTAssertFalse(Conv2D.usesWinograd(wide, kernels: kernels), "padding 3 has no Winograd backward")
         }
-        Conv2D.algorithm = .direct
         for set in ConvKernelSet.supported {
-            Conv2D.kernelSet = set
-            XCTAssertFalse(Conv2D.usesWinograd(body))
+            XCTAssertFalse(Conv2D.usesWinograd(body, kernels: ConvKernels(set: set, algorithm: .direct)))
         }
     }
 
@@ -164,10 +156,15 @@ final class ConvWinogradTests: XCTestCase {
         guard case .failure(let error) = ConvKernelSet.resolve("wide") else { return XCTFail("'wide' is not a set name") }
         XCTAssert(error.description.contains("portable, avx2 or avx512"), error.description)
         let expected = ConvKernelSet.allCases.last { has[$0]! }!
-        if let forced = ProcessInfo.processInfo.environment["SBCL_KERNELS"], !forced.isEmpty {
-            XCTAssertEqual(ConvKernelSet.best.rawValue, forced.lowercased())
-        } else {
-            XCTAssertEqual(ConvKernelSet.best, expected, "the widest set the CPU has")
+        XCTAssertEqual(ConvKernelSet.widest, expected, "the widest set the CPU has")
+        XCTAssertEqual(ConvKernels(), ConvKernels(set: expected, algorithm: .auto), "the default kernels")
+        XCTAssertEqual(try ConvKernels(setName: "", algorithmName: nil), ConvKernels(), "empty values mean the default")
+        XCTAssertEqual(try ConvKernels(setName: "PORTABLE", algorithmName: "Direct"), ConvKernels(set: .portable, algorithm: .direct))
+        XCTAssertThrowsError(try ConvKernels(setName: "wide", algorithmName: nil)) { error in
+            XCTAssert("\(error)".contains("SBCL_KERNELS=wide"), "\(error)")
+        }
+        XCTAssertThrowsError(try ConvKernels(setName: nil, algorithmName: "fft")) { error in
+            XCTAssert("\(error)".contains("SBCL_CONV=fft"), "\(error)")
         }
     }
 
