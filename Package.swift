@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -69,9 +70,15 @@ let package = Package(
         .target(name: "Launchers", dependencies: ["PipelineDSL", "Reporting"]),
         // The stage kinds: joins the pipeline to the engine and the data.
         .target(name: "Stages", dependencies: ["Engine", "PipelineDSL", "Datasets"], swiftSettings: numericSettings),
+        // A trained model written for other runtimes: ONNX (through swift-protobuf and the
+        // committed Swift types of onnx.proto3). A target of its own so that only the executable,
+        // not the training code, depends on protobuf.
+        .target(
+            name: "ModelExport",
+            dependencies: ["Engine", "Stages", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "OpenCLBackend", "CUDABackend", "Reporting", "MPITransport", "Launchers",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "OpenCLBackend", "CUDABackend", "Reporting", "MPITransport", "Launchers", "ModelExport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",
@@ -97,7 +104,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
-        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine", "Datasets", "Stages", "ModelExport"], path: "Tests/CLITests"),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
         // Sweep folders and Slurm job arrays, against a fake sbatch/squeue/sacct on a PATH of their own.
         .testTarget(name: "LaunchersTests", dependencies: ["Launchers", "PipelineDSL"]),

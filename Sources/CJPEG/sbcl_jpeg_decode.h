@@ -24,6 +24,20 @@ static void sbcl_jpeg_silence(j_common_ptr info, int level) {
     if (level < 0) info->err->num_warnings++;
 }
 
+/// The most scans a progressive JPEG may hold: each scan is a pass over the whole image, so a
+/// small file of thousands of scans would take minutes to decode (libjpeg-turbo's djpeg offers
+/// the same guard as -maxscan). Real encoders write about ten.
+#define SBCL_JPEG_MAX_SCANS 1000
+
+static void sbcl_jpeg_progress(j_common_ptr info) {
+    if (info->is_decompressor && ((j_decompress_ptr)info)->input_scan_number > SBCL_JPEG_MAX_SCANS) {
+        struct sbcl_jpeg_error *error = (struct sbcl_jpeg_error *)info->err;
+        snprintf(error->message, JMSG_LENGTH_MAX, "more than %d progressive scans (a damaged file or a decoding bomb)",
+                 SBCL_JPEG_MAX_SCANS);
+        longjmp(error->jump, 1);
+    }
+}
+
 /// Reads only the header of a JPEG held in memory: the full-size width and height and the
 /// number of components in the file (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK). Returns 0, or -1 with
 /// libjpeg's message in message (JMSG_LENGTH_MAX bytes).
@@ -72,13 +86,16 @@ static inline void sbcl_cmyk_row_to_rgb(const unsigned char *in, unsigned char *
 /// Pillow's conversion. On success returns 0 and a malloc'ed buffer in *pixels (free it); on
 /// failure returns -1 with libjpeg's message in message (JMSG_LENGTH_MAX bytes). Corrupt-data
 /// warnings (truncated scans) are fatal, so a damaged file is never half-decoded silently.
-static inline int sbcl_jpeg_decode_scaled(const unsigned char *data, unsigned long size, int want_gray, int scale_num,
-                                          unsigned char **pixels, int *width, int *height, int *channels,
-                                          char *message) {
+/// A header claiming more than max_pixels full-size pixels returns -2 with the full size in
+/// *width and *height, before anything is allocated for the image.
+static inline int sbcl_jpeg_decode_limited(const unsigned char *data, unsigned long size, int want_gray, int scale_num,
+                                           long long max_pixels, unsigned char **pixels, int *width, int *height,
+                                           int *channels, char *message) {
     struct jpeg_decompress_struct info;
     struct sbcl_jpeg_error error;
     unsigned char *volatile out = NULL;
     unsigned char *volatile row4 = NULL;
+    struct jpeg_progress_mgr progress;
     memset(&info, 0, sizeof(info));
     info.err = jpeg_std_error(&error.manager);
     error.manager.error_exit = sbcl_jpeg_error_exit;
@@ -93,8 +110,17 @@ static inline int sbcl_jpeg_decode_scaled(const unsigned char *data, unsigned lo
         return -1;
     }
     jpeg_create_decompress(&info);
+    progress.progress_monitor = sbcl_jpeg_progress;
+    info.progress = &progress;
     jpeg_mem_src(&info, data, size);
     jpeg_read_header(&info, TRUE);
+    if ((long long)info.image_width * (long long)info.image_height > max_pixels) {
+        *width = (int)info.image_width;
+        *height = (int)info.image_height;
+        strcpy(message, "too many pixels");
+        jpeg_destroy_decompress(&info);
+        return -2;
+    }
     int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     info.out_color_space = cmyk ? JCS_CMYK : (want_gray ? JCS_GRAYSCALE : JCS_RGB);
     info.scale_num = (unsigned)(scale_num < 1 ? 1 : (scale_num > 8 ? 8 : scale_num));
@@ -145,6 +171,14 @@ static inline int sbcl_jpeg_decode_scaled(const unsigned char *data, unsigned lo
     *pixels = out;
     jpeg_destroy_decompress(&info);
     return 0;
+}
+
+/// `sbcl_jpeg_decode_limited` with no pixel limit (libjpeg's own: 65500 per side).
+static inline int sbcl_jpeg_decode_scaled(const unsigned char *data, unsigned long size, int want_gray, int scale_num,
+                                          unsigned char **pixels, int *width, int *height, int *channels,
+                                          char *message) {
+    return sbcl_jpeg_decode_limited(data, size, want_gray, scale_num, (long long)1 << 62, pixels, width, height,
+                                    channels, message);
 }
 
 /// `sbcl_jpeg_decode_scaled` at full size.

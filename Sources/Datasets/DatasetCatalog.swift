@@ -70,13 +70,23 @@ public enum LoadedImages: Sendable, Equatable {
         }
     }
 
+    /// What reading the files found but did not read, and the images per class (see
+    /// `ImageFileList.notes`); empty for in-memory sets.
+    public var notes: [String] {
+        if case let .files(list) = self { return list.notes }
+        return []
+    }
+
     /// The images at `indices` (the long-tailed subset).
     public func subset(_ indices: [Int]) -> LoadedImages {
         switch self {
         case let .memory(set): return .memory(set.subset(indices))
         case let .files(list):
-            return .files(ImageFileList(paths: indices.map { list.paths[$0] }, labels: indices.map { list.labels[$0] },
-                                        classNames: list.classNames, origins: indices.map { list.origins[$0] }))
+            var kept = ImageFileList(paths: indices.map { list.paths[$0] }, labels: indices.map { list.labels[$0] },
+                                     classNames: list.classNames, origins: indices.map { list.origins[$0] },
+                                     dctScaling: list.dctScaling, limits: list.limits)
+            kept.notes = list.notes
+            return .files(kept)
         }
     }
 }
@@ -124,7 +134,7 @@ public enum DatasetCatalog {
         case .imagenetLT:
             return .files(try ImageFileList.imageNetLT(root: root, splitFile: splitFile(spec, train: train)))
         case .imageFolder:
-            return .files(try ImageFileList.imageFolder(root: try folderSplit(root: root, train: train)))
+            return .files(try ImageFileList.imageFolder(root: try folderSplit(root: root, train: train), dataRoot: root))
         }
     }
 
@@ -167,32 +177,46 @@ public enum DatasetCatalog {
 
     /// The files a data set is read from (both splits), for its digest.
     public static func sourceFiles(_ spec: DatasetSpec) throws -> [String] {
+        try sourceEntries(spec).files
+    }
+
+    /// The files a data set is read from and, for the image files, where each was listed.
+    static func sourceEntries(_ spec: DatasetSpec) throws -> (files: [String], images: [String: String]) {
         let root = spec.resolvedRoot
+        func imageOrigins(_ lists: [ImageFileList]) -> [String: String] {
+            var origins: [String: String] = [:]
+            for list in lists { for (path, origin) in zip(list.paths, list.origins) where origins[path] == nil { origins[path] = origin } }
+            return origins
+        }
         switch spec.kind {
         case .cifar10, .cifar100:
             let variant = cifarVariant(spec.kind)!
             guard let (folder, python) = CIFARReader.layout(root: root, variant: variant) else {
                 _ = try CIFARReader.read(root: root, variant: variant, train: true)
-                return []
+                return ([], [:])
             }
             let names = python ? variant.pythonFiles(train: true) + variant.pythonFiles(train: false)
                                : variant.binaryFiles(train: true) + variant.binaryFiles(train: false)
-            return names.map { folder + "/" + $0 }
+            return (names.map { folder + "/" + $0 }, [:])
         case .fashionMNIST, .mnist:
-            return try ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-                .map { try IDXReader.locate(root: root, name: $0) }
+            return (try ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+                .map { try IDXReader.locate(root: root, name: $0) }, [:])
         case .imagenetLT:
             let train = try ImageFileList.imageNetLT(root: root, splitFile: splitFile(spec, train: true))
             let test = try ImageFileList.imageNetLT(root: root, splitFile: splitFile(spec, train: false))
-            return [splitFile(spec, train: true), splitFile(spec, train: false)] + train.paths + test.paths
+            return ([splitFile(spec, train: true), splitFile(spec, train: false)] + train.paths + test.paths, imageOrigins([train, test]))
         case .imageFolder:
-            return try ImageFileList.imageFolder(root: try folderSplit(root: root, train: true)).paths
-                + ImageFileList.imageFolder(root: try folderSplit(root: root, train: false)).paths
+            let train = try ImageFileList.imageFolder(root: try folderSplit(root: root, train: true), dataRoot: root)
+            let test = try ImageFileList.imageFolder(root: try folderSplit(root: root, train: false), dataRoot: root)
+            return (train.paths + test.paths, imageOrigins([train, test]))
         }
     }
 
-    /// The digest of the source files (see `SourceDigest`), remembered in `cacheFile`.
-    public static func sourceDigest(_ spec: DatasetSpec, cacheFile: String?) throws -> String {
-        try SourceDigest.digest(files: try sourceFiles(spec), root: spec.resolvedRoot, cacheFile: cacheFile)
+    /// The digest of the source files (see `SourceDigest`), remembered in `cacheFile`. Image
+    /// files have their headers checked against `limits` as they are digested, so an image too
+    /// large to decode is refused here, at plan time, naming the file and the split line.
+    public static func sourceDigest(_ spec: DatasetSpec, cacheFile: String?, limits: ImageLimits = .process) throws -> String {
+        let entries = try sourceEntries(spec)
+        return try SourceDigest.digest(files: entries.files, root: spec.resolvedRoot, cacheFile: cacheFile, images: entries.images, limits: limits)
     }
 }

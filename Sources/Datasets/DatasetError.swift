@@ -21,6 +21,12 @@ public struct DatasetError: Error, Equatable, CustomStringConvertible, Sendable 
         case badParameter
         /// Reading or writing failed at the operating-system level.
         case io
+        /// A listed entry resolves (links followed) outside the data set's root folder.
+        case outsideRoot
+        /// A listed entry is not a regular file (a FIFO, a device, a folder, a socket).
+        case notRegularFile
+        /// A file, a decompressed stream or an image is larger than its limit (`ImageLimits`).
+        case tooLarge
     }
 
     /// What kind of problem it is.
@@ -42,8 +48,8 @@ public struct DatasetError: Error, Equatable, CustomStringConvertible, Sendable 
 
     /// `path:line: message`, the form editors and terminals link to.
     public var description: String {
-        var where_ = path
+        var where_ = POSIXName.display(path)
         if let line { where_ += ":\(line)" }
-        return where_.isEmpty ? message : "\(where_): \(message)"
+        return where_.isEmpty ? POSIXName.display(message) : "\(where_): \(POSIXName.display(message))"
     }
 }

@@ -49,10 +49,17 @@ extension ImageSet {
             throw DatasetError(.badFormat, path: path, "unreadable image set header")
         }
         let labelStart = 12 + headerLength
+        let sizes = [header.count, header.height, header.width, header.channels]
+        var expected: Int? = sizes.allSatisfy({ $0 >= 0 }) ? 1 : nil
+        for size in sizes { expected = expected.flatMap { let (p, o) = $0.multipliedReportingOverflow(by: size); return o ? nil : p } }
+        let labelBytes = header.count.multipliedReportingOverflow(by: 4)
+        guard let pixelBytes = expected, !labelBytes.overflow,
+              case let (end, overflow) = pixelBytes.addingReportingOverflow(labelStart + labelBytes.partialValue), !overflow else {
+            throw DatasetError(.badFormat, path: path, "the image set header's sizes \(sizes) are negative or overflow")
+        }
         let pixelStart = labelStart + 4 * header.count
-        let expected = pixelStart + header.count * header.height * header.width * header.channels
-        guard bytes.count == expected else {
-            throw DatasetError(.truncated, path: path, "the file holds \(bytes.count) bytes, its header announces \(expected)")
+        guard bytes.count == end else {
+            throw DatasetError(.truncated, path: path, "the file holds \(bytes.count) bytes, its header announces \(end)")
         }
         let labels = (0..<header.count).map { i -> Int32 in
             let k = labelStart + 4 * i

@@ -147,8 +147,10 @@ public enum DatasetStage {
         let files = settings.keepsFiles
         do {
             try DatasetCatalog.prepare(spec)
-            var train = try images(spec, train: true, limit: settings.perClassLimit, keepFiles: files)
-            var test = try images(spec, train: false, limit: settings.testPerClassLimit, keepFiles: files)
+            var notes: [String] = []
+            var train = try images(spec, train: true, limit: settings.perClassLimit, keepFiles: files, notes: &notes)
+            var test = try images(spec, train: false, limit: settings.testPerClassLimit, keepFiles: files, notes: &notes)
+            notes.forEach(context.log)
             if spec.kind == .imagenetLT {
                 let count = Int((train.labels + test.labels).max() ?? -1) + 1
                 (train, test) = (trimmed(train, to: count), trimmed(test, to: count))
@@ -179,8 +181,9 @@ public enum DatasetStage {
     }
 
     /// One split, cut to `limit` images per class: decoded into memory, or kept as files.
-    static func images(_ spec: DatasetSpec, train: Bool, limit: Int, keepFiles: Bool) throws -> LoadedImages {
+    static func images(_ spec: DatasetSpec, train: Bool, limit: Int, keepFiles: Bool, notes: inout [String]) throws -> LoadedImages {
         let loaded = try DatasetCatalog.load(spec, train: train)
+        notes += loaded.notes
         let kept = limit > 0 ? loaded.subset(firstPerClass(labels: loaded.labels, limit: limit)) : loaded
         switch kept {
         case .memory:

@@ -105,7 +105,7 @@ public enum EncoderStage {
             .bool("drop_last", \.dropLast, default: false,
                   doc: "drop each epoch's last partial batch; false trains on it, as SimCLR/main.py's DataLoader does (the Fashion-MNIST anchor script drops it)"),
             .string("init_weights", \.initialWeights, default: "",
-                    doc: "a safetensors file of initial weights (a reference SupConResNet state dict: `encoder.conv1.weight`, ..., `head.2.bias`, optionally under `model.`, as our checkpoints have them); training starts from them instead of the seed's initialisation (e.g. the authors' initial weights, to compare both codes from the same start). A relative path is taken from the working folder; the file's content digest enters the hash"),
+                    doc: "a file of initial weights, safetensors or a PyTorch checkpoint (.pth, .pth.tar, read without running code): for resnet_cifar a SupConResNet state dict (`encoder.conv1.weight`, ..., `head.2.bias`; bare, under `module.` as the authors' SimCLR/main.py saves it, or under `model.` as our checkpoints hold it); for MoCo encoders the authors' moco/main.py checkpoint (`module.encoder_q.*`, `encoder_k.*`) or a torchvision ResNet backbone (put into both encoders). Training starts from them instead of the seed's initialisation. A relative path is taken from the working folder; the file's content digest enters the hash"),
             .int("queue_size", \.queueSize, default: 65536, range: RecipeLimits.upTo(RecipeLimits.queue, from: 1),
                  doc: "MoCo encoders: K, the keys kept in the queue with their class and subclass labels (a multiple of batch_size)"),
             .float("key_momentum", \.keyMomentum, default: 0.999, range: NumericRange(lower: 0, upper: 1, upperInclusive: false),
@@ -126,9 +126,6 @@ public enum EncoderStage {
                 }
                 guard !synchronizesBatchNorm else {
                     throw RunError("sync_batchnorm is built for CIFAR ResNet encoders; a MoCo encoder normalises per rank, as the reference's DistributedDataParallel")
-                }
-                guard initialWeights.isEmpty else {
-                    throw RunError("init_weights starts a CIFAR ResNet (SupConResNet names); a MoCo encoder starts from its seed")
                 }
                 return
             }

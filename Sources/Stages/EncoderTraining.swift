@@ -53,15 +53,7 @@ final class EncoderTraining {
         model = SupConResNet(depth: depth, inputChannels: data.train.channels, projectionDimension: projectionDimension,
                              classCount: losses.objective == .crossEntropy ? data.train.classCount : 10,
                              seed: UInt32(truncatingIfNeeded: context.seed))
-        if let url = settings.initialWeightsURL {
-            do {
-                let file = try SafeTensors.read(contentsOf: url)
-                try model.load(file, prefix: file["model.encoder.conv1.weight"] != nil ? "model." : "")
-            } catch {
-                throw RunError("init_weights \(url.path): cannot start from these weights: \(error)")
-            }
-            context.log("initial weights from \(url.path)")
-        }
+        if let url = settings.initialWeightsURL { context.log(try EncoderInitialWeights.load(url, into: model)) }
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(settings.learningRate),
                         momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay))
         place = try ExecutionPlace.enter(context, synchronizesBatchNorm: settings.synchronizesBatchNorm)

@@ -61,6 +61,7 @@ final class MoCoTraining {
         }
         model = MoCo(architecture, dimension: settings.projectionDimension, queueSize: settings.queueSize,
                      momentum: Float(settings.keyMomentum), seed: UInt32(truncatingIfNeeded: context.seed))
+        if let url = settings.initialWeightsURL { context.log(try EncoderInitialWeights.load(url, into: model)) }
         if place.ranks.size > 1 { model.communicator = place.communicator }
         optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(settings.momentum),
                         weightDecay: Float(settings.weightDecay))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Datasets
 import Foundation
 import OpenCLBackend
 import CUDABackend
@@ -37,6 +38,8 @@ enum CLI {
         CompareCommand.self,
         ReportCommand.self,
         EmbedCommand.self,
+        PredictCommand.self,
+        ExportCommand.self,
         SampleDataCommand.self,
     ]
 
@@ -75,6 +78,7 @@ enum CLI {
     /// their libraries. A new backend registers here.
     static func prepareBackends(_ configuration: Configuration) {
         CPUBackend.shared.convKernels = configuration.convKernels
+        ImageLimits.process = configuration.imageLimits
         OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
         CUDABackend.register(environment: configuration.environment)
     }

@@ -1,3 +1,4 @@
+import Datasets
 import Engine
 import Foundation
 import PipelineDSL
@@ -37,6 +38,8 @@ struct Configuration {
     let slurmCPUsPerTask: Int?
     /// `PATH`: where Slurm's commands are looked for.
     let path: String
+    /// `SBCL_MAX_IMAGE_PIXELS`: the most pixels an image header may claim (docs/hostile-inputs.md).
+    let imageLimits: ImageLimits
 
     /// Reads `environment`; a value that cannot be used ends the command with one sentence naming it.
     ///
@@ -59,6 +62,7 @@ struct Configuration {
         stopAfterEpoch = value(EncoderStage.stopAfterEpochVariable).flatMap { Int($0) }
         slurmCPUsPerTask = value("SLURM_CPUS_PER_TASK").flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
         path = value("PATH") ?? "/usr/bin:/bin"
+        imageLimits = try ImageLimits(environment: environment)
     }
 
     /// The cache folder: `--cache-dir`, else `SBCL_CACHE_DIR`, else `.sbcl/cache`.

@@ -3,19 +3,20 @@ import Engine
 import Foundation
 import PipelineDSL
 
-/// `sbcl-run embed --weights W.safetensors --input X.npy --output F.npy [--projection]
+/// `sbcl-run embed --weights W.safetensors|W.pth[.tar] --input X.npy --output F.npy [--projection]
 /// [--encoder key|query] [--batch N] [--threads N]`: X is float32 N×C×H×W, already normalised.
 ///
 /// The weights say the model: a CIFAR `SupConResNet` checkpoint (F is N×64 encoder features, or
 /// N×128 normalised projections with `--projection`); a MoCo checkpoint (`encoder_q.*`,
-/// `encoder_k.*`; the key encoder by default, as the reference embeds for re-clustering); or a
+/// `encoder_k.*`; the key encoder by default when both are there, as the reference embeds for
+/// re-clustering, else the one there); or a
 /// torchvision resnet18/34/50 state dict (F is the pooled backbone features, 512 or 2048 wide;
 /// `--projection` needs an MLP head `fc.0`/`fc.2`).
 struct EmbedCommand: CLICommand {
     static let configuration = CommandConfiguration(
         commandName: "embed", abstract: "Embed images (a float32 N×C×H×W .npy, normalised) with a trained encoder's weights.")
 
-    @Option(help: ArgumentHelp("The encoder's weights (.safetensors).", valueName: "file"))
+    @Option(help: ArgumentHelp("The encoder's weights: safetensors, or a PyTorch checkpoint (.pth, .pth.tar) in any of the authors' forms.", valueName: "file"))
     var weights: String
 
     @Option(help: ArgumentHelp("The images: float32 N×C×H×W (.npy), normalised.", valueName: "file"))
@@ -27,8 +28,8 @@ struct EmbedCommand: CLICommand {
     @Flag(help: "Normalised projections instead of encoder features.")
     var projection = false
 
-    @Option(help: ArgumentHelp("A MoCo checkpoint's key (default) or query encoder.", valueName: "key|query"), transform: OptionValue.encoder)
-    var encoder = "key"
+    @Option(help: ArgumentHelp("A MoCo checkpoint's key or query encoder (default: the key encoder when both are there, else the one there).", valueName: "key|query"), transform: OptionValue.encoder)
+    var encoder: String?
 
     @Option(help: ArgumentHelp("Images per forward pass.", valueName: "n"), transform: OptionValue.batch)
     var batch = 256
@@ -39,14 +40,19 @@ struct EmbedCommand: CLICommand {
     func run(_ configuration: Configuration) throws -> Int32 {
         if let threads { CPUThreads.set(threads) }
         let (weights, input, output, projection, batch, encoder) = (weights, input, output, projection, batch, encoder)
-        let file = try SafeTensors.read(contentsOf: URL(fileURLWithPath: weights))
+        // A safetensors file or a PyTorch checkpoint, in any of the authors' forms (see WeightsFile).
+        let weightsFile = try WeightsFile.load(contentsOf: URL(fileURLWithPath: weights))
+        let file = weightsFile.arrays
+        FileHandle.standardError.write(Data("embed: \(weights): \(weightsFile.description)\n".utf8))
         let embed: (Tensor) -> Tensor, channels: Int
         if file["encoder.conv1.weight"] != nil || file["head.2.weight"] != nil {
             let model = try SupConResNet(checkpoint: file)
             channels = model.encoder.conv1.weight.shape[1]
             embed = { Embedding.embed(model: model, nchw: $0, projection: projection, batch: batch) }
         } else {
-            let prefix = file["encoder_q.conv1.weight"] != nil ? (encoder == "key" ? "encoder_k." : "encoder_q.") : ""
+            let moco = try weightsFile.mocoEncoder(preferred: encoder)
+            if let note = moco?.note { FileHandle.standardError.write(Data("embed: \(note)\n".utf8)) }
+            let prefix = moco?.prefix ?? ""
             let (model, _) = try ResNetImageNet.loading(file, prefix: prefix)
             if projection && model.fcHidden == nil {
                 throw CheckpointError(path: weights, problems: [
@@ -61,6 +67,8 @@ struct EmbedCommand: CLICommand {
             throw TensorFileError(path: input, kind: .inconsistent,
                                   message: "expected a float32 array N×\(channels)×H×W (NCHW, normalised), found \(x.dtype.rawValue) \(x.shape)")
         }
+        try x.checkNonEmpty(path: input)
+        try x.checkFinite(path: input)
         let features = embed(Tensor(x.floats(), shape: x.shape))
         try NPY.write(HostArray(floats: features.scalars, shape: features.shape), to: URL(fileURLWithPath: output))
         return ExitStatus.success

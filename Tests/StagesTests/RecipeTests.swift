@@ -99,8 +99,8 @@ final class RecipeTests: XCTestCase {
         let atLimits = ["stages.data.root=\(folder)/missing", "stages.encoder.batch_size=\(RecipeLimits.batch)",
                         "stages.encoder.queue_size=\(RecipeLimits.queue)", "stages.encoder.projection_dim=\(RecipeLimits.projection)",
                         "stages.views.size=\(RecipeLimits.side)", "stages.encoder.epochs=\(RecipeLimits.epochs)"]
-        let plan = try plan("imagenet_lt.yaml", atLimits)
-        let memory = try XCTUnwrap(plan.stage(named: "encoder")?.memory)
+        let moco = try plan("imagenet_lt.yaml", atLimits)
+        let memory = try XCTUnwrap(moco.stage(named: "encoder")?.memory)
         XCTAssertGreaterThan(memory.bytes, 1 << 50, "an absurd setting reads as absurdly large, not as a wrapped-around number")
         let cifar = try plan("fashion_mnist_lt.yaml", ["stages.encoder.depth=110", "stages.encoder.batch_size=\(RecipeLimits.batch)",
                                                        "stages.views.size=\(RecipeLimits.side)"])

@@ -26,7 +26,7 @@ public enum TarReader {
                 return String(decoding: bytes, as: UTF8.self)
             }
             let sizeText = field(124, 12).trimmingCharacters(in: .whitespaces)
-            guard let size = Int(sizeText.isEmpty ? "0" : sizeText, radix: 8) else {
+            guard let size = Int(sizeText.isEmpty ? "0" : sizeText, radix: 8), size >= 0 else {
                 throw DatasetError(.badFormat, path: path, "tar header at byte \(offset) has a bad size field \"\(sizeText)\"")
             }
             let type = tar[offset + 156]

@@ -103,9 +103,8 @@ public enum CIFARReader {
     private static func binaryClassNames(folder: String, variant: Variant) throws -> [String] {
         let file = variant == .cifar10 ? "batches.meta.txt" : "fine_label_names.txt"
         let path = (folder as NSString).appendingPathComponent(file)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            return (0..<variant.classCount).map { "class \($0)" }
-        }
+        guard FileBytes.status(path).isSuccess else { return (0..<variant.classCount).map { "class \($0)" } }
+        let text = String(decoding: try FileBytes.read(path), as: UTF8.self)
         let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard names.count == variant.classCount else {
             throw DatasetError(.badFormat, path: path, "\(names.count) class names, expected \(variant.classCount)")
@@ -176,7 +175,9 @@ enum NumpyPickle {
         if case let .int(fortran) = fields[3], fortran != 0 { throw bad("Fortran order is not supported") }
         guard case let .string(data) = fields[4] else { throw bad("raw data missing") }
         guard shape.count == 2 else { throw bad("rank \(shape.count), expected 2") }
-        guard data.count == shape[0] * shape[1] else {
+        guard shape[0] > 0, shape[1] > 0 else { throw bad("shape \(shape[0])×\(shape[1]) holds no image") }
+        let (count, overflow) = shape[0].multipliedReportingOverflow(by: shape[1])
+        guard !overflow, data.count == count else {
             throw DatasetError(.truncated, path: path, "'data' holds \(data.count) bytes for a \(shape[0])×\(shape[1]) array")
         }
         return (shape[0], shape[1], data)

@@ -20,9 +20,17 @@ public enum IDXReader {
 
     /// Reads one IDX file of unsigned bytes (type code 0x08), gzipped or not.
     ///
-    /// - Throws: `.missingFile`, `.badFormat` (wrong magic number or element type), `.truncated`.
-    public static func read(_ path: String) throws -> Array {
-        let bytes = try FileBytes.readMaybeGzipped(path)
+    /// - Throws: `.missingFile`, `.badFormat` (wrong magic number or element type, a zero or
+    ///   overflowing dimension), `.truncated`.
+    public static func read(_ path: String, limits: ImageLimits = .process) throws -> Array {
+        try decode(FileBytes.readMaybeGzipped(path, limits: limits), path: path)
+    }
+
+    /// Decodes the bytes of an (inflated) IDX file; `path` names it in errors.
+    ///
+    /// - Throws: `.badFormat` (wrong magic number or element type, a zero or overflowing
+    ///   dimension), `.truncated`.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Array {
         guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0 else {
             throw DatasetError(.badFormat, path: path, "not an IDX file: the magic number must start with two zero bytes")
         }
@@ -38,7 +46,17 @@ public enum IDXReader {
         }
         let dims = (0..<rank).map { Int(FileBytes.bigEndianUInt32(bytes, at: 4 + 4 * $0)) }
         let header = 4 + 4 * rank
-        let expected = dims.reduce(1, *)
+        guard !dims.contains(0) else {
+            throw DatasetError(.badFormat, path: path, "the IDX header announces \(dims.map(String.init).joined(separator: "×")) elements; a zero dimension holds no data")
+        }
+        var expected = 1
+        for d in dims {
+            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw DatasetError(.badFormat, path: path, "the IDX header's dimensions \(dims.map(String.init).joined(separator: "×")) overflow a byte count")
+            }
+            expected = p
+        }
         guard bytes.count - header >= expected else {
             throw DatasetError(.truncated, path: path,
                                "the header announces \(dims.map(String.init).joined(separator: "×")) = \(expected) bytes of data but the file holds \(bytes.count - header)")

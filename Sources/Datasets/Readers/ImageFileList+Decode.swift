@@ -14,9 +14,9 @@ extension ImageFileList {
     /// - Throws: `.missingFile` or `.decodeFailed` naming the image and the line that listed it.
     public func imageSize(at index: Int) throws -> (height: Int, width: Int) {
         try naming(index) {
-            let bytes = try FileBytes.read(paths[index])
-            if PNGDecoder.isPNG(bytes) { return try PNGDecoder.header(bytes, path: paths[index]) }
-            let header = try JPEGDecoder.header(bytes, path: paths[index])
+            let bytes = try FileBytes.read(paths[index], limits: limits)
+            if PNGDecoder.isPNG(bytes) { return try PNGDecoder.header(bytes, path: paths[index], limits: limits) }
+            let header = try JPEGDecoder.header(bytes, path: paths[index], limits: limits)
             return (header.height, header.width)
         }
     }
@@ -37,19 +37,19 @@ extension ImageFileList {
         -> (image: DecodedImage, fullHeight: Int, fullWidth: Int) {
         try naming(index) {
             let path = paths[index]
-            let bytes = try FileBytes.read(path)
+            let bytes = try FileBytes.read(path, limits: limits)
             if PNGDecoder.isPNG(bytes) {
-                let image = try PNGDecoder.decode(bytes, path: path).rgb()
+                let image = try PNGDecoder.decode(bytes, path: path, limits: limits).rgb()
                 _ = scale(image.height, image.width)
                 return (image, image.height, image.width)
             }
             guard JPEGDecoder.isJPEG(bytes) else {
                 throw DatasetError(.decodeFailed, path: path, "neither a JPEG nor a PNG (the file starts with \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
             }
-            let header = try JPEGDecoder.header(bytes, path: path)
+            let header = try JPEGDecoder.header(bytes, path: path, limits: limits)
             let numerator = dctScaling ? min(8, max(1, scale(header.height, header.width))) : 8
             if !dctScaling { _ = scale(header.height, header.width) }
-            let image = try JPEGDecoder.decode(bytes, path: path, scaleNumerator: numerator).rgb()
+            let image = try JPEGDecoder.decode(bytes, path: path, scaleNumerator: numerator, limits: limits).rgb()
             return (image, header.height, header.width)
         }
     }
@@ -76,8 +76,8 @@ extension ImageFileList {
     ///
     /// - Throws: `.missingFile` for the first missing image, naming the split file and its line.
     public func checkFilesExist() throws {
-        let fm = FileManager.default
-        for (k, path) in paths.enumerated() where !fm.fileExists(atPath: path) {
+        for (k, path) in paths.enumerated() {
+            if case .success = FileBytes.status(path) { continue }
             let origin = origins[k]
             if let colon = origin.lastIndex(of: ":"), let line = Int(origin[origin.index(after: colon)...]) {
                 throw DatasetError(.missingFile, path: String(origin[..<colon]), line: line, "the image \(path) does not exist")

@@ -38,16 +38,18 @@ public enum JPEGDecoder {
     public static func isJPEG(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0xff && bytes[1] == 0xd8 }
 
     /// The full-size (height, width) and component count (1 gray, 3 colour, 4 CMYK/YCCK) from the
-    /// header alone, without decoding any pixels.
+    /// header alone, without decoding any pixels, checked against `limits.maxPixels`.
     ///
-    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, naming `path`.
-    public static func header(_ bytes: [UInt8], path: String) throws -> (height: Int, width: Int, components: Int) {
+    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, or `.tooLarge` with the size
+    ///   and the limit, naming `path`.
+    public static func header(_ bytes: [UInt8], path: String, limits: ImageLimits = .process) throws -> (height: Int, width: Int, components: Int) {
         var width: Int32 = 0, height: Int32 = 0, components: Int32 = 0
         var message = [CChar](repeating: 0, count: Int(JMSG_LENGTH_MAX))
         let status = bytes.withUnsafeBufferPointer { data in
             sbcl_jpeg_header(data.baseAddress, UInt(data.count), &width, &height, &components, &message)
         }
         guard status == 0 else { throw DatasetError(.decodeFailed, path: path, "cannot read the JPEG header: \(text(message))") }
+        try limits.checkImage(height: Int(height), width: Int(width), path: path, format: "JPEG")
         return (Int(height), Int(width), Int(components))
     }
 
@@ -57,18 +59,22 @@ public enum JPEGDecoder {
     /// Decodes JPEG bytes to RGB (or gray when `gray`), scaled in the DCT by `scaleNumerator`/8
     /// (1…8; 8 is full size, each side becomes ceil(side · M / 8)). Gray files are replicated to
     /// RGB; CMYK and YCCK files (Adobe-inverted, as Pillow assumes) convert as Pillow's
-    /// `convert('RGB')` does.
+    /// `convert('RGB')` does. A header claiming more than `limits.maxPixels` pixels is refused
+    /// before anything is allocated for the image.
     ///
-    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, naming `path`.
-    public static func decode(_ bytes: [UInt8], path: String, gray: Bool = false, scaleNumerator: Int = 8) throws -> DecodedImage {
+    /// - Throws: `DatasetError.decodeFailed` with libjpeg's message, or `.tooLarge` with the size
+    ///   and the limit, naming `path`.
+    public static func decode(_ bytes: [UInt8], path: String, gray: Bool = false, scaleNumerator: Int = 8,
+                              limits: ImageLimits = .process) throws -> DecodedImage {
         precondition((1...8).contains(scaleNumerator), "JPEGDecoder.decode: scale \(scaleNumerator)/8 outside 1/8…8/8")
         var pointer: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: Int(JMSG_LENGTH_MAX))
         let status = bytes.withUnsafeBufferPointer { data in
-            sbcl_jpeg_decode_scaled(data.baseAddress, UInt(data.count), gray ? 1 : 0, Int32(scaleNumerator),
-                                    &pointer, &width, &height, &channels, &message)
+            sbcl_jpeg_decode_limited(data.baseAddress, UInt(data.count), gray ? 1 : 0, Int32(scaleNumerator),
+                                     Int64(limits.maxPixels), &pointer, &width, &height, &channels, &message)
         }
+        if status == -2 { try limits.checkImage(height: Int(height), width: Int(width), path: path, format: "JPEG") }
         guard status == 0, let pointer else {
             throw DatasetError(.decodeFailed, path: path, "cannot decode the JPEG: \(text(message))")
         }

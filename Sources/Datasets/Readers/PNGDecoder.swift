@@ -14,20 +14,27 @@ public enum PNGDecoder {
     /// Whether `bytes` start with the PNG signature.
     public static func isPNG(_ bytes: [UInt8]) -> Bool { bytes.count >= 8 && Array(bytes[0..<8]) == signature }
 
-    /// (height, width) from the IHDR chunk, without inflating anything.
+    /// (height, width) from the IHDR chunk, without inflating anything, checked against
+    /// `limits.maxPixels`.
     ///
-    /// - Throws: `DatasetError.decodeFailed` naming `path` when there is no PNG header.
-    public static func header(_ bytes: [UInt8], path: String) throws -> (height: Int, width: Int) {
+    /// - Throws: `DatasetError.decodeFailed` naming `path` when there is no PNG header,
+    ///   `.tooLarge` when it claims more pixels than the limit.
+    public static func header(_ bytes: [UInt8], path: String, limits: ImageLimits = .process) throws -> (height: Int, width: Int) {
         guard isPNG(bytes), bytes.count >= 24, String(decoding: bytes[12..<16], as: UTF8.self) == "IHDR" else {
             throw DatasetError(.decodeFailed, path: path, "cannot decode the PNG: no PNG signature and IHDR chunk")
         }
-        return (Int(FileBytes.bigEndianUInt32(bytes, at: 20)), Int(FileBytes.bigEndianUInt32(bytes, at: 16)))
+        let size = (height: Int(FileBytes.bigEndianUInt32(bytes, at: 20)), width: Int(FileBytes.bigEndianUInt32(bytes, at: 16)))
+        try limits.checkImage(height: size.height, width: size.width, path: path, format: "PNG")
+        return size
     }
 
-    /// Decodes PNG bytes to gray (1 channel) or RGB (3 channels).
+    /// Decodes PNG bytes to gray (1 channel) or RGB (3 channels). The header's size is checked
+    /// against `limits.maxPixels` before anything is allocated, and the image data is inflated to
+    /// no more than that size needs.
     ///
-    /// - Throws: `DatasetError.decodeFailed` naming `path` for a damaged or unsupported file.
-    public static func decode(_ bytes: [UInt8], path: String) throws -> DecodedImage {
+    /// - Throws: `DatasetError.decodeFailed` naming `path` for a damaged or unsupported file,
+    ///   `.tooLarge` for one whose header claims more pixels than the limit.
+    public static func decode(_ bytes: [UInt8], path: String, limits: ImageLimits = .process) throws -> DecodedImage {
         func fail(_ why: String) -> DatasetError { DatasetError(.decodeFailed, path: path, "cannot decode the PNG: \(why)") }
         guard isPNG(bytes) else { throw fail("no PNG signature") }
         var offset = 8
@@ -53,6 +60,7 @@ public enum PNGDecoder {
                 guard depths.contains(depth) else { throw fail("bit depth \(depth) is not valid for colour type \(colorType)") }
                 guard b[12] <= 1 else { throw fail("unknown interlace method \(b[12])") }
                 interlaced = b[12] == 1
+                try limits.checkImage(height: height, width: width, path: path, format: "PNG")
             case "PLTE": palette = Array(body)
             case "IDAT": compressed += body
             case "IEND": ended = true
@@ -65,12 +73,25 @@ public enum PNGDecoder {
         guard width > 0, height > 0 else { throw fail("no IHDR chunk") }
         guard colorType != 3 || !palette.isEmpty else { throw fail("a palette image without a PLTE chunk") }
         let samples = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType]!
-        let raw = try Gzip.inflate(compressed, path: path)
+        let passes = interlaced ? PNGPixelFormat.adam7 : [(0, 0, 1, 1)]
+        // What the header promises: the filtered rows of every pass (checked arithmetic, as the
+        // pixel limit may be raised).
+        var promised = 0
+        for (x0, y0, dx, dy) in passes {
+            let passWidth = (width - x0 + dx - 1) / dx, passHeight = (height - y0 + dy - 1) / dy
+            guard passWidth > 0, passHeight > 0 else { continue }
+            guard let rowBits = product([passWidth, samples, depth]), let need = product([passHeight, (rowBits + 7) / 8 + 1]),
+                  !promised.addingReportingOverflow(need).overflow else {
+                throw fail("the header's \(width)×\(height) pixels overflow the image data's size")
+            }
+            promised += need
+        }
+        guard let planeSize = product([width, height, samples]) else { throw fail("the header's \(width)×\(height) pixels overflow") }
+        let raw = try Gzip.inflate(compressed, path: path, maxOutput: promised, stopAtLimit: true)
         let format = PNGPixelFormat(samples: samples, depth: depth, scaleGray: colorType == 0)
         // 8-bit samples of every pixel, row-major (palette indices for colour type 3).
-        var plain = [UInt8](repeating: 0, count: width * height * samples)
+        var plain = [UInt8](repeating: 0, count: planeSize)
         var consumed = 0
-        let passes = interlaced ? PNGPixelFormat.adam7 : [(0, 0, 1, 1)]
         for (k, (x0, y0, dx, dy)) in passes.enumerated() {
             let passWidth = (width - x0 + dx - 1) / dx, passHeight = (height - y0 + dy - 1) / dy
             guard passWidth > 0, passHeight > 0 else { continue }
@@ -105,6 +126,17 @@ public enum PNGDecoder {
             }
         }
         return DecodedImage(height: height, width: width, channels: outChannels, pixels: pixels)
+    }
+
+    /// The product of `factors`, or nil when it overflows.
+    static func product(_ factors: [Int]) -> Int? {
+        var p = 1
+        for f in factors {
+            let (next, overflow) = p.multipliedReportingOverflow(by: f)
+            if overflow { return nil }
+            p = next
+        }
+        return p
     }
 
     /// Undoes the per-row filters (None, Sub, Up, Average, Paeth) of one pass.

@@ -83,7 +83,7 @@ public struct PickleReader {
     }
 
     private mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, offset + n <= bytes.count else {
+        guard n >= 0, n <= bytes.count - offset else {
             throw DatasetError(.truncated, path: path, "the pickle stream ends at byte \(bytes.count), inside a value that needs \(n) bytes from byte \(offset)")
         }
         defer { offset += n }

@@ -7,16 +7,48 @@ import Darwin
 
 /// Whole-file reads and atomic writes shared by the tensor file formats.
 enum FileIO {
-    /// The bytes of the file at `url`.
+    /// The largest tensor file read: far above any model here (a ResNet-50 is 100 MB), far below
+    /// what a file that never ends would fill.
+    static let maxFileBytes = 64 << 30
+
+    /// The bytes of the file at `url`: a regular file only (links followed), so that a FIFO or a
+    /// device named by mistake is refused instead of read forever.
     /// - Throws: `TensorFileError.unreadable` naming the file and the system's reason.
     static func readAll(_ url: URL) throws -> [UInt8] {
-        do {
-            return [UInt8](try Data(contentsOf: url))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: url.path) ? "cannot read the file (\(error.localizedDescription))"
-                                                                          : "no such file"
-            throw TensorFileError(path: url.path, kind: .unreadable, message: reason)
+        func fail(_ reason: String) -> TensorFileError { TensorFileError(path: url.path, kind: .unreadable, message: reason) }
+        // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting forever.
+        let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw fail(code == ENOENT || code == ENOTDIR ? "no such file" : "cannot read the file (\(String(cString: strerror(code))))")
         }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw fail("cannot read the file (\(String(cString: strerror(errno))))") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw fail("not a regular file (a folder, FIFO or device); only regular files are read")
+        }
+        let size = Int(info.st_size)
+        guard size <= maxFileBytes else { throw fail("the file holds \(size) bytes, more than the limit of \(maxFileBytes)") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let got = bytes.withUnsafeMutableBytes { raw -> Int in
+                #if canImport(Glibc)
+                return Glibc.read(fd, raw.baseAddress! + done, size - done)
+                #else
+                return Darwin.read(fd, raw.baseAddress! + done, size - done)
+                #endif
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw fail("cannot read the file (\(String(cString: strerror(errno))))")
+            }
+            if got == 0 { break }
+            done += got
+        }
+        if done < size { bytes.removeLast(size - done) }
+        return bytes
     }
 
     /// Writes `chunks` one after another to a temporary file beside `url`, then renames it over
