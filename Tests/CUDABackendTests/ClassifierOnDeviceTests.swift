@@ -13,7 +13,7 @@ final class ClassifierOnDeviceTests: XCTestCase {
         let classCounts = [40, 12, 5]
         let batches = (0..<4).map { _ in (random.tensor([19, 64]), (0..<19).map { _ in Int32(random.int(3)) }) }
         for method in [ClassifierMethod.ldamDRW, .ce] {
-            var configuration = ClassifierConfiguration()
+            var configuration = ClassifierConfiguration.defaults
             configuration.method = method
             configuration.epochs = 2
             configuration.warmupEpochs = 1
