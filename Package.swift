@@ -38,12 +38,19 @@ let package = Package(
 
         // OpenCL and CLBlast, loaded at run time with dlopen (see its header): no link-time OpenCL.
         .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
+        // The CUDA driver, NVRTC, cuBLAS and cuDNN, loaded at run time with dlopen (see its header).
+        .target(name: "CCUDA", linkerSettings: [.linkedLibrary("dl")]),
+        // The device kernels' text (one dialect for OpenCL and, after a prelude, NVRTC).
+        .target(name: "DeviceKernelSource"),
 
         // Tensors, backends, autodiff, layers, optimisers, models, tensor file formats.
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),
         // The GPU backend on OpenCL (kernels in OpenCL C, matrix products through CLBlast),
         // registered with the engine's `DeviceSelection` by the executables.
-        .target(name: "OpenCLBackend", dependencies: ["COpenCL", "Engine"], swiftSettings: numericSettings),
+        .target(name: "OpenCLBackend", dependencies: ["COpenCL", "Engine", "DeviceKernelSource"], swiftSettings: numericSettings),
+        // The GPU backend on CUDA (the same kernels through NVRTC, matrix products through cuBLAS),
+        // registered with the engine's `DeviceSelection` by the executables.
+        .target(name: "CUDABackend", dependencies: ["CCUDA", "Engine", "DeviceKernelSource"], swiftSettings: numericSettings),
         // Recipes, validation, planning, hashing, the cache and the executor. No tensors.
         .target(
             name: "PipelineDSL",
@@ -71,11 +78,11 @@ let package = Package(
             dependencies: ["Engine", "Stages", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "sbcl-run",
-            dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "OpenCLBackend", "Reporting", "MPITransport", "Launchers", "ModelExport",
+            dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "OpenCLBackend", "CUDABackend", "Reporting", "MPITransport", "Launchers", "ModelExport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "sbcl-bench",
-            dependencies: ["Stages", "Engine", "OpenCLBackend", "Datasets", "MPITransport",
+            dependencies: ["Stages", "Engine", "OpenCLBackend", "CUDABackend", "Datasets", "MPITransport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSettings),
 
@@ -86,6 +93,11 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // The OpenCL kernels against the CPU backend, on PoCL where no GPU is present.
         .testTarget(name: "OpenCLBackendTests", dependencies: ["OpenCLBackend", "Engine", "Stages", "Datasets", "PipelineDSL", "TestSupport"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The kernels through NVRTC on any machine (no GPU needed), and the CUDA backend against
+        // the CPU backend on a GPU (skipped without one).
+        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "CCUDA", "DeviceKernelSource", "Engine", "Stages",
+                                                             "Datasets", "PipelineDSL", "TestSupport"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "PipelineDSLTests", dependencies: ["PipelineDSL"],
                     resources: [.copy("Fixtures")]),

@@ -1,4 +1,5 @@
 import COpenCL
+import DeviceKernelSource
 import Engine
 import Foundation
 import Synchronization
@@ -73,7 +74,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
               let transferQueue = api.createCommandQueue(context, device.id, 0, &status), status == 0 else {
             throw .call("clCreateCommandQueue on \(device.name)", status: status)
         }
-        let program = try Self.build(KernelSource.text + KernelSource.layers + KernelSource.rows, api: api, context: context, device: device)
+        let program = try Self.build(KernelSource.openCLSource, api: api, context: context, device: device)
         var kernels: [String: UnsafeMutableRawPointer] = [:]
         for name in KernelSource.kernelNames {
             guard let kernel = api.createKernel(program, name, &status), status == 0 else {

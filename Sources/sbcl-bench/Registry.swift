@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import MPITransport
 import OpenCLBackend
+import CUDABackend
 import PipelineDSL
 import Stages
 
@@ -87,6 +88,7 @@ enum Bench {
             CPUBackend.shared.convKernels = configuration.convKernels
             // The GPU backend is a module of its own; `step --device opencl` opens it.
             OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
+            CUDABackend.register(environment: configuration.environment)
             try command.run(configuration)
             return 0
         } catch let error as BenchError {

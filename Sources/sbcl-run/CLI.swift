@@ -3,6 +3,7 @@ import Engine
 import Datasets
 import Foundation
 import OpenCLBackend
+import CUDABackend
 import PipelineDSL
 import Stages
 
@@ -79,6 +80,7 @@ enum CLI {
         CPUBackend.shared.convKernels = configuration.convKernels
         ImageLimits.process = configuration.imageLimits
         OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
+        CUDABackend.register(environment: configuration.environment)
     }
 
     /// The recipe source (file or embedded default) and the override arguments.

@@ -40,13 +40,14 @@ public enum DeviceError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Picks the backend for `--device auto|cpu|cuda|opencl|opencl:cpu`.
+/// Picks the backend for `--device auto|cpu|cuda|cuda:N|opencl|opencl:cpu`.
 ///
-/// GPU backends are modules of their own (`OpenCLBackend`) that the executables register at start
-/// with `register(_:opener:)` (ggml's backend registry); the engine knows only the CPU. A device
-/// whose module is not registered, or whose driver does not load, is refused with a sentence.
+/// GPU backends are modules of their own (`CUDABackend`, `OpenCLBackend`) that the executables
+/// register at start with `register(_:opener:)` and `registerCUDA(opener:)` (ggml's backend
+/// registry); the engine knows only the CPU. A device whose module is not registered, or whose
+/// driver does not load, is refused with a sentence.
 public enum DeviceSelection {
-    /// The device names a recipe or the CLI may use.
+    /// The device names a recipe or the CLI may use (`cuda:N`, the N-th CUDA GPU, besides these).
     public static let names = ["auto", "cpu", "cuda", "opencl", "opencl:cpu"]
 
     /// The outcome of a selection: the backend, and a note for the user when `auto` fell back.
@@ -59,37 +60,60 @@ public enum DeviceSelection {
     /// (PoCL's, for `opencl:cpu`) instead of a GPU. Throws `DeviceError.unavailable`.
     public typealias Opener = @Sendable (_ cpuDevice: Bool) throws -> any Backend
 
+    /// Opens the CUDA backend on the GPU of index `ordinal` (`cuda:N`; `cuda` is 0). Throws
+    /// `DeviceError.unavailable`.
+    public typealias CUDAOpener = @Sendable (_ ordinal: Int) throws -> any Backend
+
     private static let openers = Mutex<[DeviceKind: Opener]>([:])
+    private static let cudaOpener = Mutex<CUDAOpener?>(nil)
 
     /// Makes `kind` selectable through `opener` (the executables call this at start).
     public static func register(_ kind: DeviceKind, opener: @escaping Opener) {
         openers.withLock { $0[kind] = opener }
     }
 
+    /// Makes `cuda`, `cuda:N` and CUDA under `auto` selectable (the executables call this at start).
+    public static func registerCUDA(opener: @escaping CUDAOpener) {
+        cudaOpener.withLock { $0 = opener }
+    }
+
     /// Resolves a device name. A GPU throws when its backend is not registered or cannot open a
-    /// device; `auto` tries OpenCL's GPUs and takes the CPU otherwise, saying why in `note`.
+    /// device; `auto` tries a CUDA GPU, then an OpenCL GPU, and takes the CPU otherwise, saying
+    /// why in `note`.
     public static func select(_ name: String) throws -> Choice {
-        switch name.lowercased() {
+        let lowered = name.lowercased()
+        switch lowered {
         case "cpu":
             return Choice(backend: CPUBackend.shared, note: nil)
         case "cuda", "gpu":
-            throw DeviceError.unavailable(device: "cuda", reason: cudaProblem())
+            return Choice(backend: try openCUDA(ordinal: 0, name: "cuda"), note: nil)
+        case _ where lowered.hasPrefix("cuda:"):
+            guard let ordinal = Int(lowered.dropFirst(5)), ordinal >= 0 else { throw DeviceError.unknownDevice(name) }
+            return Choice(backend: try openCUDA(ordinal: ordinal, name: lowered), note: nil)
         case "opencl", "opencl:gpu":
             return Choice(backend: try open(.opencl, name: "opencl", cpuDevice: false), note: nil)
         case "opencl:cpu":
             return Choice(backend: try open(.opencl, name: "opencl:cpu", cpuDevice: true), note: nil)
         case "auto":
-            do {
-                let backend = try open(.opencl, name: "opencl", cpuDevice: false)
-                if let missing = missingOps(backend) {
-                    return Choice(backend: CPUBackend.shared,
-                                  note: "device auto: using the CPU (\(backend.name) found, but the OpenCL backend has no kernel yet for \(missing))")
+            // CUDA first, then an OpenCL GPU; the note gives OpenCL's reason first, then CUDA's.
+            var reasons: [(order: Int, text: String)] = []
+            let attempts: [(Int, () throws -> any Backend)] = [(1, { try openCUDA(ordinal: 0, name: "cuda") }),
+                                                                 (0, { try open(.opencl, name: "opencl", cpuDevice: false) })]
+            for (order, attempt) in attempts {
+                do {
+                    let backend = try attempt()
+                    if let missing = missingOps(backend) {
+                        reasons.append((order, "\(backend.name) found, but its backend has no kernel yet for \(missing)"))
+                        continue
+                    }
+                    return Choice(backend: backend, note: "device auto: using \(backend.name)")
+                } catch let error as DeviceError {
+                    guard case .unavailable(_, let reason) = error else { throw error }
+                    reasons.append((order, reason))
                 }
-                return Choice(backend: backend, note: "device auto: using \(backend.name)")
-            } catch let error as DeviceError {
-                guard case .unavailable(_, let reason) = error else { throw error }
-                return Choice(backend: CPUBackend.shared, note: "device auto: using the CPU (\(reason); \(cudaProblem()))")
             }
+            let why = reasons.sorted { $0.order < $1.order }.map(\.text).joined(separator: "; ")
+            return Choice(backend: CPUBackend.shared, note: "device auto: using the CPU (\(why))")
         default:
             throw DeviceError.unknownDevice(name)
         }
@@ -108,16 +132,19 @@ public enum DeviceSelection {
         return try opener(cpuDevice)
     }
 
-    /// Why CUDA cannot be used on this machine.
-    ///
-    /// No CUDA backend is built (OpenCL runs on NVIDIA GPUs through their driver), so even a
-    /// machine with a CUDA driver is refused; the message then says so rather than pretending the
-    /// driver is missing.
+    private static func openCUDA(ordinal: Int, name: String) throws -> any Backend {
+        guard let opener = cudaOpener.withLock({ $0 }) else {
+            throw DeviceError.unavailable(device: name, reason: cudaProblem())
+        }
+        return try opener(ordinal)
+    }
+
+    /// Why CUDA cannot be used by a program that did not register the CUDA backend.
     static func cudaProblem() -> String {
         guard let handle = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL) else {
             return "no NVIDIA driver (libcuda.so.1) could be loaded"
         }
         dlclose(handle)
-        return "an NVIDIA driver is present, but this build of sbcl has no CUDA backend; use --device opencl"
+        return "an NVIDIA driver is present, but this program was built without the CUDA backend"
     }
 }

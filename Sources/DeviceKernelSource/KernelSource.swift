@@ -1,31 +1,34 @@
-/// The device kernels, in one dialect: OpenCL C 1.2 written through a few macros.
+/// The device kernels, in one dialect: OpenCL C 1.2 written through a few macros, compiled by the
+/// OpenCL driver as they are and by NVRTC after `cudaPrelude` (KernelSource+CUDA.swift).
 ///
-/// The CUDA seam: the macros in the first block are the only OpenCL-specific spellings. A CUDA
-/// backend (NVRTC, loaded at run time like OpenCL) would compile this same text after a prelude
-/// that defines `SBCL_PRELUDE` and maps `KERNEL` to `extern "C" __global__`, `GLOBAL` to nothing,
-/// `LOCAL` to `__shared__`, `GLOBAL_ID(0)` to `blockIdx.x * blockDim.x + threadIdx.x`,
-/// `LOCAL_ID(0)`/`GROUP_ID(0)`/`LOCAL_SIZE(0)` to `threadIdx.x`/`blockIdx.x`/`blockDim.x` and
-/// `SYNC_LOCAL()` to `__syncthreads()` and `DEVICE_FN` (helper functions) to `__device__`; kernel
-/// arguments `LOCAL float *` become dynamic shared memory there. The kernels use only C99, `float` maths
-/// (`exp`, `log`, `sqrt`, `pow`) and those macros; `#pragma OPENCL FP_CONTRACT OFF` has NVRTC's
-/// `--fmad=false` as its counterpart.
+/// The macros in the first block are the only OpenCL-specific spellings; the CUDA prelude defines
+/// `SBCL_PRELUDE` and maps `KERNEL` to `extern "C" __global__`, `GLOBAL` to nothing,
+/// `GLOBAL_ID(0)` to `blockIdx.x * blockDim.x + threadIdx.x`,
+/// `LOCAL_ID(0)`/`GROUP_ID(0)`/`LOCAL_SIZE(0)` to `threadIdx.x`/`blockIdx.x`/`blockDim.x`,
+/// `SYNC_LOCAL()` to `__syncthreads()` and `DEVICE_FN` (helper functions) to `__device__`. A
+/// kernel's local-memory array is its last argument, always `LOCAL_FLOATS(partial)`: a `__local
+/// float *` in OpenCL, whose size the host sets; in CUDA an unused pointer argument (kept so the
+/// argument lists match) beside the file-scope dynamic shared array `partial`, sized at launch.
+/// The kernels use only C99, `float` maths (`exp`, `log`, `sqrt`, `pow`, `fmax`) and those macros;
+/// `#pragma OPENCL FP_CONTRACT OFF` has NVRTC's `--fmad=false` as its counterpart.
 ///
-/// The element-wise op (`UnaryKernel`, `BinaryKernel`) is passed as an int code (OpenCLBackend+Kernels)
-/// so each family is one kernel.
-enum KernelSource {
+/// The element-wise op (`UnaryKernel`, `BinaryKernel`) is passed as an int code (the backends'
+/// `+Kernels` files) so each family is one kernel.
+package enum KernelSource {
     /// Every kernel of `text`, `layers` and `rows`, created once per backend.
-    static let kernelNames = ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float",
+    package static let kernelNames = ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float",
                               "sbcl_im2col", "sbcl_col2im", "sbcl_bn_statistics", "sbcl_bn_normalize",
                               "sbcl_bn_backward_sums", "sbcl_bn_backward_input", "sbcl_shortcut_forward",
                               "sbcl_shortcut_backward", "sbcl_maxpool_forward", "sbcl_maxpool_backward", "sbcl_l2_forward", "sbcl_l2_backward", "sbcl_sgd",
                               "sbcl_softmax", "sbcl_softmax_backward", "sbcl_cross_entropy_terms",
                               "sbcl_cross_entropy_backward", "sbcl_max_axis", "sbcl_max_axis_backward", "sbcl_copy_blocks"]
 
-    static let text = #"""
+    package static let text = #"""
 #ifndef SBCL_PRELUDE
 #define KERNEL __kernel
 #define GLOBAL __global
 #define LOCAL __local
+#define LOCAL_FLOATS(name) __local float *name
 #define GLOBAL_ID(d) get_global_id(d)
 #define LOCAL_ID(d) get_local_id(d)
 #define GROUP_ID(d) get_group_id(d)
@@ -103,7 +106,7 @@ KERNEL void sbcl_zip(GLOBAL const float *a, GLOBAL const float *b, GLOBAL float 
 /* out[o, i] = sum over k of x[o, k, i]: one work-group per output element; its threads stride
    over k and combine their partial sums in local memory (the group size is a power of two). */
 KERNEL void sbcl_sum(GLOBAL const float *x, GLOBAL float *out, const int outer, const int size, const int inner,
-                     LOCAL float *partial) {
+                     LOCAL_FLOATS(partial)) {
     const int group = (int)GROUP_ID(0);
     const int lid = (int)LOCAL_ID(0);
     const int width = (int)LOCAL_SIZE(0);

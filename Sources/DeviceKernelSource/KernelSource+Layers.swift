@@ -1,8 +1,8 @@
 extension KernelSource {
-    /// The network layers' kernels: convolution lowering (im2col / col2im around CLBlast's sgemm),
-    /// batch norm, the option-A shortcut, L2 normalisation and the SGD update. Same dialect and
-    /// macros as `text`, which is compiled first.
-    static let layers = #"""
+    /// The network layers' kernels: convolution lowering (im2col / col2im around a GEMM: CLBlast's on
+    /// OpenCL, cuBLAS's on CUDA), batch norm, the option-A shortcut, L2 normalisation and the SGD
+    /// update. Same dialect and macros as `text`, which is compiled first.
+    package static let layers = #"""
 /* Convolution geometry, NHWC activations and OIHW weights (Conv2DGeometry). */
 typedef struct {
     int batch, inputHeight, inputWidth, inputChannels, outputChannels;
@@ -86,7 +86,7 @@ KERNEL void sbcl_col2im(GLOBAL const float *col, GLOBAL float *dx, const int tot
 KERNEL void sbcl_bn_statistics(GLOBAL const float *x, const int rows, const int channels,
                                GLOBAL float *runningMean, GLOBAL float *runningVariance, const float momentum,
                                const float epsilon, GLOBAL float *savedMean, GLOBAL float *savedInverseStd,
-                               LOCAL float *partial) {
+                               LOCAL_FLOATS(partial)) {
     const int c = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
     float total, squares;
     SBCL_CHANNEL_SUM(x[(long)r * channels + c], total);
@@ -124,7 +124,7 @@ KERNEL void sbcl_bn_normalize(GLOBAL const float *x, const int total, const int 
 KERNEL void sbcl_bn_backward_sums(GLOBAL const float *x, GLOBAL const float *dy, const int rows, const int channels,
                                   GLOBAL const float *mean, GLOBAL const float *inverseStd, GLOBAL const float *gamma,
                                   GLOBAL const float *beta, const int relu, GLOBAL float *gammaGradient,
-                                  GLOBAL float *betaGradient, LOCAL float *partial) {
+                                  GLOBAL float *betaGradient, LOCAL_FLOATS(partial)) {
     const int c = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
     const float s = inverseStd[c], mu = mean[c];
     const float scale = gamma[c] * s, offset = beta[c] - mu * scale;
@@ -228,7 +228,7 @@ KERNEL void sbcl_maxpool_backward(GLOBAL const float *dy, GLOBAL const int *idx,
 
 /* L2 normalisation of rows: one work-group per row. norms[row] = max(|x|, eps). */
 KERNEL void sbcl_l2_forward(GLOBAL const float *x, GLOBAL float *y, GLOBAL float *norms, const int cols, const float epsilon,
-                            LOCAL float *partial) {
+                            LOCAL_FLOATS(partial)) {
     const int row = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
     GLOBAL const float *xr = x + (long)row * cols;
     float acc = 0.0f;
@@ -246,7 +246,7 @@ KERNEL void sbcl_l2_forward(GLOBAL const float *x, GLOBAL float *y, GLOBAL float
 
 /* Its pullback: (g − y·<g, y>) / norm, or g / norm where the norm was clipped to eps. */
 KERNEL void sbcl_l2_backward(GLOBAL const float *g, GLOBAL const float *y, GLOBAL const float *norms, GLOBAL float *dx,
-                             const int cols, const float epsilon, LOCAL float *partial) {
+                             const int cols, const float epsilon, LOCAL_FLOATS(partial)) {
     const int row = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
     GLOBAL const float *gr = g + (long)row * cols, *yr = y + (long)row * cols;
     float acc = 0.0f;

@@ -2,7 +2,7 @@ extension KernelSource {
     /// Row-wise and layout kernels: softmax and log-softmax with their pullbacks, cross-entropy
     /// terms, the maximum along an axis, and block copies for concat and slice. Same dialect and
     /// macros as `text`.
-    static let rows = #"""
+    package static let rows = #"""
 /* One work-group per row: a reduction of `value(j)` with `op` (0 sum, 1 max) over the row's
    columns into `result`, all threads seeing it. */
 #define SBCL_ROW_REDUCE(value, op, result)                                               \
@@ -26,7 +26,7 @@ extension KernelSource {
 
 /* Softmax (logarithmic: log-softmax) of each row, the row maximum subtracted for stability. */
 KERNEL void sbcl_softmax(GLOBAL const float *x, GLOBAL float *y, const int cols, const int logarithmic,
-                         LOCAL float *partial) {
+                         LOCAL_FLOATS(partial)) {
     const int row = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
     GLOBAL const float *xr = x + (long)row * cols;
     float m, s;
@@ -39,7 +39,7 @@ KERNEL void sbcl_softmax(GLOBAL const float *x, GLOBAL float *y, const int cols,
 
 /* Pullbacks: softmax y·(g − <g, y>); log-softmax g − exp(y)·Σg. */
 KERNEL void sbcl_softmax_backward(GLOBAL const float *g, GLOBAL const float *y, GLOBAL float *dx, const int cols,
-                                  const int logarithmic, LOCAL float *partial) {
+                                  const int logarithmic, LOCAL_FLOATS(partial)) {
     const int row = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
     GLOBAL const float *gr = g + (long)row * cols, *yr = y + (long)row * cols;
     float s;

@@ -1,0 +1,145 @@
+import Engine
+
+// The network layers on CUDA: convolutions lowered to cuBLAS's sgemm around im2col/col2im, batch
+// norm, the option-A shortcut, L2 normalisation and SGD (kernels in KernelSource+Layers), launched
+// as the OpenCL backend launches them.
+//
+// Convolutions: im2col + one cuBLAS GEMM, as OpenCL does with CLBlast; cuDNN's convolutions
+// (implicit GEMM, Winograd, no col buffer) are the next step (docs/cuda.md, what is left). Their
+// GEMMs follow `precision` (TF32 when it is tf32 or tf32-convolutions).
+
+extension CUDABackend {
+    /// The geometry as the kernels' ConvGeometry struct.
+    private static func words(_ g: Conv2DGeometry) -> [Int32] {
+        [g.batch, g.inputHeight, g.inputWidth, g.inputChannels, g.outputChannels, g.kernelHeight, g.kernelWidth,
+         g.strideHeight, g.strideWidth, g.paddingHeight, g.paddingWidth, g.outputHeight, g.outputWidth].map { Int32($0) }
+    }
+
+    /// Rows (output pixels) and columns (taps × input channels) of the lowered input.
+    private static func lowered(_ g: Conv2DGeometry) -> (rows: Int, cols: Int) {
+        (g.batch * g.outputHeight * g.outputWidth, g.inputChannels * g.kernelHeight * g.kernelWidth)
+    }
+
+    private func im2col(_ g: Conv2DGeometry, _ input: TensorStorage) -> TensorStorage {
+        let (rows, cols) = Self.lowered(g)
+        let col = allocate(byteCount: rows * cols * 4)
+        let items = rows * g.inputChannels
+        launch("sbcl_im2col", global: Self.groups(items, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .buffer(col), .int(items), .bytes(Self.words(g))])
+        return col
+    }
+
+    public func conv2dForward(_ g: Conv2DGeometry, input: TensorStorage, weight: TensorStorage, into output: TensorStorage) {
+        let (rows, cols) = Self.lowered(g)
+        let col = im2col(g, input)
+        // output [rows, Cout] = col [rows, K] · Wᵀ (W is [Cout, K] in OIHW order, K = ci·k² + ky·k + kx).
+        cublasGEMM(convolution: true, transposeA: false, transposeB: true, m: rows, n: g.outputChannels, k: cols, alpha: 1,
+             a: col, lda: cols, b: weight, ldb: cols, beta: 0, c: output, ldc: g.outputChannels)
+    }
+
+    public func conv2dBackwardData(_ g: Conv2DGeometry, outputGradient: TensorStorage, weight: TensorStorage,
+                                   into inputGradient: TensorStorage) {
+        let (rows, cols) = Self.lowered(g)
+        let col = allocate(byteCount: rows * cols * 4)
+        // dcol [rows, K] = dY [rows, Cout] · W [Cout, K], then gathered back onto the input.
+        cublasGEMM(convolution: true, transposeA: false, transposeB: false, m: rows, n: cols, k: g.outputChannels, alpha: 1,
+             a: outputGradient, lda: g.outputChannels, b: weight, ldb: cols, beta: 0, c: col, ldc: cols)
+        let total = g.batch * g.inputHeight * g.inputWidth * g.inputChannels
+        launch("sbcl_col2im", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(col), .buffer(inputGradient), .int(total), .bytes(Self.words(g))])
+    }
+
+    public func conv2dBackwardWeight(_ g: Conv2DGeometry, input: TensorStorage, outputGradient: TensorStorage,
+                                     into weightGradient: TensorStorage) {
+        let (rows, cols) = Self.lowered(g)
+        let col = im2col(g, input)
+        // dW [Cout, K] = dYᵀ [Cout, rows] · col [rows, K].
+        cublasGEMM(convolution: true, transposeA: true, transposeB: false, m: g.outputChannels, n: cols, k: rows, alpha: 1,
+             a: outputGradient, lda: g.outputChannels, b: col, ldb: cols, beta: 0, c: weightGradient, ldc: cols)
+    }
+
+    public func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
+                                    runningVariance: TensorStorage, momentum: Float, epsilon: Float,
+                                    savedMean: TensorStorage, savedInverseStd: TensorStorage) {
+        let width = rowWidth(rows)
+        launch("sbcl_bn_statistics", global: channels * width, local: width,
+               [.buffer(input), .int(rows), .int(channels), .buffer(runningMean), .buffer(runningVariance),
+                .float(momentum), .float(epsilon), .buffer(savedMean), .buffer(savedInverseStd), .local(width * 4)])
+    }
+
+    public func batchNormNormalize(_ input: TensorStorage, rows: Int, channels: Int, mean: TensorStorage, inverseStd: TensorStorage,
+                                   gamma: TensorStorage, beta: TensorStorage, relu: Bool, into output: TensorStorage) {
+        let total = rows * channels
+        launch("sbcl_bn_normalize", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .int(total), .int(channels), .buffer(mean), .buffer(inverseStd), .buffer(gamma),
+                .buffer(beta), .int(relu ? 1 : 0), .buffer(output)])
+    }
+
+    public func batchNormBackward(training: Bool, input: TensorStorage, outputGradient: TensorStorage, rows: Int, channels: Int,
+                                  mean: TensorStorage, inverseStd: TensorStorage, gamma: TensorStorage, beta: TensorStorage,
+                                  relu: Bool, inputGradient: TensorStorage, gammaGradient: TensorStorage,
+                                  betaGradient: TensorStorage) {
+        let width = rowWidth(rows)
+        launch("sbcl_bn_backward_sums", global: channels * width, local: width,
+               [.buffer(input), .buffer(outputGradient), .int(rows), .int(channels), .buffer(mean), .buffer(inverseStd),
+                .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .buffer(gammaGradient), .buffer(betaGradient),
+                .local(width * 4)])
+        let total = rows * channels
+        launch("sbcl_bn_backward_input", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .buffer(outputGradient), .int(total), .int(channels), .int(rows), .buffer(mean),
+                .buffer(inverseStd), .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .int(training ? 1 : 0),
+                .buffer(gammaGradient), .buffer(betaGradient), .buffer(inputGradient)])
+    }
+
+    public func shortcutA(_ input: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
+                          into output: TensorStorage) {
+        let total = batch * ((height + 1) / 2) * ((width + 1) / 2) * (channels + 2 * padding)
+        launch("sbcl_shortcut_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .buffer(output), .int(total), .int(height), .int(width), .int(channels), .int(padding)])
+    }
+
+    public func shortcutABackward(_ outputGradient: TensorStorage, batch: Int, height: Int, width: Int, channels: Int,
+                                  padding: Int, into inputGradient: TensorStorage) {
+        let total = batch * height * width * channels
+        launch("sbcl_shortcut_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(outputGradient), .buffer(inputGradient), .int(total), .int(height), .int(width), .int(channels),
+                .int(padding)])
+    }
+
+    public func maxPool2d(_ geometry: MaxPool2DGeometry, input: TensorStorage, into output: TensorStorage, indices: TensorStorage) {
+        let g = geometry, total = g.outputCount
+        launch("sbcl_maxpool_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(input), .buffer(output), .buffer(indices), .int(total), .int(g.height), .int(g.width), .int(g.channels),
+                .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
+    }
+
+    public func maxPool2dBackward(_ geometry: MaxPool2DGeometry, outputGradient: TensorStorage, indices: TensorStorage,
+                                  into inputGradient: TensorStorage) {
+        let g = geometry, total = g.inputCount
+        launch("sbcl_maxpool_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(outputGradient), .buffer(indices), .buffer(inputGradient), .int(total), .int(g.height), .int(g.width),
+                .int(g.channels), .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
+    }
+
+    public func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
+                            norms: TensorStorage) {
+        let width = rowWidth(cols)
+        launch("sbcl_l2_forward", global: rows * width, local: width,
+               [.buffer(input), .buffer(output), .buffer(norms), .int(cols), .float(epsilon), .local(width * 4)])
+    }
+
+    public func l2NormalizeBackward(_ outputGradient: TensorStorage, output: TensorStorage, norms: TensorStorage, rows: Int,
+                                    cols: Int, epsilon: Float, into inputGradient: TensorStorage) {
+        let width = rowWidth(cols)
+        launch("sbcl_l2_backward", global: rows * width, local: width,
+               [.buffer(outputGradient), .buffer(output), .buffer(norms), .buffer(inputGradient), .int(cols),
+                .float(epsilon), .local(width * 4)])
+    }
+
+    public func sgdStep(parameter: TensorStorage, gradient: TensorStorage, buffer: TensorStorage, count: Int, learningRate: Float,
+                        momentum: Float, weightDecay: Float, dampening: Float, nesterov: Bool, firstStep: Bool) {
+        launch("sbcl_sgd", global: Self.groups(count, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
+               [.buffer(parameter), .buffer(gradient), .buffer(buffer), .int(count), .float(learningRate), .float(momentum),
+                .float(weightDecay), .float(dampening), .int(nesterov ? 1 : 0), .int(firstStep ? 1 : 0)])
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+
+// Per-kernel time, for choosing kernels: when `profiling` every launch and cuBLAS call waits for
+// the stream and adds its wall time to its kernel's total. This serialises the device, so it is a
+// tool, never on in a measured run.
+
+extension CUDABackend {
+    /// Whether launches are timed (set once, before the first launch; the executables set it from
+    /// `SBCL_CUDA_PROFILE=1`).
+    nonisolated(unsafe) public static var profiling = false
+
+    /// Seconds and calls per kernel (`sgemm` for cuBLAS) since the backend opened, most time first.
+    public var profile: [(kernel: String, seconds: Double, calls: Int)] {
+        state.withLock { s in s.profile.map { ($0.key, $0.value.seconds, $0.value.calls) } }.sorted { $0.seconds > $1.seconds }
+    }
+
+    /// Runs `body` (a launch), then, when profiling, waits for the stream and books the time to `kernel`.
+    @inline(__always)
+    func timed(_ kernel: String, _ body: () -> Void) {
+        guard Self.profiling else { return body() }
+        _ = api.streamSynchronize(stream)
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        _ = api.streamSynchronize(stream)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        state.withLock { s in
+            s.profile[kernel, default: (0, 0)].seconds += seconds
+            s.profile[kernel, default: (0, 0)].calls += 1
+        }
+    }
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The CUDA backend's check on a GPU machine that has no Swift toolchain and no network, in two halves.
+#
+#   scripts/device/cuda_check.sh            here: build, then pack the test bundle, sbcl-bench, the
+#                                           shared libraries they load, the PyTorch anchors and the
+#                                           authors' model code into .device/sbcl-cuda.tar.xz (ignored
+#                                           by git; with the tracked files under the tool's 64 MiB)
+#   scripts/device/cuda_check.sh --remote   there, with $OUT set: the CUDA tests (SBCL_REQUIRE_CUDA=1),
+#                                           `sbcl-bench step --device cuda` beside the authors' code on
+#                                           CUDA (torch_gpu_steps.py), and `sbcl-bench step --device
+#                                           cpu` beside PyTorch at 1, 2, 4, 8, 16 threads; JSON and
+#                                           logs into $OUT; about 6 minutes, 8 at most
+#   scripts/device/cuda_check.sh --remote --device cpu
+#                                           the rehearsal here (OUT=/tmp/out): every part that needs no
+#                                           GPU, with the CUDA parts run as they would fail without one
+#
+# The device tool's call (the brief of docs/cuda.md):
+#   run(command: "scripts/device/cuda_check.sh --remote", carry: [".device/sbcl-cuda.tar.xz"], timeout_s: 540)
+#
+# Why not a static Swift standard library: the test bundle links XCTest, which the toolchain ships
+# only as a shared library over the shared Foundation; so the bundle, sbcl-bench and the Swift
+# runtime's shared libraries travel together, compressed, and LD_LIBRARY_PATH finds them there.
+# Env (pack): SBCL_REF (a checkout of JackHck/SBCL; default the local mirror's git folder).
+# Env (remote): PYTHON (the one with PyTorch, default python3), CPU_THREADS (default "1 2 4 8 16"),
+# CPU_BATCH (default 256) for the CPU scaling runs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bundle=.device/sbcl-cuda
+
+# MARK: pack (here)
+pack() {
+  swift build -c release -Xswiftc -enable-testing --build-tests
+  local bin; bin=$(swift build -c release -Xswiftc -enable-testing --show-bin-path)
+  rm -rf "$bundle" .device/sbcl-cuda.tar.xz
+  mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/anchors" "$bundle/ref/SBCL"
+  for f in sbclPackageTests.xctest sbcl-bench sbcl-run; do
+    cp "$bin/$f" "$bundle/bin/$f"
+    strip --strip-unneeded "$bundle/bin/$f"
+  done
+  # Every shared library the two load, but the C library's own and libstdc++/libgcc_s (a GPU
+  # machine's are as new or newer): the Swift runtime, Foundation, XCTest, OpenBLAS, libjpeg, ...
+  ldd "$bundle"/bin/* | awk '/=> \// { print $3 }' | sort -u | while read -r lib; do
+    case "$(basename "$lib")" in
+      ld-linux*|libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libutil.so*|libgcc_s.so*|libstdc++.so*|libresolv.so*) ;;
+      *) cp -L "$lib" "$bundle/lib/" ;;
+    esac
+  done
+  strip --strip-unneeded "$bundle"/lib/* 2>/dev/null || true
+  cp /work/shared/anchors/torch_gpu_steps.py /work/shared/anchors/torch_step.py "$bundle/anchors/" 2>/dev/null \
+    || cp ../shared/anchors/torch_gpu_steps.py ../shared/anchors/torch_step.py "$bundle/anchors/"
+  local ref=${SBCL_REF:-/work/.mirror/JackHck+SBCL/repo}
+  if [ -d "$ref/SimCLR" ]; then
+    cp "$ref"/SimCLR/*.py "$bundle/ref/SBCL/" && mkdir -p "$bundle/ref/SBCL/SimCLR" "$bundle/ref/SBCL/moco"
+    mv "$bundle"/ref/SBCL/*.py "$bundle/ref/SBCL/SimCLR/"; cp "$ref"/moco/*.py "$bundle/ref/SBCL/moco/"
+  else
+    # A git folder (the mirror): its Python files only (the data lists are large and may be absent).
+    git --git-dir="$ref" ls-tree -r --name-only HEAD SimCLR moco | grep '\.py$' | while read -r f; do
+      mkdir -p "$bundle/ref/SBCL/$(dirname "$f")" && git --git-dir="$ref" show "HEAD:$f" > "$bundle/ref/SBCL/$f"
+    done
+  fi
+  cp scripts/device/summarize.py "$bundle/"
+  tar -C .device -cf - sbcl-cuda | xz -6 -T2 > .device/sbcl-cuda.tar.xz
+  rm -rf "$bundle"
+  local size; size=$(stat -c %s .device/sbcl-cuda.tar.xz)
+  echo "packed .device/sbcl-cuda.tar.xz: $((size / 1048576)) MiB"
+  # What travels: the tracked files and the pack, under the device tool's 64 MiB (2 MiB to spare).
+  local tree; tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+  echo "the working tree that travels: $(((tree + size) / 1048576)) MiB with the pack"
+  if [ $((tree + size)) -gt $((62 * 1048576)) ]; then echo "error: the tree and the pack are over 62 MiB" >&2; exit 1; fi
+}
+
+# MARK: remote (there)
+remote() {
+  local device=cuda
+  [ "${1:-}" = "--device" ] && device=$2
+  : "${OUT:?--remote writes into \$OUT}"
+  local started=$SECONDS dir=/tmp/sbcl-cuda
+  local python=${PYTHON:-python3}
+  rm -rf "$dir"
+  tar -xJf "$root/.device/sbcl-cuda.tar.xz" -C /tmp 2>/dev/null \
+    || "$python" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall("/tmp")' "$root/.device/sbcl-cuda.tar.xz"
+  # The packed libraries for our binaries only (PyTorch keeps the machine's own).
+  ours() { LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+  # NVIDIA's libraries from the Python that holds PyTorch (its nvidia-* wheels), named explicitly.
+  local found
+  found=$("$python" - <<'PY' 2>/dev/null || true
+import os, sys
+try:
+    import nvidia
+    roots = list(nvidia.__path__)
+except Exception:
+    roots = []
+dirs = [os.path.join(r, s) for r in roots for s in ("cu13/lib", "cublas/lib", "cuda_nvrtc/lib", "cudnn/lib")]
+print(":".join(d for d in dirs if os.path.isdir(d)))
+PY
+)
+  export SBCL_CUDA_LIBRARY_PATH="${SBCL_CUDA_LIBRARY_PATH:+$SBCL_CUDA_LIBRARY_PATH:}$found"
+  export VIRTUAL_ENV=${VIRTUAL_ENV:-$("$python" -c 'import sys; print(sys.prefix)' 2>/dev/null || true)}
+  {
+    echo "SBCL_CUDA_LIBRARY_PATH=$SBCL_CUDA_LIBRARY_PATH"; echo "VIRTUAL_ENV=$VIRTUAL_ENV"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 || true
+    nproc; "$python" -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())' 2>&1 || true
+    ls $(echo "$found" | tr ':' ' ') 2>/dev/null | grep -E 'lib(cublas|nvrtc|cudnn)\.so' || true
+    echo "libraries not found by the binaries (none expected):"; ours ldd "$dir"/bin/* | grep "not found" || true
+  } > "$OUT/environment.txt" 2>&1
+  cat "$OUT/environment.txt"
+  local bench=$dir/bin/sbcl-bench results=$OUT/results.jsonl
+  : > "$results"
+  step() {  # step LABEL TIMEOUT ARGS... : one sbcl-bench step line, labelled, into results.jsonl
+    local label=$1 limit=$2; shift 2
+    local line
+    if line=$(ours timeout "$limit" "$bench" step --json "$@" 2>>"$OUT/stderr.log" | tail -1) && [ -n "$line" ]; then
+      echo "{\"label\": \"$label\", \"ours\": $line}" | tee -a "$results"
+    else
+      echo "{\"label\": \"$label\", \"ours\": null, \"error\": \"sbcl-bench step $* failed or timed out (stderr.log)\"}" | tee -a "$results"
+    fi
+  }
+
+  # 1. The CUDA tests: every op against the CPU backend, the ResNet-32 step, transfers, memory
+  #    errors, the NVRTC compile, the library search. Must not skip on the GPU machine.
+  # One process per test class: a crash (a bad launch can take the process down) loses one class.
+  local require=1; [ "$device" = cuda ] || require=0
+  : > "$OUT/cuda_tests.log"
+  for c in NVRTCCompileTests LibrarySearchTests FakeDriverTests ElementwiseParityTests ReductionAndGEMMParityTests \
+           LayerParityTests RowParityTests TransferAndMemoryTests ClassifierOnDeviceTests EncoderStepOnDeviceTests \
+           ResNetStepParityTests; do
+    echo "=== $c" >> "$OUT/cuda_tests.log"
+    [ $((SECONDS - started)) -lt 200 ] || { echo "CUDA tests $c: skipped, out of time" | tee -a "$OUT/cuda_tests.log"; continue; }
+    local rc=0 status
+    SBCL_REQUIRE_CUDA=$require SBCL_REQUIRE_NVRTC=$require ours timeout 120 "$dir/bin/sbclPackageTests.xctest" \
+      "CUDABackendTests.$c" > /tmp/sbcl-cuda-class.log 2>&1 || rc=$?
+    cat /tmp/sbcl-cuda-class.log >> "$OUT/cuda_tests.log"
+    status=$(grep -E "Executed [0-9]+ tests?," /tmp/sbcl-cuda-class.log | tail -1 | sed 's/^[[:space:]]*//')
+    if grep -q "Executed 0 tests" /tmp/sbcl-cuda-class.log; then rc=1; status="no such tests in the bundle (packed before they existed?)"; fi
+    [ $rc = 0 ] || grep -E ": error: |Fatal|signal|Crash" /tmp/sbcl-cuda-class.log | head -5
+    printf 'CUDA tests %-30s %s: %s\n' "$c" "$([ $rc = 0 ] && echo passed || echo "FAILED (exit $rc)")" "${status:-no summary (crashed?)}" \
+      | tee -a "$OUT/cuda_tests.log"
+  done
+  grep -E "^parity " "$OUT/cuda_tests.log" | sort -t: -k2 | tail -40 || true
+
+  # 2. Our step on the GPU beside the authors' (batch 1024, two 32x32 views; then inference-only
+  #    comparisons come from the anchor), float32 and PyTorch's default TF32 convolutions.
+  if [ "$device" = cuda ]; then
+    step cuda-float32 120 --device cuda --batch 1024 --steps 20 --warmup 3
+    SBCL_CUDA_PRECISION=tf32-convolutions step cuda-tf32-convolutions 90 --device cuda --batch 1024 --steps 20 --warmup 3
+    SBCL_CUDA_PROFILE=1 step cuda-profile 90 --device cuda --batch 1024 --steps 3 --warmup 1
+  fi
+  local anchors=$dir/anchors
+  for workload in cifar infer moco; do
+    SBCL_REF=$dir/ref/SBCL STEPS=20 WARMUP=5 timeout 100 "$python" "$anchors/torch_gpu_steps.py" "$workload" \
+      2>>"$OUT/stderr.log" | tee -a "$OUT/anchor.jsonl" || echo "anchor $workload failed (stderr.log)"
+  done
+
+  # 3. The CPU path past 2 cores: ours and PyTorch's at 1, 2, 4, 8, 16 threads (batch 256).
+  for threads in ${CPU_THREADS:-1 2 4 8 16}; do
+    [ $((SECONDS - started)) -lt 420 ] || { echo "skipping the CPU run at $threads threads: out of time"; continue; }
+    step "cpu-$threads" 60 --device cpu --threads "$threads" --batch "${CPU_BATCH:-256}" --steps 3 --warmup 1
+    THREADS=$threads STEPS=3 SBCL_REF=$dir/ref/SBCL timeout 90 "$python" "$anchors/torch_step.py" "${CPU_BATCH:-256}" \
+      2>>"$OUT/stderr.log" | sed "s/^/threads=$threads /" | tee -a "$OUT/anchor_cpu.txt" || true
+  done
+  "$python" "$dir/summarize.py" "$OUT" || true
+  echo "cuda_check: $((SECONDS - started)) s"
+}
+
+case "${1:-}" in
+  --remote) shift; remote "$@" ;;
+  "") pack ;;
+  *) echo "usage: scripts/device/cuda_check.sh [--remote [--device cpu]]" >&2; exit 2 ;;
+esac
