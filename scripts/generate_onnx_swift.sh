@@ -13,7 +13,7 @@ PLUGIN=${PROTOC_GEN_SWIFT:-/tmp/swift-protobuf/.build/release/protoc-gen-swift}
 ONNX_PROTO=${ONNX_PROTO:-/tmp/onnx/onnx.proto3}
 work=$(mktemp -d)
 cp "$ONNX_PROTO" "$work/onnx.proto"
-protoc --plugin=protoc-gen-swift="$PLUGIN" --swift_out="$work" --swift_opt=Visibility=Public -I "$work" "$work/onnx.proto"
+protoc --plugin=protoc-gen-swift="$PLUGIN" --swift_out="$work" --swift_opt=Visibility=Package -I "$work" "$work/onnx.proto"
 mkdir -p Sources/ModelExport/Generated
 mv "$work/onnx.pb.swift" Sources/ModelExport/Generated/onnx.pb.swift
 rm -rf "$work"

@@ -11,7 +11,7 @@ extension CUDABackend {
     /// `count` rounded up to whole groups.
     static func groups(_ count: Int, of size: Int) -> Int { (count + size - 1) / size * size }
 
-    public func map(_ kernel: UnaryKernel, _ x: TensorStorage, count: Int, into out: TensorStorage) {
+    package func map(_ kernel: UnaryKernel, _ x: TensorStorage, count: Int, into out: TensorStorage) {
         let (code, s): (Int, Float) = switch kernel {
         case .negate: (0, 0)
         case .exp: (1, 0)
@@ -26,7 +26,7 @@ extension CUDABackend {
                [.buffer(x), .buffer(out), .int(count), .int(code), .float(s)])
     }
 
-    public func zip(_ kernel: BinaryKernel, _ a: TensorStorage, strides stridesA: [Int], _ b: TensorStorage,
+    package func zip(_ kernel: BinaryKernel, _ a: TensorStorage, strides stridesA: [Int], _ b: TensorStorage,
                     strides stridesB: [Int], shape: [Int], into out: TensorStorage) {
         precondition(shape.count <= 8, "CUDA zip: rank \(shape.count) above 8 (shape \(shape))")
         let (code, s): (Int, Float) = switch kernel {
@@ -64,7 +64,7 @@ extension CUDABackend {
         return strides
     }
 
-    public func sum(_ x: TensorStorage, outer: Int, size: Int, inner: Int, into out: TensorStorage) {
+    package func sum(_ x: TensorStorage, outer: Int, size: Int, inner: Int, into out: TensorStorage) {
         let outputs = outer * inner
         guard outputs > 0 else { return }
         if size == 0 { fill(0, count: outputs, into: out); return }
@@ -74,17 +74,17 @@ extension CUDABackend {
                [.buffer(x), .buffer(out), .int(outer), .int(size), .int(inner), .local(width * 4)])
     }
 
-    public func fill(_ value: Float, count: Int, into out: TensorStorage) {
+    package func fill(_ value: Float, count: Int, into out: TensorStorage) {
         launch("sbcl_fill", global: Self.groups(count, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
                [.buffer(out), .int(count), .float(value)])
     }
 
-    public func convertToFloat(_ x: TensorStorage, count: Int, into out: TensorStorage) {
+    package func convertToFloat(_ x: TensorStorage, count: Int, into out: TensorStorage) {
         launch("sbcl_int_to_float", global: Self.groups(count, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
                [.buffer(x), .buffer(out), .int(count)])
     }
 
-    public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    package func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: TensorStorage, lda: Int, b: TensorStorage, ldb: Int, beta: Float, c: TensorStorage, ldc: Int) {
         cublasGEMM(convolution: false, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)

@@ -7,10 +7,10 @@ import Foundation
 extension CUDABackend {
     /// Whether launches are timed (set once, before the first launch; the executables set it from
     /// `SBCL_CUDA_PROFILE=1`).
-    nonisolated(unsafe) public static var profiling = false
+    nonisolated(unsafe) package static var profiling = false
 
     /// Seconds and calls per kernel (`sgemm` for cuBLAS) since the backend opened, most time first.
-    public var profile: [(kernel: String, seconds: Double, calls: Int)] {
+    package var profile: [(kernel: String, seconds: Double, calls: Int)] {
         state.withLock { s in s.profile.map { ($0.key, $0.value.seconds, $0.value.calls) } }.sorted { $0.seconds > $1.seconds }
     }
 

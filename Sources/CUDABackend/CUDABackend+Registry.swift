@@ -12,7 +12,7 @@ extension CUDABackend {
     /// (`CUDALibraryConfiguration`), `SBCL_CUDA_PRECISION` (float32, tf32-convolutions, tf32) the
     /// GEMMs' arithmetic, `SBCL_CUDA_PROFILE=1` per-kernel timing (written to stderr at exit). An unknown precision is
     /// refused when the device opens.
-    public static func register(environment: [String: String]) {
+    package static func register(environment: [String: String]) {
         let precision = environment["SBCL_CUDA_PRECISION"]
         settings.withLock { $0 = (CUDALibraryConfiguration(environment: environment), Precision(rawValue: precision ?? "float32") ?? .float32) }
         profiling = environment["SBCL_CUDA_PROFILE"] == "1"
@@ -45,7 +45,7 @@ extension CUDABackend {
 
     /// The process's backend on the CUDA GPU of index `ordinal`, opened once (a context and a
     /// kernel build per process), with the settings `register` took.
-    public static func shared(ordinal: Int = 0) throws(CUDAError) -> CUDABackend {
+    package static func shared(ordinal: Int = 0) throws(CUDAError) -> CUDABackend {
         if let backend = opened.withLock({ $0[ordinal] }) { return backend }
         let (configuration, precision) = settings.withLock { $0 }
         let devices = try CUDADevice.all(configuration: configuration)

@@ -16,7 +16,7 @@ extension CUDABackend {
         case local(Int)
     }
 
-    public func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
+    package func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
         guard byteCount > 0, !hasPendingError, let s = source.deviceBuffer.handle, let d = destination.deviceBuffer.handle else { return }
         bind()
         record(api.memcpyDtoDAsync(Self.address(d), Self.address(s), byteCount, stream), "cuMemcpyDtoDAsync")
@@ -24,7 +24,7 @@ extension CUDABackend {
 
     /// An upload on the stream: the driver copies pageable memory to its own staging area before
     /// it returns, so the host memory may be reused at once; the copy runs after the queued work.
-    public func upload(_ source: UnsafeRawBufferPointer, to destination: TensorStorage) {
+    package func upload(_ source: UnsafeRawBufferPointer, to destination: TensorStorage) {
         precondition(source.count <= destination.byteCount, "CUDABackend.upload: \(source.count) bytes into \(destination.byteCount)")
         guard source.count > 0, let base = source.baseAddress else { return }
         guard !hasPendingError, let d = destination.deviceBuffer.handle else { return }
@@ -38,7 +38,7 @@ extension CUDABackend {
 
     /// A read after the work queued before it; returns when the bytes are there. On a pending
     /// error the bytes are zeros.
-    public func download(_ source: TensorStorage, into destination: UnsafeMutableRawBufferPointer) {
+    package func download(_ source: TensorStorage, into destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count <= source.byteCount, "CUDABackend.download: \(destination.count) bytes from \(source.byteCount)")
         guard destination.count > 0, let base = destination.baseAddress else { return }
         base.initializeMemory(as: UInt8.self, repeating: 0, count: destination.count)
@@ -63,7 +63,7 @@ extension CUDABackend {
     /// A non-blocking upload on `transferStream` from a pinned staging copy: the copy waits for
     /// the work queued on the compute stream so far (the destination may be a pooled block still
     /// in use), and `ready()` makes the compute stream wait for the copy.
-    public func uploadInBackground(_ values: [Float], to destination: TensorStorage) -> BackgroundUpload {
+    package func uploadInBackground(_ values: [Float], to destination: TensorStorage) -> BackgroundUpload {
         precondition(values.count * 4 <= destination.byteCount, "CUDABackend.uploadInBackground: \(values.count) floats into \(destination.byteCount) bytes")
         guard !values.isEmpty, !hasPendingError, let d = destination.deviceBuffer.handle else {
             return BackgroundUpload(ready: {}, complete: {})
@@ -111,7 +111,7 @@ extension CUDABackend {
     /// Whether an error waits to be thrown by `synchronize` (work is skipped meanwhile).
     var hasPendingError: Bool { state.withLock { $0.pendingError != nil } }
 
-    public func synchronize() throws {
+    package func synchronize() throws {
         bind()
         let finished = api.streamSynchronize(stream)
         let error = state.withLock { s -> DeviceError? in
@@ -124,7 +124,7 @@ extension CUDABackend {
 
     /// Every primitive op runs here: a device kernel, or for the contrastive and MoCo losses the
     /// engine's documented host fallback (as on OpenCL; docs/cuda.md).
-    public func supports(_ op: PrimitiveOp) -> Bool {
+    package func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
              .matmul, .linear, .sum, .mean, .maskedFill, .reshape, .transpose2D, .l2Normalize,

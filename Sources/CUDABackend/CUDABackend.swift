@@ -16,12 +16,12 @@ import Synchronization
 /// Freed memory is kept in size-keyed free lists (as `CPUBackend` and `OpenCLBackend`) so a
 /// training loop reaches a steady state without driver allocations. Every transfer between host
 /// and device is counted in `transfers`.
-public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
+package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
     // @unchecked Sendable: the driver handles below are immutable after init, and every mutable
     // field (pool, counters, pending error, pinned staging buffers) is behind `state`'s lock.
 
     /// The arithmetic of matrix products and convolutions.
-    public enum Precision: String, Sendable, CaseIterable {
+    package enum Precision: String, Sendable, CaseIterable {
         /// IEEE float32 everywhere (cuBLAS's default math: no TF32). The parity tests run here.
         case float32
         /// TF32 tensor-core math in convolutions only, float32 in other matrix products:
@@ -32,9 +32,9 @@ public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
     }
 
     /// The GPU this backend drives.
-    public let cudaDevice: CUDADevice
+    package let cudaDevice: CUDADevice
     /// The arithmetic of its matrix products.
-    public let precision: Precision
+    package let precision: Precision
     let libraries: CUDALibraries
     var api: sbcl_cuda_driver_api { libraries.driver }
     let context: UnsafeMutableRawPointer
@@ -46,9 +46,9 @@ public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
     let functions: [String: UnsafeMutableRawPointer]
     let cublas: UnsafeMutableRawPointer
     /// The most bytes this backend keeps allocated at once (the device's free memory unless lowered).
-    public let memoryLimit: Int
+    package let memoryLimit: Int
     /// The versions in `name`: cuBLAS (e.g. 130100), NVRTC, cuDNN when loaded.
-    public let cublasVersion: Int, nvrtcVersion: (major: Int, minor: Int), cudnnVersion: Int?
+    package let cublasVersion: Int, nvrtcVersion: (major: Int, minor: Int), cudnnVersion: Int?
 
     struct State {
         var pool = FreeLists()
@@ -63,30 +63,30 @@ public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
     let state = Mutex(State())
 
     /// Host↔device transfers made so far.
-    public struct TransferCount: Equatable, Sendable {
+    package struct TransferCount: Equatable, Sendable {
         /// Host-to-device copies, and their bytes.
-        public var uploads = 0, uploadedBytes = 0
+        package var uploads = 0, uploadedBytes = 0
         /// Device-to-host copies, and their bytes.
-        public var downloads = 0, downloadedBytes = 0
+        package var downloads = 0, downloadedBytes = 0
         /// All copies in both directions.
-        public var total: Int { uploads + downloads }
+        package var total: Int { uploads + downloads }
     }
 
     /// The transfers so far.
-    public var transfers: TransferCount { state.withLock { $0.transfers } }
+    package var transfers: TransferCount { state.withLock { $0.transfers } }
 
-    public var name: String {
+    package var name: String {
         let cudnn = cudnnVersion.map { ", cuDNN \($0 / 10000).\($0 / 100 % 100)" } ?? ""
         return "cuda (\(cudaDevice.name), cc \(cudaDevice.computeCapability.major).\(cudaDevice.computeCapability.minor), "
             + "driver \(CUDADevice.version(cudaDevice.driverVersion)), cuBLAS \(cublasVersion / 10000).\(cublasVersion / 100 % 100), "
             + "NVRTC \(nvrtcVersion.major).\(nvrtcVersion.minor)\(cudnn), \(precision.rawValue))"
     }
-    public var device: DeviceKind { .cuda }
+    package var device: DeviceKind { .cuda }
 
     /// Opens `device`: its primary context (shared with cuBLAS), two streams, the kernels compiled
     /// by NVRTC for its architecture, a cuBLAS handle on the stream. `memoryLimit` lowers the bytes
     /// this backend may hold (tests of the out-of-memory path).
-    public init(device: CUDADevice, configuration: CUDALibraryConfiguration, precision: Precision = .float32,
+    package init(device: CUDADevice, configuration: CUDALibraryConfiguration, precision: Precision = .float32,
                 memoryLimit: Int? = nil) throws(CUDAError) {
         let libraries = try CUDALibraries.all(configuration)
         let api = libraries.driver
@@ -163,7 +163,7 @@ public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
 
     // MARK: Memory
 
-    public func allocate(byteCount: Int) -> TensorStorage {
+    package func allocate(byteCount: Int) -> TensorStorage {
         let size = Self.rounded(byteCount)
         let reused = state.withLock { $0.pool.take(size: size) }
         let handle = reused ?? allocateDevice(size: size, requested: byteCount)
@@ -209,7 +209,7 @@ public final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         for (block, _) in blocks { _ = api.memFree(Self.address(block)) }
     }
 
-    public func release(_ memory: TensorStorage.Memory, byteCount: Int) {
+    package func release(_ memory: TensorStorage.Memory, byteCount: Int) {
         guard case .device(let buffer) = memory else { preconditionFailure("CUDABackend.release: host memory handed to \(name)") }
         guard let handle = buffer.handle else { return }
         let size = Self.rounded(byteCount)

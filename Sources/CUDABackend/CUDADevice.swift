@@ -1,25 +1,25 @@
 import CCUDA
 
 /// One CUDA GPU as the driver describes it.
-public struct CUDADevice: Sendable, CustomStringConvertible {
+package struct CUDADevice: Sendable, CustomStringConvertible {
     /// The device's index (`cuda:N`).
-    public let ordinal: Int
+    package let ordinal: Int
     /// The driver's handle (`CUdevice`, an int).
     let handle: Int32
     /// The device's name, e.g. `NVIDIA H200`.
-    public let name: String
+    package let name: String
     /// The compute capability, e.g. (9, 0).
-    public let computeCapability: (major: Int, minor: Int)
+    package let computeCapability: (major: Int, minor: Int)
     /// The device's memory, in bytes.
-    public let memoryBytes: Int
+    package let memoryBytes: Int
     /// Streaming multiprocessors.
-    public let multiprocessors: Int
+    package let multiprocessors: Int
     /// The largest block.
-    public let maximumThreadsPerBlock: Int
+    package let maximumThreadsPerBlock: Int
     /// The CUDA version the driver supports, e.g. 13000 for 13.0.
-    public let driverVersion: Int
+    package let driverVersion: Int
 
-    public var description: String {
+    package var description: String {
         "\(name) (cc \(computeCapability.major).\(computeCapability.minor), \(memoryBytes >> 20) MiB, driver \(Self.version(driverVersion)))"
     }
 
@@ -27,7 +27,7 @@ public struct CUDADevice: Sendable, CustomStringConvertible {
     static func version(_ v: Int) -> String { "\(v / 1000).\(v % 1000 / 10)" }
 
     /// Every GPU the driver lists, in its order. Throws when the driver is missing or lists none.
-    public static func all(configuration: CUDALibraryConfiguration) throws(CUDAError) -> [CUDADevice] {
+    package static func all(configuration: CUDALibraryConfiguration) throws(CUDAError) -> [CUDADevice] {
         let api = try CUDALibraries.driver(configuration)
         let initialised = api.`init`(0)
         if Int(initialised) == SBCL_CUDA_ERROR_NO_DEVICE {

@@ -18,30 +18,30 @@ import Synchronization
 /// The driver (`libcuda.so.1`) comes with the NVIDIA driver, never from the toolkit or a wheel:
 /// it is looked for in `directories`, then by name, then in `/usr/local/nvidia/lib64` and
 /// `/usr/lib/wsl/lib`.
-public struct CUDALibraryConfiguration: Sendable, Equatable {
+package struct CUDALibraryConfiguration: Sendable, Equatable {
     /// Folders searched first, in order.
-    public var directories: [String]
+    package var directories: [String]
     /// A Python virtual environment whose `site-packages` is searched too.
-    public var virtualEnvironment: String?
+    package var virtualEnvironment: String?
 
-    public init(directories: [String] = [], virtualEnvironment: String? = nil) {
+    package init(directories: [String] = [], virtualEnvironment: String? = nil) {
         self.directories = directories
         self.virtualEnvironment = virtualEnvironment
     }
 
     /// The configuration an executable takes from its environment: `SBCL_CUDA_LIBRARY_PATH`
     /// (colon-separated folders) and `VIRTUAL_ENV`. The library never reads the environment itself.
-    public init(environment: [String: String]) {
+    package init(environment: [String: String]) {
         self.init(directories: (environment["SBCL_CUDA_LIBRARY_PATH"] ?? "").split(separator: ":").map(String.init),
                   virtualEnvironment: environment["VIRTUAL_ENV"].flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// The libraries the backend loads, and the file names each may have (newest first).
-    public enum Library: String, CaseIterable, Sendable {
+    package enum Library: String, CaseIterable, Sendable {
         case driver, nvrtc, cublas, cudnn
 
         /// The file names tried in every folder.
-        public var fileNames: [String] {
+        package var fileNames: [String] {
             switch self {
             case .driver: ["libcuda.so.1"]
             case .nvrtc: ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"]
@@ -94,7 +94,7 @@ public struct CUDALibraryConfiguration: Sendable, Equatable {
 
     /// The candidate paths for `library`, in the documented order (files that do not exist are
     /// left out, except the bare names the loader resolves itself).
-    public func candidates(for library: Library) -> [String] {
+    package func candidates(for library: Library) -> [String] {
         let names = library.fileNames
         func inFolders(_ folders: [String]) -> [String] {
             folders.flatMap { folder in names.map { "\(folder)/\($0)" } }.filter { FileManager.default.fileExists(atPath: $0) }
@@ -173,7 +173,7 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
 }
 
 /// What went wrong loading or talking to CUDA.
-public enum CUDAError: Error, CustomStringConvertible, Equatable {
+package enum CUDAError: Error, CustomStringConvertible, Equatable {
     /// A library could not be loaded from any candidate; `tried` lists each path and its reason.
     case libraryMissing(library: CUDALibraryConfiguration.Library, tried: String)
     /// The driver loaded but lists no usable GPU.
@@ -185,7 +185,7 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
     /// A cuBLAS call failed.
     case cublas(String, status: Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .libraryMissing(let library, _) where library == .driver:
             return "no NVIDIA driver (libcuda.so.1) could be loaded; install the NVIDIA driver"

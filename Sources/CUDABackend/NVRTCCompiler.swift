@@ -3,14 +3,14 @@ import DeviceKernelSource
 
 /// The device kernels compiled by NVRTC: needs the NVRTC library only, no GPU and no driver, so
 /// CI compiles every kernel on a machine without a GPU (CUDABackendTests).
-public struct NVRTCCompiler: Sendable {
+package struct NVRTCCompiler: Sendable {
     let api: sbcl_nvrtc_api
 
     /// NVRTC's version, e.g. (12, 9).
-    public let version: (major: Int, minor: Int)
+    package let version: (major: Int, minor: Int)
 
     /// Loads NVRTC from `configuration`'s search order.
-    public init(configuration: CUDALibraryConfiguration) throws(CUDAError) {
+    package init(configuration: CUDALibraryConfiguration) throws(CUDAError) {
         api = try CUDALibraries.nvrtc(configuration)
         var major: Int32 = 0, minor: Int32 = 0
         _ = api.version(&major, &minor)
@@ -26,7 +26,7 @@ public struct NVRTCCompiler: Sendable {
 
     /// What `compile` produces: PTX text for a virtual architecture (`compute_90`), or a CUBIN
     /// (machine code) for a real one (`sm_90`).
-    public enum Output: Equatable, Sendable {
+    package enum Output: Equatable, Sendable {
         case ptx(String)
         case cubin([UInt8])
     }
@@ -34,7 +34,7 @@ public struct NVRTCCompiler: Sendable {
     /// Compiles `source` (nil: every kernel, `KernelSource.cudaSource`) for `architecture`
     /// with `KernelSource.nvrtcOptions`. `compute_XY` gives PTX, `sm_XY` a CUBIN when this NVRTC
     /// can (11.2 and later). A compile error throws with NVRTC's log.
-    public func compile(architecture: String, source: String? = nil) throws(CUDAError) -> Output {
+    package func compile(architecture: String, source: String? = nil) throws(CUDAError) -> Output {
         let source = source ?? KernelSource.cudaSource
         var program: UnsafeMutableRawPointer?
         let created = api.createProgram(&program, source, "sbcl_kernels.cu", 0, nil, nil)

@@ -28,7 +28,7 @@ extension OpenCLBackend {
         return col
     }
 
-    public func conv2dForward(_ g: Conv2DGeometry, input: TensorStorage, weight: TensorStorage, into output: TensorStorage) {
+    package func conv2dForward(_ g: Conv2DGeometry, input: TensorStorage, weight: TensorStorage, into output: TensorStorage) {
         let (rows, cols) = Self.lowered(g)
         let col = im2col(g, input)
         // output [rows, Cout] = col [rows, K] · Wᵀ (W is [Cout, K] in OIHW order, K = ci·k² + ky·k + kx).
@@ -36,7 +36,7 @@ extension OpenCLBackend {
              a: col, lda: cols, b: weight, ldb: cols, beta: 0, c: output, ldc: g.outputChannels)
     }
 
-    public func conv2dBackwardData(_ g: Conv2DGeometry, outputGradient: TensorStorage, weight: TensorStorage,
+    package func conv2dBackwardData(_ g: Conv2DGeometry, outputGradient: TensorStorage, weight: TensorStorage,
                                    into inputGradient: TensorStorage) {
         let (rows, cols) = Self.lowered(g)
         let col = allocate(byteCount: rows * cols * 4)
@@ -48,7 +48,7 @@ extension OpenCLBackend {
                [.buffer(col), .buffer(inputGradient), .int(total), .bytes(Self.words(g))])
     }
 
-    public func conv2dBackwardWeight(_ g: Conv2DGeometry, input: TensorStorage, outputGradient: TensorStorage,
+    package func conv2dBackwardWeight(_ g: Conv2DGeometry, input: TensorStorage, outputGradient: TensorStorage,
                                      into weightGradient: TensorStorage) {
         let (rows, cols) = Self.lowered(g)
         let col = im2col(g, input)
@@ -57,7 +57,7 @@ extension OpenCLBackend {
              a: outputGradient, lda: g.outputChannels, b: col, ldb: cols, beta: 0, c: weightGradient, ldc: cols)
     }
 
-    public func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
+    package func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
                                     runningVariance: TensorStorage, momentum: Float, epsilon: Float,
                                     savedMean: TensorStorage, savedInverseStd: TensorStorage) {
         let width = rowWidth(rows)
@@ -66,7 +66,7 @@ extension OpenCLBackend {
                 .float(momentum), .float(epsilon), .buffer(savedMean), .buffer(savedInverseStd), .local(width * 4)])
     }
 
-    public func batchNormNormalize(_ input: TensorStorage, rows: Int, channels: Int, mean: TensorStorage, inverseStd: TensorStorage,
+    package func batchNormNormalize(_ input: TensorStorage, rows: Int, channels: Int, mean: TensorStorage, inverseStd: TensorStorage,
                                    gamma: TensorStorage, beta: TensorStorage, relu: Bool, into output: TensorStorage) {
         let total = rows * channels
         launch("sbcl_bn_normalize", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
@@ -74,7 +74,7 @@ extension OpenCLBackend {
                 .buffer(beta), .int(relu ? 1 : 0), .buffer(output)])
     }
 
-    public func batchNormBackward(training: Bool, input: TensorStorage, outputGradient: TensorStorage, rows: Int, channels: Int,
+    package func batchNormBackward(training: Bool, input: TensorStorage, outputGradient: TensorStorage, rows: Int, channels: Int,
                                   mean: TensorStorage, inverseStd: TensorStorage, gamma: TensorStorage, beta: TensorStorage,
                                   relu: Bool, inputGradient: TensorStorage, gammaGradient: TensorStorage,
                                   betaGradient: TensorStorage) {
@@ -90,14 +90,14 @@ extension OpenCLBackend {
                 .buffer(gammaGradient), .buffer(betaGradient), .buffer(inputGradient)])
     }
 
-    public func shortcutA(_ input: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
+    package func shortcutA(_ input: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
                           into output: TensorStorage) {
         let total = batch * ((height + 1) / 2) * ((width + 1) / 2) * (channels + 2 * padding)
         launch("sbcl_shortcut_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
                [.buffer(input), .buffer(output), .int(total), .int(height), .int(width), .int(channels), .int(padding)])
     }
 
-    public func shortcutABackward(_ outputGradient: TensorStorage, batch: Int, height: Int, width: Int, channels: Int,
+    package func shortcutABackward(_ outputGradient: TensorStorage, batch: Int, height: Int, width: Int, channels: Int,
                                   padding: Int, into inputGradient: TensorStorage) {
         let total = batch * height * width * channels
         launch("sbcl_shortcut_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
@@ -105,14 +105,14 @@ extension OpenCLBackend {
                 .int(padding)])
     }
 
-    public func maxPool2d(_ geometry: MaxPool2DGeometry, input: TensorStorage, into output: TensorStorage, indices: TensorStorage) {
+    package func maxPool2d(_ geometry: MaxPool2DGeometry, input: TensorStorage, into output: TensorStorage, indices: TensorStorage) {
         let g = geometry, total = g.outputCount
         launch("sbcl_maxpool_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
                [.buffer(input), .buffer(output), .buffer(indices), .int(total), .int(g.height), .int(g.width), .int(g.channels),
                 .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
     }
 
-    public func maxPool2dBackward(_ geometry: MaxPool2DGeometry, outputGradient: TensorStorage, indices: TensorStorage,
+    package func maxPool2dBackward(_ geometry: MaxPool2DGeometry, outputGradient: TensorStorage, indices: TensorStorage,
                                   into inputGradient: TensorStorage) {
         let g = geometry, total = g.inputCount
         launch("sbcl_maxpool_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
@@ -120,14 +120,14 @@ extension OpenCLBackend {
                 .int(g.channels), .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
     }
 
-    public func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
+    package func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
                             norms: TensorStorage) {
         let width = rowWidth(cols)
         launch("sbcl_l2_forward", global: rows * width, local: width,
                [.buffer(input), .buffer(output), .buffer(norms), .int(cols), .float(epsilon), .local(width * 4)])
     }
 
-    public func l2NormalizeBackward(_ outputGradient: TensorStorage, output: TensorStorage, norms: TensorStorage, rows: Int,
+    package func l2NormalizeBackward(_ outputGradient: TensorStorage, output: TensorStorage, norms: TensorStorage, rows: Int,
                                     cols: Int, epsilon: Float, into inputGradient: TensorStorage) {
         let width = rowWidth(cols)
         launch("sbcl_l2_backward", global: rows * width, local: width,
@@ -135,7 +135,7 @@ extension OpenCLBackend {
                 .float(epsilon), .local(width * 4)])
     }
 
-    public func sgdStep(parameter: TensorStorage, gradient: TensorStorage, buffer: TensorStorage, count: Int, learningRate: Float,
+    package func sgdStep(parameter: TensorStorage, gradient: TensorStorage, buffer: TensorStorage, count: Int, learningRate: Float,
                         momentum: Float, weightDecay: Float, dampening: Float, nesterov: Bool, firstStep: Bool) {
         launch("sbcl_sgd", global: Self.groups(count, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
                [.buffer(parameter), .buffer(gradient), .buffer(buffer), .int(count), .float(learningRate), .float(momentum),

@@ -7,7 +7,7 @@ import Foundation
 
 extension OpenCLBackend {
     /// Seconds and calls per kernel (`sgemm` for CLBlast) since the backend opened, most time first.
-    public var profile: [(kernel: String, seconds: Double, calls: Int)] {
+    package var profile: [(kernel: String, seconds: Double, calls: Int)] {
         state.withLock { s in s.profile.map { ($0.key, $0.value.seconds, $0.value.calls) } }.sorted { $0.seconds > $1.seconds }
     }
 

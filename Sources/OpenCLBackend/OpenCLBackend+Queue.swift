@@ -15,13 +15,13 @@ extension OpenCLBackend {
         case local(Int)
     }
 
-    public func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
+    package func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
         guard byteCount > 0, !hasPendingError, let s = source.deviceBuffer.handle, let d = destination.deviceBuffer.handle else { return }
         record(api.enqueueCopyBuffer(queue, s, d, 0, 0, byteCount, 0, nil, nil), "clEnqueueCopyBuffer")
     }
 
     /// A blocking write: the host memory may be reused as soon as this returns.
-    public func upload(_ source: UnsafeRawBufferPointer, to destination: TensorStorage) {
+    package func upload(_ source: UnsafeRawBufferPointer, to destination: TensorStorage) {
         precondition(source.count <= destination.byteCount, "OpenCLBackend.upload: \(source.count) bytes into \(destination.byteCount)")
         guard source.count > 0, let base = source.baseAddress else { return }
         guard !hasPendingError, let d = destination.deviceBuffer.handle else { return }
@@ -33,7 +33,7 @@ extension OpenCLBackend {
     }
 
     /// A blocking read, after the work queued before it. On a pending error the bytes are zeros.
-    public func download(_ source: TensorStorage, into destination: UnsafeMutableRawBufferPointer) {
+    package func download(_ source: TensorStorage, into destination: UnsafeMutableRawBufferPointer) {
         precondition(destination.count <= source.byteCount, "OpenCLBackend.download: \(destination.count) bytes from \(source.byteCount)")
         guard destination.count > 0, let base = destination.baseAddress else { return }
         base.initializeMemory(as: UInt8.self, repeating: 0, count: destination.count)
@@ -47,7 +47,7 @@ extension OpenCLBackend {
 
     /// A non-blocking write on `transferQueue`; `ready()` puts a barrier on the compute queue that
     /// waits for it, and the upload's end waits for the write and releases `values` and the event.
-    public func uploadInBackground(_ values: [Float], to destination: TensorStorage) -> BackgroundUpload {
+    package func uploadInBackground(_ values: [Float], to destination: TensorStorage) -> BackgroundUpload {
         precondition(values.count * 4 <= destination.byteCount, "OpenCLBackend.uploadInBackground: \(values.count) floats into \(destination.byteCount) bytes")
         guard !values.isEmpty, !hasPendingError, let d = destination.deviceBuffer.handle else {
             return BackgroundUpload(ready: {}, complete: {})
@@ -95,7 +95,7 @@ extension OpenCLBackend {
     /// Whether an error waits to be thrown by `synchronize` (work is skipped meanwhile).
     var hasPendingError: Bool { state.withLock { $0.pendingError != nil } }
 
-    public func synchronize() throws {
+    package func synchronize() throws {
         let finished = api.finish(queue)
         let error = state.withLock { s -> DeviceError? in
             if s.pendingError == nil && finished != 0 {
@@ -109,7 +109,7 @@ extension OpenCLBackend {
 
     /// Every primitive op runs here: a device kernel, or for the contrastive loss the documented
     /// host fallback (docs/opencl.md has the table).
-    public func supports(_ op: PrimitiveOp) -> Bool {
+    package func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
              .matmul, .linear, .sum, .mean, .maskedFill, .reshape, .transpose2D, .l2Normalize,

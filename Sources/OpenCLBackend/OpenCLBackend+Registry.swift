@@ -7,7 +7,7 @@ extension OpenCLBackend {
     /// Makes `--device opencl`, `opencl:cpu` and `auto` open this backend (the executables call it
     /// at start; the engine itself never links OpenCL). `library` names another ICD loader than
     /// `libOpenCL.so.1`; `profiling` times every launch (both from the executable's configuration).
-    public static func register(library: String? = nil, profiling: Bool = false) {
+    package static func register(library: String? = nil, profiling: Bool = false) {
         DeviceSelection.register(.opencl) { cpuDevice in
             do {
                 return try shared(cpuDevice: cpuDevice, library: library, profiling: profiling)
@@ -19,7 +19,7 @@ extension OpenCLBackend {
 
     /// The process's backend on the first OpenCL GPU (`cpuDevice` false) or the first OpenCL CPU
     /// device such as PoCL's (`cpuDevice` true), opened once: a context and a kernel build per process.
-    public static func shared(cpuDevice: Bool, library: String? = nil, profiling: Bool = false) throws(OpenCLError) -> OpenCLBackend {
+    package static func shared(cpuDevice: Bool, library: String? = nil, profiling: Bool = false) throws(OpenCLError) -> OpenCLBackend {
         if let backend = opened.withLock({ $0[cpuDevice] }) { return backend }
         let devices = try OpenCLDevice.all(library: library)
         guard let device = devices.first(where: { $0.isGPU != cpuDevice }) else {

@@ -15,12 +15,12 @@ import Synchronization
 /// Freed buffers are kept in size-keyed free lists (as `CPUBackend`) so a training loop reaches a
 /// steady state without driver allocations. Every transfer between host and device is counted in
 /// `transfers`, so tests can assert that a training step makes none it does not need.
-public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
+package final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     // @unchecked Sendable: the driver handles below are immutable after init, and every mutable
     // field (pool, counters, pending error, kernel arguments) is behind `state`'s lock.
 
     /// The device this backend drives.
-    public let openCLDevice: OpenCLDevice
+    package let openCLDevice: OpenCLDevice
     let api: sbcl_opencl_api
     let context: UnsafeMutableRawPointer
     let queue: UnsafeMutableRawPointer
@@ -29,9 +29,9 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     let program: UnsafeMutableRawPointer
     let kernels: [String: UnsafeMutableRawPointer]
     /// The most bytes this backend keeps allocated at once (the device's memory unless lowered).
-    public let memoryLimit: Int
+    package let memoryLimit: Int
     /// Whether every launch is timed into `profile` (serialises the device; see OpenCLBackend+Profile.swift).
-    public let profiling: Bool
+    package let profiling: Bool
 
     struct State {
         var pool = FreeLists()
@@ -44,26 +44,26 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
     let state = Mutex(State())
 
     /// Host↔device transfers made so far.
-    public struct TransferCount: Equatable, Sendable {
+    package struct TransferCount: Equatable, Sendable {
         /// Host-to-device copies, and their bytes.
-        public var uploads = 0, uploadedBytes = 0
+        package var uploads = 0, uploadedBytes = 0
         /// Device-to-host copies, and their bytes.
-        public var downloads = 0, downloadedBytes = 0
+        package var downloads = 0, downloadedBytes = 0
         /// All copies in both directions.
-        public var total: Int { uploads + downloads }
+        package var total: Int { uploads + downloads }
     }
 
     /// The transfers so far.
-    public var transfers: TransferCount { state.withLock { $0.transfers } }
+    package var transfers: TransferCount { state.withLock { $0.transfers } }
 
-    public var name: String { "opencl (\(openCLDevice.name), \(openCLDevice.platform))" }
-    public var device: DeviceKind { .opencl }
+    package var name: String { "opencl (\(openCLDevice.name), \(openCLDevice.platform))" }
+    package var device: DeviceKind { .opencl }
 
     /// Opens `device`: a context, a queue and the kernels compiled for it (PoCL compiles them in
     /// a few seconds the first time and caches them). `memoryLimit` lowers the bytes this backend
     /// may hold (tests of the out-of-memory path); by default it is the device's global memory.
     /// `profiling` times every launch into `profile`.
-    public init(device: OpenCLDevice, memoryLimit: Int? = nil, profiling: Bool = false) throws(OpenCLError) {
+    package init(device: OpenCLDevice, memoryLimit: Int? = nil, profiling: Bool = false) throws(OpenCLError) {
         let api = try OpenCLLibrary.api(library: device.library)
         var status: Int32 = 0
         var ids: [UnsafeMutableRawPointer?] = [device.id]
@@ -117,7 +117,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
 
     // MARK: Memory
 
-    public func allocate(byteCount: Int) -> TensorStorage {
+    package func allocate(byteCount: Int) -> TensorStorage {
         let size = Self.rounded(byteCount)
         let reused = state.withLock { $0.pool.take(size: size) }
         let handle = reused ?? createBuffer(size: size, requested: byteCount)
@@ -160,7 +160,7 @@ public final class OpenCLBackend: Backend, DeviceKernels, @unchecked Sendable {
         for (buffer, _) in buffers { _ = api.releaseMemObject(buffer) }
     }
 
-    public func release(_ memory: TensorStorage.Memory, byteCount: Int) {
+    package func release(_ memory: TensorStorage.Memory, byteCount: Int) {
         guard case .device(let buffer) = memory else { preconditionFailure("OpenCLBackend.release: host memory handed to \(name)") }
         guard let handle = buffer.handle else { return }
         let size = Self.rounded(byteCount)

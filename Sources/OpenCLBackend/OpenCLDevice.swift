@@ -5,29 +5,29 @@ import Engine
 ///
 /// `@unchecked Sendable`: every field is immutable; `id` is a handle the driver owns for the
 /// life of the process.
-public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
+package struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     /// The driver's handle (`cl_device_id`).
     let id: UnsafeMutableRawPointer
     /// The platform (driver) name, e.g. `Portable Computing Language`, `NVIDIA CUDA`.
-    public let platform: String
+    package let platform: String
     /// The device's name, e.g. `NVIDIA H200`, `cpu-haswell-AMD EPYC 7B13`.
-    public let name: String
+    package let name: String
     /// Whether the driver reports a GPU (or an accelerator); false for CPU devices such as PoCL's.
-    public let isGPU: Bool
+    package let isGPU: Bool
     /// The device's global memory, in bytes.
-    public let globalMemoryBytes: Int
+    package let globalMemoryBytes: Int
     /// The largest single buffer, in bytes.
-    public let maximumAllocationBytes: Int
+    package let maximumAllocationBytes: Int
     /// The largest work-group.
-    public let maximumWorkGroupSize: Int
+    package let maximumWorkGroupSize: Int
     /// The ICD loader this device was found through (nil: `libOpenCL.so.1`).
-    public let library: String?
+    package let library: String?
 
-    public var description: String { "\(name) (\(platform), \(isGPU ? "GPU" : "CPU"), \(globalMemoryBytes >> 20) MiB)" }
+    package var description: String { "\(name) (\(platform), \(isGPU ? "GPU" : "CPU"), \(globalMemoryBytes >> 20) MiB)" }
 
     /// Every device of every platform the ICD loader finds, GPUs first. `library` names another
     /// loader than `libOpenCL.so.1`.
-    public static func all(library: String? = nil) throws(OpenCLError) -> [OpenCLDevice] {
+    package static func all(library: String? = nil) throws(OpenCLError) -> [OpenCLDevice] {
         let api = try OpenCLLibrary.api(library: library)
         var platformCount: UInt32 = 0
         let status = api.getPlatformIDs(0, nil, &platformCount)

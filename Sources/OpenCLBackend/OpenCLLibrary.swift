@@ -32,7 +32,7 @@ enum OpenCLLibrary {
 }
 
 /// What went wrong talking to an OpenCL driver.
-public enum OpenCLError: Error, CustomStringConvertible, Equatable {
+package enum OpenCLError: Error, CustomStringConvertible, Equatable {
     /// libOpenCL.so.1 or libclblast.so.1 is absent or incomplete.
     case libraryMissing(String)
     /// The drivers list no device of the kind asked for.
@@ -44,7 +44,7 @@ public enum OpenCLError: Error, CustomStringConvertible, Equatable {
     /// A CLBlast routine failed.
     case clblast(String, status: Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .libraryMissing(let reason): return reason
         case .noDevice(let what): return what

@@ -86,9 +86,15 @@ final class ImageNetLTPipelineTests: XCTestCase {
         let lines = try String(contentsOfFile: splits.train, encoding: .utf8).split(separator: "\n")
         let victim = splits.root + "/" + String(try XCTUnwrap(lines.first { $0.contains(".JPEG") }).split(separator: " ")[0])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
+        // Cut into the header: the plan reads every image's header (to hash it) and stops there.
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: victim))
-        let plan = try smokePlan(splits, ["stages.encoder.epochs=1", "stages.clusters.warmup_epochs=1", "stages.encoder.batch_size=8",
-                                          "stages.encoder.queue_size=16"])
+        let overrides = ["stages.encoder.epochs=1", "stages.clusters.warmup_epochs=1", "stages.encoder.batch_size=8", "stages.encoder.queue_size=16"]
+        XCTAssertThrowsError(try smokePlan(splits, overrides)) { error in
+            XCTAssertTrue(error is RecipeError && "\(error)".contains(victim) && "\(error)".contains("\(splits.train):"), "\(error)")
+        }
+        // Cut into the image data, the header whole: the plan passes and the run stops at the image.
+        try bytes.prefix(bytes.count - 16).write(to: URL(fileURLWithPath: victim))
+        let plan = try smokePlan(splits, overrides)
         let (executor, cache) = try executor(folder)
         XCTAssertThrowsError(try executor.run(plan)) { error in
             XCTAssertTrue("\(error)".contains(victim), "the error does not name \(victim): \(error)")
