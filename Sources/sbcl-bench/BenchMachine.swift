@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 
-/// Where a benchmark ran (issue 11): the convolution kernel set in use and the CPU model, printed
+/// Where a benchmark ran: the convolution kernel set in use and the CPU model, printed
 /// by every benchmark (JSON fields `kernel_set` and `cpu`, and the first line of the readable
 /// output), and the machine's peak for the benchmarks that report GFLOP/s.
 enum BenchMachine {

@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import XCTest
 
-/// Data-parallel runs under `mpirun -np 2` (issue 14): synchronised batch norm reproduces one
+/// Data-parallel runs under `mpirun -np 2` (README, "Several processes and nodes"): synchronised batch norm reproduces one
 /// process's gradients; re-clustering gathers the same projections and labels as one process; the
 /// smoke recipe finishes with rank 0 alone writing; killing rank 1 ends the job, and the rerun
 /// resumes to the very artifact an uninterrupted run makes. These need Open MPI's `mpirun`

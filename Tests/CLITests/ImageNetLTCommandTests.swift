@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// The CLI side of issue 10: `sample-data` writes a tree the ImageNet-LT recipes read, `plan`
+/// The CLI side of the ImageNet-LT pipeline (docs/imagenet_lt.md): `sample-data` writes a tree the ImageNet-LT recipes read, `plan`
 /// shows the memory estimates, and a run that would not fit is refused before anything runs
 /// (exit 2, the estimate and what to change).
 final class ImageNetLTCommandTests: XCTestCase {

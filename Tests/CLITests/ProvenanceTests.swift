@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// `sbcl-run` records what each cache entry was computed with (issue 11): the kernel set, the CPU
+/// `sbcl-run` records what each cache entry was computed with: the kernel set, the CPU
 /// model and the thread count in every manifest it writes, shown by `cache ls`.
 final class ProvenanceTests: XCTestCase {
     private var cli: CLIHarness!

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// Threads do not change results (issue 14): the smoke recipe (real Fashion-MNIST, both stages,
+/// Threads do not change results: the smoke recipe (real Fashion-MNIST, both stages,
 /// evaluation) run with `--threads 1` and `--threads 2` into two caches gives byte-identical
 /// artifacts — every file of every entry, except the manifests and the epoch histories, which
 /// record timings and the thread count.
