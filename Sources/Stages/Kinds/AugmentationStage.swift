@@ -47,23 +47,37 @@ public enum AugmentationStage {
 
     /// The settings of an `augmentation` stage (or input), typed.
     public struct Settings: StageSettings, Equatable {
+        /// The geometric step (`crop`).
         public var crop = Crop.none
         /// The view side in pixels; 0 = the training images' side.
         public var size = 0
+        /// RandomResizedCrop's area fraction [min, max] (`scale`).
         public var scale: [Double] = []
+        /// RandomResizedCrop's aspect ratio [min, max] (`ratio`).
         public var ratio: [Double] = []
+        /// RandomCrop's zero padding (`padding`).
         public var padding = 0
+        /// Horizontal flip probability (`flip`).
         public var flip = 0.0
         /// Brightness, contrast, saturation, hue.
         public var colorJitter: [Double] = []
+        /// Probability the colour jitter applies (`jitter_probability`).
         public var jitterProbability = 0.0
+        /// RandomGrayscale probability (`grayscale`).
         public var grayscale = 0.0
+        /// Probability of MoCo v2's Gaussian blur (`blur`).
         public var blur = 0.0
+        /// The blur's σ range [min, max] (`blur_sigma`).
         public var blurSigma: [Double] = []
+        /// The order of the steps (`order`).
         public var order = Order.simclr
+        /// Where mean and std come from (`normalize`).
         public var normalize = Normalization.none
+        /// Per-channel mean for `fixed` (`mean`).
         public var mean: [Double] = []
+        /// Per-channel standard deviation for `fixed` (`std`).
         public var std: [Double] = []
+        /// Independent views per image (`views`).
         public var views = 0
 
         public static let unset = Settings()

@@ -49,13 +49,21 @@ public enum DatasetStage {
 
     /// The settings of a `dataset` stage, typed.
     public struct Settings: StageSettings, Equatable {
+        /// Which data set (`source`).
         public var source = DatasetKind.fashionMNIST
+        /// The data set's folder; nil: the source's default (`root`).
         public var root: String?
+        /// CIFAR: fetch the archive when the files are missing (`download`).
         public var download = false
+        /// ImageNet-LT: the training split file (`train_split`).
         public var trainSplit: String?
+        /// ImageNet-LT: the test split file (`test_split`).
         public var testSplit: String?
+        /// Training images kept per class, 0 = all (`per_class_limit`).
         public var perClassLimit = 0
+        /// Test images kept per class, 0 = all (`test_per_class_limit`).
         public var testPerClassLimit = 0
+        /// Where file images are kept (`storage`).
         public var storage = Storage.auto
 
         public static let unset = Settings()

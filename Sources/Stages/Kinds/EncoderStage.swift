@@ -61,24 +61,41 @@ public enum EncoderStage {
 
     /// The settings of an `encoder` stage, typed.
     public struct Settings: StageSettings, Equatable {
+        /// The network (`architecture`).
         public var architecture = Architecture.resnetCIFAR
+        /// The CIFAR ResNet's depth (`depth`).
         public var depth = 0
+        /// The projection head's output size (`projection_dim`).
         public var projectionDimension = 0
+        /// Training epochs (`epochs`).
         public var epochs = 0
+        /// Images per step (`batch_size`).
         public var batchSize = 0
+        /// SGD's base learning rate (`learning_rate`).
         public var learningRate = 0.0
+        /// SGD momentum (`momentum`).
         public var momentum = 0.0
+        /// SGD weight decay (`weight_decay`).
         public var weightDecay = 0.0
+        /// The cosine schedule's decay rate (`lr_decay_rate`).
         public var learningRateDecay = 0.0
+        /// The learning-rate warm-up (`warmup`).
         public var warmup = Warmup.auto
+        /// Epochs between checkpoints (`checkpoint_every`).
         public var checkpointEvery = 0
+        /// Images per forward pass when embedding for re-clustering (`cluster_batch_size`).
         public var clusterBatchSize = 0
+        /// Whether each epoch's last partial batch is dropped (`drop_last`).
         public var dropLast = false
         /// A file of initial weights; empty: the seed's initialisation.
         public var initialWeights = ""
+        /// MoCo: K, the keys in the queue (`queue_size`).
         public var queueSize = 0
+        /// MoCo: m of the key encoder's update (`key_momentum`).
         public var keyMomentum = 0.0
+        /// MoCo: k of KCL (`kcl_positives`).
         public var kclPositives = 0
+        /// Batch norm over the global batch on several ranks (`sync_batchnorm`).
         public var synchronizesBatchNorm = false
 
         public static let unset = Settings()
@@ -155,11 +172,10 @@ public enum EncoderStage {
     /// - Parameter stopAfterEpoch: stop with a `RunError` once this epoch is trained and
     ///   checkpointed (tests of resuming; `sbcl-run` reads it from `SBCL_ENCODER_STOP_AFTER_EPOCH`).
     public static func run(_ context: RunContext, stopAfterEpoch: Int? = nil) throws {
-        let stop = stopAfterEpoch
         if Settings(context.parameters).architecture == .resnetCIFAR {
-            try EncoderTraining(context: context).run(stopAfterEpoch: stop)
+            try EncoderTraining(context: context).run(stopAfterEpoch: stopAfterEpoch)
         } else {
-            try MoCoTraining(context: context).run(stopAfterEpoch: stop)
+            try MoCoTraining(context: context).run(stopAfterEpoch: stopAfterEpoch)
         }
     }
 }
