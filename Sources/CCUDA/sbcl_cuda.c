@@ -96,7 +96,36 @@ static int resolve_cublas(void *library, sbcl_cublas_api *table, const char **mi
 
 static int resolve_cudnn(void *library, sbcl_cudnn_api *table, const char **missing) {
     REQUIRE(getVersion, "cudnnGetVersion");
+    OPTIONAL(getErrorString, "cudnnGetErrorString");
+    OPTIONAL(create, "cudnnCreate");
+    OPTIONAL(destroy, "cudnnDestroy");
+    OPTIONAL(setStream, "cudnnSetStream");
+    OPTIONAL(createTensorDescriptor, "cudnnCreateTensorDescriptor");
+    OPTIONAL(setTensor4dDescriptor, "cudnnSetTensor4dDescriptor");
+    OPTIONAL(destroyTensorDescriptor, "cudnnDestroyTensorDescriptor");
+    OPTIONAL(createFilterDescriptor, "cudnnCreateFilterDescriptor");
+    OPTIONAL(setFilter4dDescriptor, "cudnnSetFilter4dDescriptor");
+    OPTIONAL(destroyFilterDescriptor, "cudnnDestroyFilterDescriptor");
+    OPTIONAL(createConvolutionDescriptor, "cudnnCreateConvolutionDescriptor");
+    OPTIONAL(setConvolution2dDescriptor, "cudnnSetConvolution2dDescriptor");
+    OPTIONAL(setConvolutionMathType, "cudnnSetConvolutionMathType");
+    OPTIONAL(destroyConvolutionDescriptor, "cudnnDestroyConvolutionDescriptor");
+    OPTIONAL(findForward, "cudnnFindConvolutionForwardAlgorithm");
+    OPTIONAL(findBackwardData, "cudnnFindConvolutionBackwardDataAlgorithm");
+    OPTIONAL(findBackwardFilter, "cudnnFindConvolutionBackwardFilterAlgorithm");
+    OPTIONAL(forward, "cudnnConvolutionForward");
+    OPTIONAL(backwardData, "cudnnConvolutionBackwardData");
+    OPTIONAL(backwardFilter, "cudnnConvolutionBackwardFilter");
     return 1;
+}
+
+int sbcl_cudnn_has_convolutions(const sbcl_cudnn_api *t) {
+    return t->getErrorString && t->create && t->destroy && t->setStream && t->createTensorDescriptor
+        && t->setTensor4dDescriptor && t->destroyTensorDescriptor && t->createFilterDescriptor
+        && t->setFilter4dDescriptor && t->destroyFilterDescriptor && t->createConvolutionDescriptor
+        && t->setConvolution2dDescriptor && t->setConvolutionMathType && t->destroyConvolutionDescriptor
+        && t->findForward && t->findBackwardData && t->findBackwardFilter && t->forward && t->backwardData
+        && t->backwardFilter;
 }
 
 // Tries each candidate in order: the index of the first that dlopens and satisfies `resolve`

@@ -1,12 +1,13 @@
+import DeviceKernelSource
 import Engine
 
 // The network layers on CUDA: convolutions lowered to cuBLAS's sgemm around im2col/col2im, batch
 // norm, the option-A shortcut, L2 normalisation and SGD (kernels in KernelSource+Layers), launched
 // as the OpenCL backend launches them.
 //
-// Convolutions: im2col + one cuBLAS GEMM, as OpenCL does with CLBlast; cuDNN's convolutions
-// (implicit GEMM, Winograd, no col buffer) are the next step (docs/cuda.md, what is left). Their
-// GEMMs follow `precision` (TF32 when it is tf32 or tf32-convolutions).
+// Convolutions: through cuDNN when it is loaded (CUDABackend+CuDNN.swift), else, and for any
+// geometry cuDNN refuses, im2col + one cuBLAS GEMM as OpenCL does with CLBlast. Both follow
+// `precision` (TF32 when it is tf32 or tf32-convolutions).
 
 extension CUDABackend {
     /// The geometry as the kernels' ConvGeometry struct.
@@ -30,6 +31,7 @@ extension CUDABackend {
     }
 
     package func conv2dForward(_ g: Conv2DGeometry, input: TensorStorage, weight: TensorStorage, into output: TensorStorage) {
+        if cudnnConvolution(.forward, g, input: input, weight: weight, output: output) { return }
         let (rows, cols) = Self.lowered(g)
         let col = im2col(g, input)
         // output [rows, Cout] = col [rows, K] · Wᵀ (W is [Cout, K] in OIHW order, K = ci·k² + ky·k + kx).
@@ -39,6 +41,7 @@ extension CUDABackend {
 
     package func conv2dBackwardData(_ g: Conv2DGeometry, outputGradient: TensorStorage, weight: TensorStorage,
                                    into inputGradient: TensorStorage) {
+        if cudnnConvolution(.backwardData, g, input: inputGradient, weight: weight, output: outputGradient) { return }
         let (rows, cols) = Self.lowered(g)
         let col = allocate(byteCount: rows * cols * 4)
         // dcol [rows, K] = dY [rows, Cout] · W [Cout, K], then gathered back onto the input.
@@ -51,6 +54,7 @@ extension CUDABackend {
 
     package func conv2dBackwardWeight(_ g: Conv2DGeometry, input: TensorStorage, outputGradient: TensorStorage,
                                      into weightGradient: TensorStorage) {
+        if cudnnConvolution(.backwardFilter, g, input: input, weight: weightGradient, output: outputGradient) { return }
         let (rows, cols) = Self.lowered(g)
         let col = im2col(g, input)
         // dW [Cout, K] = dYᵀ [Cout, rows] · col [rows, K].
@@ -61,10 +65,33 @@ extension CUDABackend {
     package func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
                                     runningVariance: TensorStorage, momentum: Float, epsilon: Float,
                                     savedMean: TensorStorage, savedInverseStd: TensorStorage) {
-        let width = rowWidth(rows)
-        launch("sbcl_bn_statistics", global: channels * width, local: width,
-               [.buffer(input), .int(rows), .int(channels), .buffer(runningMean), .buffer(runningVariance),
-                .float(momentum), .float(epsilon), .buffer(savedMean), .buffer(savedInverseStd), .local(width * 4)])
+        // The mean (mode 0), then the variance around it (mode 1): two sums, each in two launches.
+        for mode in 0...1 {
+            batchNormSums(mode: mode, input: input, outputGradient: input, rows: rows, channels: channels, mean: savedMean,
+                          inverseStd: savedInverseStd, gamma: savedMean, beta: savedMean, relu: false,
+                          runningMean: runningMean, runningVariance: runningVariance, momentum: momentum, epsilon: epsilon,
+                          gammaGradient: savedMean, betaGradient: savedMean)
+        }
+    }
+
+    /// One of batch norm's per-channel sums (`sbcl_bn_partial_sums` over slices of rows, then
+    /// `sbcl_bn_finish`; modes in KernelSource+Layers), with every buffer either kernel may take.
+    private func batchNormSums(mode: Int, input: TensorStorage, outputGradient: TensorStorage, rows: Int, channels: Int,
+                               mean: TensorStorage, inverseStd: TensorStorage, gamma: TensorStorage, beta: TensorStorage,
+                               relu: Bool, runningMean: TensorStorage, runningVariance: TensorStorage, momentum: Float,
+                               epsilon: Float, gammaGradient: TensorStorage, betaGradient: TensorStorage) {
+        guard rows > 0, channels > 0 else { return }
+        let split = BatchNormSlices(rows: rows, channels: channels, width: rowWidth(rows * channels))
+        let partials = allocate(byteCount: split.partialCount(channels: channels) * 4)
+        launch("sbcl_bn_partial_sums", global: split.slices * split.width, local: split.width,
+               [.buffer(input), .buffer(outputGradient), .int(rows), .int(channels), .int(split.rowsPerSlice), .int(mode),
+                .buffer(mean), .buffer(inverseStd), .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .buffer(partials),
+                .local(split.localBytes)])
+        let finish = rowWidth(Swift.min(split.slices, 64))
+        launch("sbcl_bn_finish", global: channels * finish, local: finish,
+               [.buffer(partials), .int(split.slices), .int(channels), .int(rows), .int(mode), .buffer(runningMean),
+                .buffer(runningVariance), .float(momentum), .float(epsilon), .buffer(mean), .buffer(inverseStd),
+                .buffer(gammaGradient), .buffer(betaGradient), .local(finish * 2 * 4)])
     }
 
     package func batchNormNormalize(_ input: TensorStorage, rows: Int, channels: Int, mean: TensorStorage, inverseStd: TensorStorage,
@@ -79,11 +106,9 @@ extension CUDABackend {
                                   mean: TensorStorage, inverseStd: TensorStorage, gamma: TensorStorage, beta: TensorStorage,
                                   relu: Bool, inputGradient: TensorStorage, gammaGradient: TensorStorage,
                                   betaGradient: TensorStorage) {
-        let width = rowWidth(rows)
-        launch("sbcl_bn_backward_sums", global: channels * width, local: width,
-               [.buffer(input), .buffer(outputGradient), .int(rows), .int(channels), .buffer(mean), .buffer(inverseStd),
-                .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .buffer(gammaGradient), .buffer(betaGradient),
-                .local(width * 4)])
+        batchNormSums(mode: 2, input: input, outputGradient: outputGradient, rows: rows, channels: channels, mean: mean,
+                      inverseStd: inverseStd, gamma: gamma, beta: beta, relu: relu, runningMean: mean, runningVariance: mean,
+                      momentum: 0, epsilon: 0, gammaGradient: gammaGradient, betaGradient: betaGradient)
         let total = rows * channels
         launch("sbcl_bn_backward_input", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
                [.buffer(input), .buffer(outputGradient), .int(total), .int(channels), .int(rows), .buffer(mean),

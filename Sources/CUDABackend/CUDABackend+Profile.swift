@@ -9,14 +9,16 @@ extension CUDABackend {
     /// `SBCL_CUDA_PROFILE=1`).
     nonisolated(unsafe) package static var profiling = false
 
-    /// Seconds and calls per kernel (`sgemm` for cuBLAS) since the backend opened, most time first.
-    package var profile: [(kernel: String, seconds: Double, calls: Int)] {
-        state.withLock { s in s.profile.map { ($0.key, $0.value.seconds, $0.value.calls) } }.sorted { $0.seconds > $1.seconds }
+    /// Seconds, calls and work items (threads launched; 0 for library calls) per kernel (`sgemm`
+    /// for cuBLAS, `cudnn_…` for cuDNN) since the backend opened, most time first.
+    package var profile: [(kernel: String, seconds: Double, calls: Int, items: Int)] {
+        state.withLock { s in s.profile.map { ($0.key, $0.value.seconds, $0.value.calls, $0.value.items) } }
+            .sorted { $0.seconds > $1.seconds }
     }
 
     /// Runs `body` (a launch), then, when profiling, waits for the stream and books the time to `kernel`.
     @inline(__always)
-    func timed(_ kernel: String, _ body: () -> Void) {
+    func timed(_ kernel: String, items: Int = 0, _ body: () -> Void) {
         guard Self.profiling else { return body() }
         _ = api.streamSynchronize(stream)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -24,8 +26,9 @@ extension CUDABackend {
         _ = api.streamSynchronize(stream)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         state.withLock { s in
-            s.profile[kernel, default: (0, 0)].seconds += seconds
-            s.profile[kernel, default: (0, 0)].calls += 1
+            s.profile[kernel, default: (0, 0, 0)].seconds += seconds
+            s.profile[kernel, default: (0, 0, 0)].calls += 1
+            s.profile[kernel, default: (0, 0, 0)].items += items
         }
     }
 }

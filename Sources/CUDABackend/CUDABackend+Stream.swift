@@ -141,7 +141,7 @@ extension CUDABackend {
     /// dynamic shared memory.
     func launch(_ kernel: String, global: Int, local: Int, _ arguments: [Argument]) {
         guard global > 0 else { return }
-        timed(kernel) { enqueue(kernel, blocks: (global + local - 1) / local, threads: local, arguments) }
+        timed(kernel, items: global) { enqueue(kernel, blocks: (global + local - 1) / local, threads: local, arguments) }
     }
 
     private func enqueue(_ kernel: String, blocks: Int, threads: Int, _ arguments: [Argument]) {

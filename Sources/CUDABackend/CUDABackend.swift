@@ -31,6 +31,14 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         case tf32
     }
 
+    /// How convolutions run.
+    package enum ConvolutionPath: String, Sendable, CaseIterable {
+        /// cuDNN's measured algorithms where cuDNN is loaded, im2col + cuBLAS elsewhere.
+        case cudnn
+        /// im2col + cuBLAS always (a comparison, or a cuDNN that misbehaves).
+        case im2col
+    }
+
     /// The GPU this backend drives.
     package let cudaDevice: CUDADevice
     /// The arithmetic of its matrix products.
@@ -45,6 +53,8 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
     let module: UnsafeMutableRawPointer
     let functions: [String: UnsafeMutableRawPointer]
     let cublas: UnsafeMutableRawPointer
+    /// cuDNN's convolutions, when cuDNN is loaded with its convolution API and not turned off.
+    let convolutions: CuDNNConvolutions?
     /// The most bytes this backend keeps allocated at once (the device's free memory unless lowered).
     package let memoryLimit: Int
     /// The versions in `name`: cuBLAS (e.g. 130100), NVRTC, cuDNN when loaded.
@@ -58,7 +68,7 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         /// Pinned host buffers for background uploads, by size, free for reuse.
         var pinned: [Int: [UnsafeMutableRawPointer]] = [:]
         /// Seconds and calls per kernel when `profiling` (CUDABackend+Profile.swift).
-        var profile: [String: (seconds: Double, calls: Int)] = [:]
+        var profile: [String: (seconds: Double, calls: Int, items: Int)] = [:]
     }
     let state = Mutex(State())
 
@@ -87,7 +97,7 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
     /// by NVRTC for its architecture, a cuBLAS handle on the stream. `memoryLimit` lowers the bytes
     /// this backend may hold (tests of the out-of-memory path).
     package init(device: CUDADevice, configuration: CUDALibraryConfiguration, precision: Precision = .float32,
-                memoryLimit: Int? = nil) throws(CUDAError) {
+                convolutionPath: ConvolutionPath = .cudnn, memoryLimit: Int? = nil) throws(CUDAError) {
         let libraries = try CUDALibraries.all(configuration)
         let api = libraries.driver
         var context: UnsafeMutableRawPointer?
@@ -124,6 +134,11 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         self.functions = functions
         self.cublas = handle
         self.memoryLimit = memoryLimit ?? Swift.max(free, 1 << 20)
+        // Workspace: up to 1 GiB, and no more than an eighth of what the backend may hold.
+        self.convolutions = convolutionPath == .im2col ? nil : libraries.cudnn.flatMap {
+            CuDNNConvolutions(api: $0, stream: stream!, tf32: precision != .float32,
+                              workspaceLimit: Swift.min(1 << 30, (memoryLimit ?? Swift.max(free, 1 << 20)) / 8))
+        }
         self.cublasVersion = Int(version)
         self.nvrtcVersion = compiler.version
         self.cudnnVersion = libraries.cudnn.map { Int($0.getVersion()) }
@@ -237,6 +252,7 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         releasePool()
         let pinned = state.withLock { s in defer { s.pinned = [:] }; return s.pinned.values.flatMap { $0 } }
         for block in pinned { _ = api.memFreeHost(block) }
+        convolutions?.close()
         _ = libraries.cublas.destroy(cublas)
         _ = api.moduleUnload(module)
         _ = api.streamDestroy(stream)

@@ -18,6 +18,30 @@ package struct CUDADevice: Sendable, CustomStringConvertible {
     package let maximumThreadsPerBlock: Int
     /// The CUDA version the driver supports, e.g. 13000 for 13.0.
     package let driverVersion: Int
+    /// The multiprocessors' peak clock, in kHz (0 when the driver does not say).
+    package let clockKHz: Int
+
+    /// The arithmetic peak in GFLOP/s: float32 on the CUDA cores (multiprocessors × float32 lanes
+    /// × 2 for the multiply-add × the peak clock) and, where the architecture's rate is known,
+    /// dense TF32 on the tensor cores. Nil when the clock or the architecture is unknown.
+    package var peakGFLOPS: (float32: Double, tf32: Double?)? {
+        let (major, minor) = computeCapability
+        let lanes: Double
+        switch (major, minor) {
+        case (7, _), (8, 0): lanes = 64
+        case (8, _), (9, 0), (10, _), (12, _): lanes = 128
+        default: return nil
+        }
+        guard clockKHz > 0, multiprocessors > 0 else { return nil }
+        let perClock = Double(multiprocessors) * Double(clockKHz) / 1e6  // SMs × GHz
+        // Dense TF32 FLOP per SM per clock: 1,024 on A100 (cc 8.0), 2,048 on H100/H200 (cc 9.0).
+        let tf32: Double? = switch (major, minor) {
+        case (8, 0): 1024 * perClock
+        case (9, 0): 2048 * perClock
+        default: nil
+        }
+        return (lanes * 2 * perClock, tf32)
+    }
 
     package var description: String {
         "\(name) (cc \(computeCapability.major).\(computeCapability.minor), \(memoryBytes >> 20) MiB, driver \(Self.version(driverVersion)))"
@@ -58,7 +82,7 @@ package struct CUDADevice: Sendable, CustomStringConvertible {
                                                   attribute(SBCL_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)),
                               memoryBytes: memory, multiprocessors: attribute(SBCL_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
                               maximumThreadsPerBlock: Swift.max(32, attribute(SBCL_CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK)),
-                              driverVersion: Int(version))
+                              driverVersion: Int(version), clockKHz: attribute(SBCL_CU_DEVICE_ATTRIBUTE_CLOCK_RATE))
         }
     }
 }

@@ -61,44 +61,121 @@ KERNEL void sbcl_col2im(GLOBAL const float *col, GLOBAL float *dx, const int tot
     dx[i] = sum;
 }
 
-/* Kahan-compensated partial sums of one channel over `rows` rows, combined in local memory. */
-#define SBCL_CHANNEL_SUM(expr, result)                                                   \
+/* Batch norm's per-channel sums, in two launches so that every multiprocessor has work: the rows
+   split into slices of `rowsPerSlice`, one work-group each (`sbcl_bn_partial_sums`), then one
+   work-group per channel adds the slices' partial sums and finishes (`sbcl_bn_finish`).
+   Within a slice, work item lid reads channel lid % channels of rows lane, lane + lanes, ...
+   (lanes = width / channels): neighbouring items read neighbouring floats of a row, which is
+   coalesced in NHWC; with more channels than items, each item walks channels lid, lid + width, ...
+   Sums are Kahan-compensated per item; `partials` holds [slice][2][channels].
+   mode 0: sum of x.  mode 1: sum of (x - mean)^2 around the saved mean (the two-pass variance).
+   mode 2: sum of dz and of dz·xhat, dz the upstream gradient through the fused ReLU. */
+#define SBCL_KAHAN_ADD(acc, carry, value)                                                \
     {                                                                                    \
-        float acc = 0.0f, carry = 0.0f;                                                  \
-        for (int r = lid; r < rows; r += width) {                                        \
-            const float term = (expr) - carry;                                           \
-            const float next = acc + term;                                               \
-            carry = (next - acc) - term;                                                 \
-            acc = next;                                                                  \
-        }                                                                                \
-        partial[lid] = acc;                                                              \
-        SYNC_LOCAL();                                                                    \
-        for (int stride = width / 2; stride > 0; stride /= 2) {                          \
-            if (lid < stride) partial[lid] += partial[lid + stride];                     \
-            SYNC_LOCAL();                                                                \
-        }                                                                                \
-        result = partial[0];                                                             \
-        SYNC_LOCAL();                                                                    \
+        const float term = (value) - carry;                                              \
+        const float next = acc + term;                                                   \
+        carry = (next - acc) - term;                                                     \
+        acc = next;                                                                      \
     }
 
-/* Training batch norm, statistics: one work-group per channel. The batch mean, the biased
-   variance around it, 1/sqrt(var + eps), and PyTorch's running-statistics update (unbiased). */
-KERNEL void sbcl_bn_statistics(GLOBAL const float *x, const int rows, const int channels,
-                               GLOBAL float *runningMean, GLOBAL float *runningVariance, const float momentum,
-                               const float epsilon, GLOBAL float *savedMean, GLOBAL float *savedInverseStd,
-                               LOCAL_FLOATS(partial)) {
+/* The two terms of row r, channel c for `mode` (see above). */
+#define SBCL_BN_TERMS(r)                                                                 \
+    {                                                                                    \
+        const float v = x[(long)(r) * channels + c];                                     \
+        if (mode == 0) { t0 = v; t1 = 0.0f; }                                            \
+        else if (mode == 1) { const float d = v - mu; t0 = d * d; t1 = 0.0f; }           \
+        else {                                                                           \
+            const float g = dy[(long)(r) * channels + c];                                \
+            t0 = (relu && v * scale + offset <= 0.0f) ? 0.0f : g;                        \
+            t1 = t0 * ((v - mu) * s);                                                    \
+        }                                                                                \
+    }
+
+KERNEL void sbcl_bn_partial_sums(GLOBAL const float *x, GLOBAL const float *dy, const int rows, const int channels,
+                                 const int rowsPerSlice, const int mode, GLOBAL const float *mean,
+                                 GLOBAL const float *inverseStd, GLOBAL const float *gamma, GLOBAL const float *beta,
+                                 const int relu, GLOBAL float *partials, LOCAL_FLOATS(partial)) {
+    const int slice = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
+    const int first = slice * rowsPerSlice;
+    const int last = first + rowsPerSlice < rows ? first + rowsPerSlice : rows;
+    GLOBAL float *out = partials + (long)slice * 2 * channels;
+    if (channels <= width) {
+        const int lanes = width / channels, c = lid % channels, lane = lid / channels;
+        float a0 = 0.0f, k0 = 0.0f, a1 = 0.0f, k1 = 0.0f;
+        if (lane < lanes) {
+            const float s = mode == 0 ? 0.0f : inverseStd[c], mu = mode == 0 ? 0.0f : mean[c];
+            const float scale = mode == 2 ? gamma[c] * s : 0.0f, offset = mode == 2 ? beta[c] - mu * scale : 0.0f;
+            for (int r = first + lane; r < last; r += lanes) {
+                float t0, t1;
+                SBCL_BN_TERMS(r);
+                SBCL_KAHAN_ADD(a0, k0, t0);
+                SBCL_KAHAN_ADD(a1, k1, t1);
+            }
+        }
+        partial[lid] = a0;
+        partial[width + lid] = a1;
+        SYNC_LOCAL();
+        if (lid < channels) {
+            float s0 = 0.0f, s1 = 0.0f;
+            for (int k = 0; k < lanes; ++k) { s0 += partial[k * channels + lid]; s1 += partial[width + k * channels + lid]; }
+            out[lid] = s0;
+            out[channels + lid] = s1;
+        }
+    } else {
+        for (int c = lid; c < channels; c += width) {
+            const float s = mode == 0 ? 0.0f : inverseStd[c], mu = mode == 0 ? 0.0f : mean[c];
+            const float scale = mode == 2 ? gamma[c] * s : 0.0f, offset = mode == 2 ? beta[c] - mu * scale : 0.0f;
+            float a0 = 0.0f, k0 = 0.0f, a1 = 0.0f, k1 = 0.0f;
+            for (int r = first; r < last; ++r) {
+                float t0, t1;
+                SBCL_BN_TERMS(r);
+                SBCL_KAHAN_ADD(a0, k0, t0);
+                SBCL_KAHAN_ADD(a1, k1, t1);
+            }
+            out[c] = a0;
+            out[channels + c] = a1;
+        }
+    }
+}
+
+/* One work-group per channel adds the slices' sums (its items stride over the slices, then
+   combine in local memory; the group size is a power of two). mode 0: the batch mean into
+   savedMean. mode 1: the biased variance around it, 1/sqrt(var + eps), and PyTorch's
+   running-statistics update (unbiased variance). mode 2: dbeta = sum dz, dgamma = sum dz·xhat. */
+KERNEL void sbcl_bn_finish(GLOBAL const float *partials, const int slices, const int channels, const int rows,
+                           const int mode, GLOBAL float *runningMean, GLOBAL float *runningVariance, const float momentum,
+                           const float epsilon, GLOBAL float *savedMean, GLOBAL float *savedInverseStd,
+                           GLOBAL float *gammaGradient, GLOBAL float *betaGradient, LOCAL_FLOATS(partial)) {
     const int c = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
-    float total, squares;
-    SBCL_CHANNEL_SUM(x[(long)r * channels + c], total);
-    const float mean = total / (float)rows;
-    SBCL_CHANNEL_SUM((x[(long)r * channels + c] - mean) * (x[(long)r * channels + c] - mean), squares);
-    if (lid == 0) {
-        const float variance = squares / (float)rows;
+    float a0 = 0.0f, k0 = 0.0f, a1 = 0.0f, k1 = 0.0f;
+    for (int k = lid; k < slices; k += width) {
+        SBCL_KAHAN_ADD(a0, k0, partials[(long)k * 2 * channels + c]);
+        SBCL_KAHAN_ADD(a1, k1, partials[(long)k * 2 * channels + channels + c]);
+    }
+    partial[lid] = a0;
+    partial[width + lid] = a1;
+    SYNC_LOCAL();
+    for (int stride = width / 2; stride > 0; stride /= 2) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+            partial[width + lid] += partial[width + lid + stride];
+        }
+        SYNC_LOCAL();
+    }
+    if (lid != 0) return;
+    const float s0 = partial[0], s1 = partial[width];
+    if (mode == 0) {
+        savedMean[c] = s0 / (float)rows;
+    } else if (mode == 1) {
+        const float mean = savedMean[c];
+        const float variance = s0 / (float)rows;
         const float unbiased = rows > 1 ? variance * (float)rows / (float)(rows - 1) : variance;
-        savedMean[c] = mean;
         savedInverseStd[c] = 1.0f / sqrt(variance + epsilon);
         runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * mean;
         runningVariance[c] = (1.0f - momentum) * runningVariance[c] + momentum * unbiased;
+    } else {
+        betaGradient[c] = s0;
+        gammaGradient[c] = s1;
     }
 }
 
@@ -120,20 +197,6 @@ KERNEL void sbcl_bn_normalize(GLOBAL const float *x, const int total, const int 
 #define SBCL_BN_DZ(r)                                                                            \
     ((relu && x[(long)(r) * channels + c] * scale + offset <= 0.0f) ? 0.0f : dy[(long)(r) * channels + c])
 
-/* Batch-norm backward, per-channel sums: dbeta = sum dz, dgamma = sum dz·xhat. */
-KERNEL void sbcl_bn_backward_sums(GLOBAL const float *x, GLOBAL const float *dy, const int rows, const int channels,
-                                  GLOBAL const float *mean, GLOBAL const float *inverseStd, GLOBAL const float *gamma,
-                                  GLOBAL const float *beta, const int relu, GLOBAL float *gammaGradient,
-                                  GLOBAL float *betaGradient, LOCAL_FLOATS(partial)) {
-    const int c = (int)GROUP_ID(0), lid = (int)LOCAL_ID(0), width = (int)LOCAL_SIZE(0);
-    const float s = inverseStd[c], mu = mean[c];
-    const float scale = gamma[c] * s, offset = beta[c] - mu * scale;
-    float sumDz, sumDzXhat;
-    SBCL_CHANNEL_SUM(SBCL_BN_DZ(r), sumDz);
-    SBCL_CHANNEL_SUM(SBCL_BN_DZ(r) * ((x[(long)r * channels + c] - mu) * s), sumDzXhat);
-    if (lid == 0) { betaGradient[c] = sumDz; gammaGradient[c] = sumDzXhat; }
-}
-
 /* Batch-norm backward, input gradient: a·(dz − dbeta/M − xhat·dgamma/M) in training, a·dz in
    evaluation, with a = gamma·invstd. */
 KERNEL void sbcl_bn_backward_input(GLOBAL const float *x, GLOBAL const float *dy, const int total, const int channels,
@@ -152,6 +215,22 @@ KERNEL void sbcl_bn_backward_input(GLOBAL const float *x, GLOBAL const float *dy
     } else {
         dx[i] = scale * dz;
     }
+}
+
+/* Weights between OIHW (the engine's) and OHWI (cuDNN's NHWC filters): one work item per element
+   of the destination. */
+KERNEL void sbcl_oihw_to_ohwi(GLOBAL const float *w, GLOBAL float *out, const int total, const int inputs, const int taps) {
+    const int i = (int)GLOBAL_ID(0);
+    if (i >= total) return;
+    const int ci = i % inputs, t = (i / inputs) % taps, o = i / (inputs * taps);
+    out[i] = w[((long)o * inputs + ci) * taps + t];
+}
+
+KERNEL void sbcl_ohwi_to_oihw(GLOBAL const float *w, GLOBAL float *out, const int total, const int inputs, const int taps) {
+    const int i = (int)GLOBAL_ID(0);
+    if (i >= total) return;
+    const int t = i % taps, ci = (i / taps) % inputs, o = i / (inputs * taps);
+    out[i] = w[((long)o * taps + t) * inputs + ci];
 }
 
 /* The ResNet option-A shortcut: out[n, i, j, p + c] = x[n, 2i, 2j, c], zero padding channels. */

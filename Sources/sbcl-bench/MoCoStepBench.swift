@@ -13,22 +13,27 @@ import Stages
 /// first (warm-up) steps fill it with this batch's classes.
 func runMoCoStepBench(_ o: ModelBenchOptions, arch: ResNetImageNet.Architecture, queue: Int) throws {
     guard queue % o.batch == 0 else { throw BenchError.usage("--queue \(queue) must be a multiple of --batch \(o.batch)") }
-    CPUThreads.set(o.threads)
+    let choice = try DeviceSelection.select(o.device)
+    if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+    let place = choice.backend === CPUBackend.shared ? ExecutionPlace.cpu(threads: o.threads)
+        : ExecutionPlace.single(on: choice.backend, threads: o.threads)
+    place.activate()
     let model = MoCo(arch, queueSize: queue, seed: 0)
+    place.adopt(model)
     let optimizer = SGD(parameters: model.queryParameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
     var rng = MT19937(seed: 1)
     let shape = [o.batch, o.size, o.size, o.channels], count = shape.reduce(1, *)
-    let crops = (0..<2).map { _ in Tensor((0..<count).map { _ in Initialization.standardNormal(&rng) }, shape: shape) }
+    let crops = (0..<2).map { _ in place.input((0..<count).map { _ in Initialization.standardNormal(&rng) }, shape: shape) }
     let classes = (0..<o.batch).map { _ in Int(rng.nextUInt32() % 10) }
     let subclasses = classes.map { $0 * 3 + Int(rng.nextUInt32() % 3) }
-    let trainStep = MoCoStep(model: model, optimizer: optimizer, place: .cpu(threads: o.threads)), kcl = MoCoLoss(.kclDefault, maxThreads: o.threads)
+    let trainStep = MoCoStep(model: model, optimizer: optimizer, place: place), kcl = MoCoLoss(.kclDefault, maxThreads: o.threads)
     var last: Float = 0
     func step() {
         last = trainStep(query: crops[0], key: crops[1], labels: classes.map(Int32.init), subclasses: subclasses.map(Int32.init), loss: kcl)
     }
     for _ in 0..<o.warmup { step() }
     let seconds = timed { for _ in 0..<o.steps { step() } } / Double(o.steps)
-    report([("bench", "step-moco"), ("arch", arch.rawValue), ("batch", o.batch), ("size", o.size), ("queue", queue),
+    report([("bench", "step-moco"), ("device", place.backend.name), ("arch", arch.rawValue), ("batch", o.batch), ("size", o.size), ("queue", queue),
             ("threads", o.threads), ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
             ("loss", Double(last)), ("loss_kind", "kcl")], json: o.json)
 }

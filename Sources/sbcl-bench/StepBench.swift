@@ -5,6 +5,7 @@ import Engine
 import MPITransport
 import Stages
 import OpenCLBackend
+import CUDABackend
 
 /// Options shared by the model benchmarks, as the command line gives them (each value checked
 /// once, while it is parsed).
@@ -30,7 +31,7 @@ struct ModelBenchArguments: ParsableArguments {
     @Option(name: .customLong("dump-gradients"), help: ArgumentHelp("step: write one step's summed gradients here instead of timing.",
                                                                     valueName: "file"))
     var dumpGradients: String?
-    @Option(help: ArgumentHelp("step: cpu, opencl, opencl:cpu or auto (as sbcl-run's).", valueName: "device"))
+    @Option(help: ArgumentHelp("cpu, cuda, cuda:N, opencl, opencl:cpu or auto (as sbcl-run's; step, infer and step --moco).", valueName: "device"))
     var device = "cpu"
 
     /// The values, with `defaultBatch` when `--batch` is not given.
@@ -147,7 +148,11 @@ func runStepBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) thr
                                    ("depth", o.depth), ("threads", o.threads), ("ranks", place.ranks.size),
                                    ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
                                    ("gflops", gflop / seconds)]
-    fields += BenchMachine.peakFields(gflops: gflop / seconds / Double(place.ranks.size), threads: o.threads)
+    if let cuda = place.backend as? CUDABackend {
+        fields += cudaPeakFields(cuda, gflops: gflop / seconds)
+    } else {
+        fields += BenchMachine.peakFields(gflops: gflop / seconds / Double(place.ranks.size), threads: o.threads)
+    }
     if let exchange {
         fields += [("allreduce_ms", exchange.allReduce * 1000), ("allreduce_bytes", 4 * model.parameterCount),
                    ("allgather_ms", exchange.allGather * 1000),
@@ -175,6 +180,19 @@ func measureExchange(_ communicator: MPICommunicator, parameters: Int, projectio
     communicator.allReduceSum(&token)
     let allGather = timed { for _ in 0..<repeats { _ = communicator.allGather(local, counts: counts) } } / Double(repeats)
     return (allReduce, allGather)
+}
+
+/// `peak_gflops` and `fraction_of_peak` against the GPU's peak for the step's arithmetic: the
+/// tensor cores' dense TF32 rate when convolutions run in TF32, else the float32 CUDA cores';
+/// and both peaks, for the record.
+func cudaPeakFields(_ backend: CUDABackend, gflops: Double) -> [(String, Any)] {
+    guard let peak = backend.cudaDevice.peakGFLOPS else { return [] }
+    let tensorCores = backend.precision != .float32
+    var fields: [(String, Any)] = [("float32_peak_gflops", peak.float32)]
+    if let tf32 = peak.tf32 { fields.append(("tf32_peak_gflops", tf32)) }
+    let reference = tensorCores ? peak.tf32 : peak.float32
+    if let reference { fields += [("peak_gflops", reference), ("fraction_of_peak", gflops / reference)] }
+    return fields
 }
 
 /// Forward GFLOP of one ResNet-32 view (convolutions only, which dominate).

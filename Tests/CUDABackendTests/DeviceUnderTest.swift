@@ -76,8 +76,9 @@ func assertMatches(_ device: Tensor, _ cpu: Tensor, tolerance: Float, floor: Flo
 /// of Σ f(inputs) ⊙ R (R random from `seed`, so every output element counts), each within
 /// `tolerance` (`floor` as in `assertMatches`).
 func assertForwardAndPullbackMatch(_ name: String, _ inputs: [Tensor], tolerance: Float, floor: Float, seed: UInt32,
-                                   file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) throws {
-    let device = try DeviceUnderTest.backend()
+                                   on backend: CUDABackend? = nil, file: StaticString = #filePath, line: UInt = #line,
+                                   _ f: ([Tensor]) -> Tensor) throws {
+    let device = try backend ?? DeviceUnderTest.backend()
     var random = TestRandom(seed: seed)
     let cpuInputs = inputs.map { $0.trackingGradients() }, deviceInputs = inputs.map { $0.moved(to: device).trackingGradients() }
     let cpuOut = f(cpuInputs), deviceOut = f(deviceInputs)

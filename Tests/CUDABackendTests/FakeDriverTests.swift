@@ -26,7 +26,8 @@ final class FakeDriverTests: XCTestCase {
         var configuration = CUDATestLibraries.configuration
         configuration.directories.insert(folder.path, at: 0)
         let devices = try CUDADevice.all(configuration: configuration)
-        return (try CUDABackend(device: devices[0], configuration: configuration), folder)
+        // No cuDNN on the stand-in (a real cuDNN beside it would call the real runtime).
+        return (try CUDABackend(device: devices[0], configuration: configuration, convolutionPath: .im2col), folder)
     }
 
     private func backend() throws -> CUDABackend {
@@ -132,7 +133,8 @@ final class FakeDriverTests: XCTestCase {
         guard case .success(let built) = Self.built else { return }
         var configuration = CUDATestLibraries.configuration
         configuration.directories.insert(built.folder.path, at: 0)
-        let device = try CUDABackend(device: shared.cudaDevice, configuration: configuration, memoryLimit: Int.max / 2)
+        let device = try CUDABackend(device: shared.cudaDevice, configuration: configuration, convolutionPath: .im2col,
+                                     memoryLimit: Int.max / 2)
         let storage = device.allocate(byteCount: 3 << 30)   // the stand-in has 1 GiB
         XCTAssertNil(storage.deviceBuffer.handle)
         XCTAssertThrowsError(try device.synchronize()) { error in

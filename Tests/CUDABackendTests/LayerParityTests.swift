@@ -9,26 +9,54 @@ final class LayerParityTests: XCTestCase {
     /// Runs `f` on CPU copies and device copies of `inputs`, and compares the outputs and the
     /// gradients of Σ f(inputs) ⊙ R (R random, so every output element counts).
     private func checkForwardAndPullback(_ name: String, _ inputs: [Tensor], tolerance: Float, floor: Float = 1e-3,
-                                         file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) throws {
-        try assertForwardAndPullbackMatch(name, inputs, tolerance: tolerance, floor: floor, seed: 99, file: file, line: line, f)
+                                         on backend: CUDABackend? = nil, file: StaticString = #filePath, line: UInt = #line,
+                                         _ f: ([Tensor]) -> Tensor) throws {
+        try assertForwardAndPullbackMatch(name, inputs, tolerance: tolerance, floor: floor, seed: 99, on: backend, file: file,
+                                          line: line, f)
     }
 
+    /// Through cuDNN where it loads (the default path): every geometry must get a cuDNN algorithm
+    /// with float32 (FMA) math, not fall back.
     func testConvolutionsMatchTheCPU() throws {
+        let device = try DeviceUnderTest.backend()
+        try checkConvolutions(on: device, label: device.cudnnVersion == nil ? "im2col" : "cuDNN")
+        guard device.cudnnVersion != nil else { return }
+        let choices = device.convolutionChoices
+        for choice in choices { print("cuDNN choice \(choice)") }
+        XCTAssertFalse(choices.isEmpty, "cuDNN is loaded but no convolution went through it")
+        XCTAssertFalse(choices.contains { $0.contains("im2col") }, "a geometry fell back to im2col: \(choices)")
+        XCTAssertTrue(choices.allSatisfy { $0.contains("math 3") }, "float32 must use FMA math only: \(choices)")
+    }
+
+    /// The im2col + cuBLAS path (where cuDNN is absent or refuses a geometry), on a second backend.
+    func testIm2colConvolutionsMatchTheCPU() throws {
+        let device = try DeviceUnderTest.backend()
+        let im2col = try CUDABackend(device: device.cudaDevice, configuration: CUDATestLibraries.configuration,
+                                     convolutionPath: .im2col)
+        XCTAssertTrue(im2col.convolutionChoices.isEmpty)
+        try checkConvolutions(on: im2col, label: "im2col")
+        XCTAssertTrue(im2col.convolutionChoices.isEmpty, "the im2col backend went through cuDNN")
+    }
+
+    private func checkConvolutions(on backend: CUDABackend, label: String) throws {
         var random = TestRandom(seed: 10)
         // (batch, height, width, in, out, kernel, stride, padding): odd sizes, strides 1 and 2, 1×1 and 3×3.
         let cases = [(2, 7, 5, 3, 5, 3, 1, 1), (3, 9, 9, 4, 6, 3, 2, 1), (1, 8, 6, 16, 16, 3, 1, 1), (2, 5, 7, 3, 2, 1, 2, 0),
                      (2, 6, 6, 2, 3, 3, 2, 0)]
         for (n, h, w, cin, cout, k, s, p) in cases {
             let x = random.tensor([n, h, w, cin]), weight = random.tensor([cout, cin, k, k])
-            try checkForwardAndPullback("conv2d \([n, h, w, cin])·\([cout, cin, k, k]) s\(s) p\(p)", [x, weight], tolerance: 1e-4,
-                                        floor: 0.1) { Tensor.conv2d($0[0], weight: $0[1], stride: s, padding: p) }
+            try checkForwardAndPullback("conv2d \(label) \([n, h, w, cin])·\([cout, cin, k, k]) s\(s) p\(p)", [x, weight],
+                                        tolerance: 1e-4, floor: 0.1, on: backend) { Tensor.conv2d($0[0], weight: $0[1], stride: s, padding: p) }
         }
     }
 
     func testBatchNormMatchesTheCPUInTrainingAndEvaluation() throws {
         let device = try DeviceUnderTest.backend()
         var random = TestRandom(seed: 11)
-        for (shape, relu) in [([3, 5, 7, 6], true), ([2, 4, 4, 5], false), ([7, 3, 1, 16], true)] {
+        // The last two split into several slices of rows, and have more channels than a work-group's
+        // items (the two paths of sbcl_bn_partial_sums).
+        for (shape, relu) in [([3, 5, 7, 6], true), ([2, 4, 4, 5], false), ([7, 3, 1, 16], true), ([32, 16, 16, 32], true),
+                              ([9, 5, 5, 300], false)] {
             let c = shape[3]
             let x = random.tensor(shape, -2, 3), gamma = random.tensor([c], 0.5, 1.5), beta = random.tensor([c], -0.2, 0.2)
             let cpuStatistics = BatchNormStatistics(channels: c), deviceStatistics = BatchNormStatistics(channels: c)

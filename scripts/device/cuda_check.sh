@@ -21,7 +21,8 @@
 # only as a shared library over the shared Foundation; so the bundle, sbcl-bench and the Swift
 # runtime's shared libraries travel together, compressed, and LD_LIBRARY_PATH finds them there.
 # Env (pack): SBCL_REF (a checkout of JackHck/SBCL; default the local mirror's git folder).
-# Env (remote): PYTHON (the one with PyTorch, default python3), CPU_THREADS (default "1 2 4 8 16"),
+# Env (remote): PYTHON (the one with PyTorch, default python3), CPU_THREADS (default "1 2 4 8 16";
+# "none" skips the CPU runs),
 # CPU_BATCH (default 256) for the CPU scaling runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -107,15 +108,17 @@ PY
   cat "$OUT/environment.txt"
   local bench=$dir/bin/sbcl-bench results=$OUT/results.jsonl
   : > "$results"
-  step() {  # step LABEL TIMEOUT ARGS... : one sbcl-bench step line, labelled, into results.jsonl
-    local label=$1 limit=$2; shift 2
+  bench() {  # bench LABEL TIMEOUT SUBCOMMAND ARGS... : one sbcl-bench line, labelled, into results.jsonl
+    local label=$1 limit=$2 command=$3; shift 3
     local line
-    if line=$(ours timeout "$limit" "$bench" step --json "$@" 2>>"$OUT/stderr.log" | tail -1) && [ -n "$line" ]; then
+    echo "=== $label: sbcl-bench $command $*" >> "$OUT/stderr.log"
+    if line=$(ours timeout "$limit" "$bench" "$command" --json "$@" 2>>"$OUT/stderr.log" | tail -1) && [ -n "$line" ]; then
       echo "{\"label\": \"$label\", \"ours\": $line}" | tee -a "$results"
     else
-      echo "{\"label\": \"$label\", \"ours\": null, \"error\": \"sbcl-bench step $* failed or timed out (stderr.log)\"}" | tee -a "$results"
+      echo "{\"label\": \"$label\", \"ours\": null, \"error\": \"sbcl-bench $command $* failed or timed out (stderr.log)\"}" | tee -a "$results"
     fi
   }
+  step() { local label=$1 limit=$2; shift 2; bench "$label" "$limit" step "$@"; }
 
   # 1. The CUDA tests: every op against the CPU backend, the ResNet-32 step, transfers, memory
   #    errors, the NVRTC compile, the library search. Must not skip on the GPU machine.
@@ -124,16 +127,16 @@ PY
   : > "$OUT/cuda_tests.log"
   for c in NVRTCCompileTests LibrarySearchTests FakeDriverTests ElementwiseParityTests ReductionAndGEMMParityTests \
            LayerParityTests RowParityTests TransferAndMemoryTests ClassifierOnDeviceTests EncoderStepOnDeviceTests \
-           ResNetStepParityTests; do
+           ResNetStepParityTests MoCoStepOnDeviceTests; do
     echo "=== $c" >> "$OUT/cuda_tests.log"
     [ $((SECONDS - started)) -lt 200 ] || { echo "CUDA tests $c: skipped, out of time" | tee -a "$OUT/cuda_tests.log"; continue; }
     local rc=0 status
     SBCL_REQUIRE_CUDA=$require SBCL_REQUIRE_NVRTC=$require ours timeout 120 "$dir/bin/sbclPackageTests.xctest" \
       "CUDABackendTests.$c" > /tmp/sbcl-cuda-class.log 2>&1 || rc=$?
     cat /tmp/sbcl-cuda-class.log >> "$OUT/cuda_tests.log"
-    status=$(grep -E "Executed [0-9]+ tests?," /tmp/sbcl-cuda-class.log | tail -1 | sed 's/^[[:space:]]*//')
+    status=$(grep -E "Executed [0-9]+ tests?," /tmp/sbcl-cuda-class.log | tail -1 | sed 's/^[[:space:]]*//' || true)
     if grep -q "Executed 0 tests" /tmp/sbcl-cuda-class.log; then rc=1; status="no such tests in the bundle (packed before they existed?)"; fi
-    [ $rc = 0 ] || grep -E ": error: |Fatal|signal|Crash" /tmp/sbcl-cuda-class.log | head -5
+    [ $rc = 0 ] || grep -E ": error: |Fatal|signal|Crash" /tmp/sbcl-cuda-class.log | head -5 || true
     printf 'CUDA tests %-30s %s: %s\n' "$c" "$([ $rc = 0 ] && echo passed || echo "FAILED (exit $rc)")" "${status:-no summary (crashed?)}" \
       | tee -a "$OUT/cuda_tests.log"
   done
@@ -141,11 +144,21 @@ PY
 
   # 2. Our step on the GPU beside the authors' (batch 1024, two 32x32 views; then inference-only
   #    comparisons come from the anchor), float32 and PyTorch's default TF32 convolutions.
+  #    Convolutions through cuDNN (the default), and through im2col + cuBLAS for comparison; then
+  #    inference (batch 1024, features read back) and the MoCo ResNet-50 + KCL step (batch 32, 224 px).
   if [ "$device" = cuda ]; then
     step cuda-float32 120 --device cuda --batch 1024 --steps 20 --warmup 3
     SBCL_CUDA_PRECISION=tf32-convolutions step cuda-tf32-convolutions 90 --device cuda --batch 1024 --steps 20 --warmup 3
-    SBCL_CUDA_PROFILE=1 step cuda-profile 90 --device cuda --batch 1024 --steps 3 --warmup 1
+    SBCL_CUDA_CONVOLUTIONS=im2col step cuda-im2col-float32 90 --device cuda --batch 1024 --steps 10 --warmup 2
+    SBCL_CUDA_PRECISION=tf32-convolutions SBCL_CUDA_PROFILE=1 step cuda-profile-tf32-convolutions 90 --device cuda \
+      --batch 1024 --steps 3 --warmup 1
+    bench cuda-infer-float32 60 infer --device cuda --batch 1024 --steps 20 --warmup 3
+    SBCL_CUDA_PRECISION=tf32-convolutions bench cuda-infer-tf32-convolutions 60 infer --device cuda --batch 1024 --steps 20 --warmup 3
+    step cuda-moco-float32 120 --moco --device cuda --size 224 --batch 32 --steps 10 --warmup 3
+    SBCL_CUDA_PRECISION=tf32-convolutions step cuda-moco-tf32-convolutions 90 --moco --device cuda --size 224 --batch 32 --steps 10 --warmup 3
+    SBCL_CUDA_PRECISION=tf32-convolutions SBCL_CUDA_PROFILE=1 step cuda-moco-profile 90 --moco --device cuda --size 224 --batch 32 --steps 3 --warmup 1
   fi
+
   local anchors=$dir/anchors
   for workload in cifar infer moco; do
     SBCL_REF=$dir/ref/SBCL STEPS=20 WARMUP=5 timeout 100 "$python" "$anchors/torch_gpu_steps.py" "$workload" \
@@ -154,6 +167,7 @@ PY
 
   # 3. The CPU path past 2 cores: ours and PyTorch's at 1, 2, 4, 8, 16 threads (batch 256).
   for threads in ${CPU_THREADS:-1 2 4 8 16}; do
+    [ "$threads" = none ] && continue
     [ $((SECONDS - started)) -lt 420 ] || { echo "skipping the CPU run at $threads threads: out of time"; continue; }
     step "cpu-$threads" 60 --device cpu --threads "$threads" --batch "${CPU_BATCH:-256}" --steps 3 --warmup 1
     THREADS=$threads STEPS=3 SBCL_REF=$dir/ref/SBCL timeout 90 "$python" "$anchors/torch_step.py" "${CPU_BATCH:-256}" \

@@ -25,11 +25,17 @@ for l in lines("anchor_cpu.txt"):
 
 rows, summary = [], {"ours": ours, "anchor_gpu": anchor, "torch_cpu_images_per_s": torch_cpu}
 step_anchor = anchor.get("step_resnet32_rank", {}).get("images_per_s")
+infer_anchor = anchor.get("infer_resnet32", {}).get("images_per_s")
+moco_anchor = anchor.get("step_moco_resnet50_kcl", {}).get("images_per_s")
 for r in ours:
     o = r.get("ours") or {}
     ips = o.get("images_per_s")
     ref = None
-    if r["label"].startswith("cuda"):
+    if r["label"].startswith("cuda-infer"):
+        ref = infer_anchor
+    elif r["label"].startswith("cuda-moco"):
+        ref = moco_anchor
+    elif r["label"].startswith("cuda"):
         ref = step_anchor
     elif r["label"].startswith("cpu-"):
         ref = torch_cpu.get(int(r["label"][4:]))

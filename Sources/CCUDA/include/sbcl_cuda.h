@@ -41,6 +41,7 @@ enum {
 // CUdevice_attribute values.
 #define SBCL_CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK 1
 #define SBCL_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK 8
+#define SBCL_CU_DEVICE_ATTRIBUTE_CLOCK_RATE 13
 #define SBCL_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
 #define SBCL_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
 #define SBCL_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
@@ -147,10 +148,74 @@ typedef struct {
                              const void *beta, void *c, int cType, int ldc, int computeType, int algorithm);
 } sbcl_cublas_api;
 
-/// cuDNN 9, loaded only when present and used for nothing yet but its version (docs/cuda.md).
+// cuDNN enums (cudnn_graph.h, cudnn_cnn.h).
+#define SBCL_CUDNN_TENSOR_NHWC 1
+#define SBCL_CUDNN_DATA_FLOAT 0
+#define SBCL_CUDNN_CROSS_CORRELATION 1
+#define SBCL_CUDNN_DEFAULT_MATH 0
+#define SBCL_CUDNN_FMA_MATH 3
+#define SBCL_CUDNN_DETERMINISTIC 1
+#define SBCL_CUDNN_STATUS_ALLOC_FAILED 2000
+
+/// One entry of cuDNN's algorithm search (`cudnnConvolutionFwdAlgoPerf_t`; the backward-data and
+/// backward-filter structs have the same layout).
+typedef struct {
+    int algorithm;
+    int status;
+    float milliseconds;
+    size_t memory;
+    int determinism;
+    int mathType;
+    int reserved[3];
+} sbcl_cudnn_algorithm_performance;
+
+/// cuDNN 9: its version, and the legacy convolution API (descriptors, the measured algorithm
+/// search, the three convolutions). The convolution entries are optional: a cuDNN without them
+/// leaves them NULL and the backend keeps its im2col convolutions. Descriptors and the handle are
+/// opaque pointers; alpha and beta are host floats.
 typedef struct {
     size_t (* _Nonnull getVersion)(void);
+    const char *(* _Nullable getErrorString)(int status);
+    int (* _Nullable create)(sbcl_cu_handle *handle);
+    int (* _Nullable destroy)(sbcl_cu_handle handle);
+    int (* _Nullable setStream)(sbcl_cu_handle handle, sbcl_cu_handle stream);
+    int (* _Nullable createTensorDescriptor)(sbcl_cu_handle *descriptor);
+    int (* _Nullable setTensor4dDescriptor)(sbcl_cu_handle descriptor, int format, int dataType, int n, int c, int h, int w);
+    int (* _Nullable destroyTensorDescriptor)(sbcl_cu_handle descriptor);
+    int (* _Nullable createFilterDescriptor)(sbcl_cu_handle *descriptor);
+    int (* _Nullable setFilter4dDescriptor)(sbcl_cu_handle descriptor, int dataType, int format, int k, int c, int h, int w);
+    int (* _Nullable destroyFilterDescriptor)(sbcl_cu_handle descriptor);
+    int (* _Nullable createConvolutionDescriptor)(sbcl_cu_handle *descriptor);
+    int (* _Nullable setConvolution2dDescriptor)(sbcl_cu_handle descriptor, int padH, int padW, int strideH, int strideW,
+                                                 int dilationH, int dilationW, int mode, int computeType);
+    int (* _Nullable setConvolutionMathType)(sbcl_cu_handle descriptor, int mathType);
+    int (* _Nullable destroyConvolutionDescriptor)(sbcl_cu_handle descriptor);
+    /// Runs every applicable algorithm once and returns them fastest first.
+    int (* _Nullable findForward)(sbcl_cu_handle handle, sbcl_cu_handle x, sbcl_cu_handle w, sbcl_cu_handle convolution,
+                                  sbcl_cu_handle y, int requested, int *returned,
+                                  sbcl_cudnn_algorithm_performance *results);
+    int (* _Nullable findBackwardData)(sbcl_cu_handle handle, sbcl_cu_handle w, sbcl_cu_handle dy,
+                                       sbcl_cu_handle convolution, sbcl_cu_handle dx, int requested, int *returned,
+                                       sbcl_cudnn_algorithm_performance *results);
+    int (* _Nullable findBackwardFilter)(sbcl_cu_handle handle, sbcl_cu_handle x, sbcl_cu_handle dy,
+                                         sbcl_cu_handle convolution, sbcl_cu_handle dw, int requested, int *returned,
+                                         sbcl_cudnn_algorithm_performance *results);
+    int (* _Nullable forward)(sbcl_cu_handle handle, const float *alpha, sbcl_cu_handle xDescriptor, const void *x,
+                              sbcl_cu_handle wDescriptor, const void *w, sbcl_cu_handle convolution, int algorithm,
+                              void *workspace, size_t workspaceBytes, const float *beta, sbcl_cu_handle yDescriptor,
+                              void *y);
+    int (* _Nullable backwardData)(sbcl_cu_handle handle, const float *alpha, sbcl_cu_handle wDescriptor, const void *w,
+                                   sbcl_cu_handle dyDescriptor, const void *dy, sbcl_cu_handle convolution, int algorithm,
+                                   void *workspace, size_t workspaceBytes, const float *beta, sbcl_cu_handle dxDescriptor,
+                                   void *dx);
+    int (* _Nullable backwardFilter)(sbcl_cu_handle handle, const float *alpha, sbcl_cu_handle xDescriptor, const void *x,
+                                     sbcl_cu_handle dyDescriptor, const void *dy, sbcl_cu_handle convolution,
+                                     int algorithm, void *workspace, size_t workspaceBytes, const float *beta,
+                                     sbcl_cu_handle dwDescriptor, void *dw);
 } sbcl_cudnn_api;
+
+/// Whether `table` has every convolution entry (a cuDNN whose legacy API is complete).
+int sbcl_cudnn_has_convolutions(const sbcl_cudnn_api *table);
 
 /// Tries `paths[0..count)` in order and fills `table` from the first that loads and resolves
 /// every required symbol; returns that path's index, or -1 with a sentence in `error` (at most
