@@ -8,8 +8,8 @@ import PipelineDSL
 /// naming the option and the value.
 enum OptionValue {
     static func device(_ text: String) throws -> String {
-        guard RecipeKeys.devices.contains(text) else {
-            throw UsageError("--device \(text): expected one of \(RecipeKeys.devices.joined(separator: ", "))")
+        guard RecipeKeys.isDevice(text) else {
+            throw UsageError("--device \(text): expected one of \(RecipeKeys.deviceSummary)")
         }
         return text
     }

@@ -141,3 +141,29 @@ final class HashStabilityTests: XCTestCase {
         XCTAssertTrue(text.contains("    note: \"hello \\\"world\\\"\"\n"), text)
     }
 }
+
+/// `device: cuda:N` names the N-th CUDA GPU; other spellings are refused with the list.
+final class DeviceKeyTests: XCTestCase {
+    private func hashes(_ plan: Plan) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.name, $0.hash) })
+    }
+
+    func testCudaWithAnOrdinalIsAcceptedAndKeptOutOfTheHash() throws {
+        let base = try hashes(plan(sampleRecipe))
+        for device in ["cuda:0", "cuda:1", "cuda:63"] {
+            let recipe = sampleRecipe + "\ndevice: \(device)\n"
+            let planned = try plan(recipe)
+            XCTAssertEqual(planned.recipe.device, device)
+            XCTAssertEqual(hashes(planned), base, "the device stays out of the hash")
+        }
+    }
+
+    func testAMalformedOrdinalIsRefusedNamingTheKeyAndTheChoices() {
+        for device in ["cuda:", "cuda:-1", "cuda:64", "cuda:01", "cuda:x", "CUDA:1", "cuda:1:2"] {
+            let messages = diagnostics(sampleRecipe + "\ndevice: '\(device)'\n")
+            XCTAssertEqual(messages.count, 1, "\(device): \(messages)")
+            XCTAssertTrue(messages.first?.contains("device: expected one of auto, cpu, cuda, opencl, opencl:cpu, cuda:N") ?? false,
+                          "\(device): \(messages)")
+        }
+    }
+}

@@ -37,11 +37,22 @@ public enum RecipeKeys {
     public static let topLevel: [(String, String)] = [
         ("name", "the recipe's name; names the run folders"),
         ("seed", "the run seed every random stage derives its generators from (default 0)"),
-        ("device", "auto, cpu, cuda, opencl or opencl:cpu (default auto): where tensor stages run; not part of any hash"),
+        ("device", "auto, cpu, cuda, cuda:N (the N-th CUDA GPU), opencl or opencl:cpu (default auto): where tensor stages run; not part of any hash"),
         ("stages", "a map from stage name to {kind, inputs, parameters...}"),
     ]
     /// Keys every stage accepts besides its kind's parameters.
     public static let stageKeys = ["kind", "inputs"]
-    /// Values of `device`.
+    /// Values of `device`, besides `cuda:N`.
     public static let devices = ["auto", "cpu", "cuda", "opencl", "opencl:cpu"]
+    /// `cuda:N` with N a whole number from 0 to 63, as a JSON-schema pattern.
+    public static let cudaOrdinalPattern = "^cuda:(0|[1-9][0-9]?)$"
+    /// The devices a message lists.
+    public static let deviceSummary = (devices + ["cuda:N"]).joined(separator: ", ")
+
+    /// Whether `text` names a device: one of `devices`, or `cuda:N` (the N-th CUDA GPU, N < 64).
+    public static func isDevice(_ text: String) -> Bool {
+        if devices.contains(text) { return true }
+        guard text.hasPrefix("cuda:"), let ordinal = Int(text.dropFirst(5)), String(ordinal) == text.dropFirst(5) else { return false }
+        return (0..<64).contains(ordinal)
+    }
 }

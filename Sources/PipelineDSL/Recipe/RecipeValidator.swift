@@ -40,7 +40,14 @@ public struct RecipeValidator {
             case "seed":
                 seed = convert(entry.value, as: .int, range: .atLeast(0), keyPath: "seed")?.intValue ?? 0
             case "device":
-                device = convert(entry.value, as: .choice(RecipeKeys.devices), range: nil, keyPath: "device")?.stringValue ?? "auto"
+                if case .scalar(let text, _, _) = entry.value, !entry.value.isNull, RecipeKeys.isDevice(text) {
+                    device = text
+                } else {
+                    var written: String?
+                    if case .scalar(let text, _, _) = entry.value { written = text }
+                    report(entry.value.location, "device", "expected one of \(RecipeKeys.deviceSummary), found \(entry.value.found)",
+                           suggestion: written.flatMap { Suggestion.closest(to: $0, among: RecipeKeys.devices) })
+                }
             case "stages":
                 stagesNode = entry.value
             default:

@@ -26,8 +26,9 @@ public enum SchemaExport {
             "properties": .map([
                 "name": .map(["type": .string("string"), "description": .string(docs["name"]!)]),
                 "seed": .map(["type": .string("integer"), "minimum": .int(0), "default": .int(0), "description": .string(docs["seed"]!)]),
-                "device": .map(["enum": .list(RecipeKeys.devices.map(ParamValue.string)), "default": .string("auto"),
-                                "description": .string(docs["device"]!)]),
+                "device": .map(["anyOf": .list([.map(["enum": .list(RecipeKeys.devices.map(ParamValue.string))]),
+                                                 .map(["type": .string("string"), "pattern": .string(RecipeKeys.cudaOrdinalPattern)])]),
+                                "default": .string("auto"), "description": .string(docs["device"]!)]),
                 "stages": .map(["type": .string("object"), "minProperties": .int(1), "description": .string(docs["stages"]!),
                                 "additionalProperties": .map(stage)]),
             ]),
