@@ -7,7 +7,7 @@ package enum ComparisonPage {
     /// Writes the page comparing `runs` (the first is the baseline) to `url`; `groupBy` (or runs
     /// that repeat a setting over seeds) adds the section over seeds.
     package static func write(_ runs: [RunRecord], to url: URL, title: String? = nil, groupBy: [String]? = nil) throws {
-        let groups = groupBy != nil || SeedGroups.hasRepeatedSeeds(runs) ? try? SeedGroups(runs, keys: groupBy) : nil
+        let groups = groupBy != nil || SeedGroups.hasRepeatedSeeds(runs) ? (try? SeedGroups(runs, keys: groupBy)) : nil
         do { try Data(html(RunComparison(runs), title: title, groups: groups).utf8).write(to: url, options: .atomic) } catch {
             throw RunError("cannot write \(url.path): \(error.localizedDescription)")
         }
@@ -82,7 +82,10 @@ package enum ComparisonPage {
         if !groups.differences.isEmpty {
             body += "<h3>Differences (group − baseline, Welch's t-test, two-sided p)</h3>\n"
                 + HTML.table(header: groups.differenceTable.header, rows: groups.differenceTable.rows,
-                             classes: groups.differences.map { $0.welch.map { $0.p < 0.05 ? nil : "muted" } ?? "muted" }) + "\n"
+                             classes: groups.differences.map { difference -> String? in
+                                 guard let welch = difference.welch else { return "muted" }
+                                 return welch.p < 0.05 ? nil : "muted"
+                             }) + "\n"
         }
         if !groups.classNames.isEmpty {
             body += HTML.figure(Chart.errorBars(

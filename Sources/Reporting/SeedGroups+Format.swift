@@ -143,12 +143,12 @@ extension SeedGroups {
             "differences": .list(differences.map { d in
                 var entry: [String: ParamValue] = ["metric": .string(d.metric), "baseline": .string(groups[d.baseline].label),
                                                    "group": .string(groups[d.group].label), "reading": .string(d.verdict)]
-                if let difference = d.difference { entry["difference"] = jsonNumber(difference) }
+                if let difference = d.difference { entry["difference"] = Self.jsonNumber(difference) }
                 if let w = d.welch {
-                    entry["standard_error"] = jsonNumber(w.standardError)
-                    entry["t"] = jsonNumber(w.t)
-                    entry["df"] = jsonNumber(w.df)
-                    entry["p"] = jsonNumber(w.p)
+                    entry["standard_error"] = Self.jsonNumber(w.standardError)
+                    entry["t"] = Self.jsonNumber(w.t)
+                    entry["df"] = Self.jsonNumber(w.df)
+                    entry["p"] = Self.jsonNumber(w.p)
                 }
                 return .map(entry)
             }),

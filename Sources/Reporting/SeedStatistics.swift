@@ -11,15 +11,16 @@ package enum SeedStatistics {
         /// How many values.
         package var n: Int { values.count }
         /// Their mean.
-        package var mean: Double { values.reduce(0, +) / Double(max(values.count, 1)) }
+        package var mean: Double { values.reduce(0, +) / Double(Swift.max(values.count, 1)) }
         /// The sample standard deviation (divisor n − 1); nil for fewer than two values.
         package var sd: Double? {
             guard values.count >= 2 else { return nil }
             let mean = self.mean
             return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
         }
-        /// The smallest and largest value.
+        /// The smallest value.
         package var min: Double { values.min() ?? .nan }
+        /// The largest value.
         package var max: Double { values.max() ?? .nan }
 
         /// A summary of `values` (nil when empty).
@@ -76,7 +77,9 @@ package enum SeedStatistics {
     package static func regularizedIncompleteBeta(_ x: Double, a: Double, b: Double) -> Double {
         if x <= 0 { return 0 }
         if x >= 1 { return 1 }
-        let logFront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1 - x)
+        let logGammas: Double = lgamma(a + b) - lgamma(a) - lgamma(b)
+        let logPowers: Double = a * log(x) + b * log(1 - x)
+        let logFront = logGammas + logPowers
         if x < (a + 1) / (a + b + 2) {
             return exp(logFront) * continuedFraction(x, a: a, b: b) / a
         }

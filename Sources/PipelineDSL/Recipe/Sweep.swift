@@ -62,7 +62,7 @@ public struct Sweep: Sendable {
     public mutating func addSeeds(_ count: Int) throws {
         guard count >= 1 else { throw UsageError("--seeds \(count): expected at least 1 seed") }
         let seedKey = { (prefix: String) in prefix.trimmingCharacters(in: CharacterSet(charactersIn: "+ ")) == "seed" }
-        if axes.contains(where: { seedKey($0.prefix) }) || fixed.contains(where: { seedKey($0.argument.prefix { $0 != "=" }) }) {
+        if axes.contains(where: { seedKey($0.prefix) }) || fixed.contains(where: { $0.path == ["seed"] }) {
             throw UsageError("--seeds \(count) sets the seed; drop the seed=… override, or drop --seeds")
         }
         axes.append(Axis(prefix: "seed", values: (0..<count).map(String.init)))
