@@ -217,7 +217,9 @@ def table(schedule, results, variants, tolerance=1.5, drop_last=False):
             print(f"| {side} `{variant}` | {seeds or '-'} | " + " | ".join(cell_text(metrics.get(k)) for k in ("top1", "many", "medium"))
                   + f" | {cell_text(c5)} |")
     for d in differences:
-        if d["metric"] == "top1" and "t" in d:
+        # Ours against the authors' per variant, and rank against supcon per side; not the crossed pairs.
+        a, b = (dict(kv.split("=") for kv in d[k].split(",")) for k in ("baseline", "group"))
+        if d["metric"] == "top1" and "t" in d and (a["side"] == b["side"] or a["variant"] == b["variant"]):
             print(f"{d['group']} − {d['baseline']}: top-1 {d['difference']:+.2f} (se {d['standard_error']:.2f}, Welch t {d['t']:+.2f}, "
                   f"df {d['df']:.1f}, p {d['p']:.3f}: {d['reading']})")
     verdict = True
