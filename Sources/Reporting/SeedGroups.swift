@@ -15,7 +15,7 @@ package struct SeedGroups: Sendable {
         package var runs: [RunRecord]
         /// Seeds of the runs with test metrics (the ones averaged).
         package var seeds: [Int]
-        /// Seeds whose run failed or has no test metrics, with why.
+        /// Seeds whose run failed or has no test metrics (still running, killed), with why.
         package var failed: [(seed: Int, reason: String)]
         /// Seeds another group ran that this one has no run for.
         package var missing: [Int]
@@ -94,7 +94,8 @@ package struct SeedGroups: Sendable {
             let runs = members[label]!.sorted { seedOf($0) < seedOf($1) }
             let complete = runs.filter { $0.metric("top1") != nil }
             let failed = runs.filter { $0.metric("top1") == nil }.map { run in
-                (seed: seedOf(run), reason: run.failure ?? (run.status == "complete" ? "no test metrics" : "status \(run.status)"))
+                (seed: seedOf(run), reason: run.failure ?? (run.status == "complete" ? "no test metrics"
+                    : run.status == "running" ? "unfinished: still running, or killed" : "status \(run.status)"))
             }
             let present = Set(runs.map(seedOf))
             var metrics: [String: SeedStatistics.Summary] = [:]
@@ -146,7 +147,8 @@ package struct SeedGroups: Sendable {
         groups.compactMap { group in
             var parts: [String] = []
             if !group.failed.isEmpty {
-                parts.append(group.failed.map { "seed \($0.seed) failed (\($0.reason))" }.joined(separator: ", "))
+                parts.append(group.failed.map { "seed \($0.seed) \($0.reason.hasPrefix("unfinished") ? "" : "failed ")(\($0.reason))" }
+                    .joined(separator: ", "))
             }
             if !group.missing.isEmpty { parts.append("no run for seed\(group.missing.count > 1 ? "s" : "") \(Self.seedList(group.missing))") }
             return parts.isEmpty ? nil : "\(group.label): n=\(group.n); " + parts.joined(separator: "; ") + " (not averaged)"

@@ -21,8 +21,8 @@ final class SeedSweepTests: XCTestCase {
     }
 
     func testSeededSweepComputesSharedStagesOnceAndAveragesTheRuns() throws {
-        let sweep = try cli.run([smokeRecipe, "-m", "stages.lt.factor=0.1,0.2", "--seeds", "3", "stages.encoder.epochs=1",
-                                 "stages.clusters.warmup_epochs=1", "stages.classifier.epochs=3", "stages.data.per_class_limit=100",
+        let sweep = try cli.run([smokeRecipe, "-m", "stages.lt.factor=0.1,0.12", "--seeds", "3", "stages.encoder.epochs=1",
+                                 "stages.clusters.warmup_epochs=1", "stages.classifier.epochs=3",
                                  "stages.data.test_per_class_limit=50", "--threads", "2", "-q"], testStages: false)
         XCTAssertEqual(sweep.status, 0, sweep.stderr)
         XCTAssertTrue(sweep.stdout.contains("grouped by stages.lt.factor over seeds 0–2"), sweep.stdout)
@@ -31,7 +31,7 @@ final class SeedSweepTests: XCTestCase {
         let points = try FileManager.default.contentsOfDirectory(atPath: sweepFolder.path).filter { $0.first!.isNumber }
             .sorted { Int($0.prefix { $0.isNumber })! < Int($1.prefix { $0.isNumber })! }
         XCTAssertEqual(points, ["0-stages.lt.factor=0.1,seed=0", "1-stages.lt.factor=0.1,seed=1", "2-stages.lt.factor=0.1,seed=2",
-                                "3-stages.lt.factor=0.2,seed=0", "4-stages.lt.factor=0.2,seed=1", "5-stages.lt.factor=0.2,seed=2"])
+                                "3-stages.lt.factor=0.12,seed=0", "4-stages.lt.factor=0.12,seed=1", "5-stages.lt.factor=0.12,seed=2"])
 
         // Count each stage's executions from the runs' own records.
         var ran: [String: Int] = [:], hashes: [String: Set<String>] = [:]
@@ -75,9 +75,9 @@ final class SeedSweepTests: XCTestCase {
         XCTAssertEqual(differences.count, 5, "one pair of groups, five headline metrics")
         XCTAssertNotNil(differences.first?["p"] as? Double)
 
-        let table = try cli.run(["compare", sweepFolder.path, "--group-by", "stages.lt.factor", "--baseline", "0.2", "--markdown"], testStages: false)
+        let table = try cli.run(["compare", sweepFolder.path, "--group-by", "stages.lt.factor", "--baseline", "0.12", "--markdown"], testStages: false)
         XCTAssertEqual(table.status, 0, table.stderr)
-        XCTAssertTrue(table.stdout.contains("| top1 | stages.lt.factor=0.2 | stages.lt.factor=0.1 |"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("| top1 | stages.lt.factor=0.12 | stages.lt.factor=0.1 |"), table.stdout)
         let unknown = try cli.run(["compare", sweepFolder.path, "--group-by", "factor"], testStages: false)
         XCTAssertEqual(unknown.status, 2)
         XCTAssertTrue(unknown.stderr.contains("--group-by: no run has the key 'factor'; did you mean "), unknown.stderr)
