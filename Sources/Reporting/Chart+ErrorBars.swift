@@ -48,7 +48,9 @@ extension Chart {
                                + "fill=\"#fff\" stroke=\"#222\" stroke-width=\"1\"><title>\(HTML.escape("\(line.name) \(category): \(String(format: "%.2f", value))"))</title></circle>")
                 }
                 if barWidth >= 30 {
-                    canvas.text(String(format: "%.1f", summary.mean) + (summary.sd.map { String(format: "±%.1f", $0) } ?? ""),
+                    // The sd beside the mean only where a bar is wide enough for both (about 7 px a character).
+                    let sdLabel = barWidth >= 56 ? summary.sd.map { String(format: "±%.1f", $0) } ?? "" : ""
+                    canvas.text(String(format: "%.1f", summary.mean) + sdLabel,
                                 x: middle, y: y(min(summary.mean + (summary.sd ?? 0), y.upper)) - 5, size: 9, fill: "#444")
                 }
             }
