@@ -84,7 +84,7 @@ package struct SweepStatus: Sendable {
              line.failure.map { "\(line.point.folder): \($0)" } ?? line.point.folder]
         })
         if isFinished {
-            text += "\ncomparison:\n" + SweepReport.text(rows)
+            text += "\ncomparison:\n" + SweepReport.text(rows) + folder.groupedText(rows)
         } else {
             text += "\nthe comparison appears here once every point has finished\n"
         }
@@ -116,12 +116,39 @@ package struct SweepStatus: Sendable {
 extension SweepFolder {
     /// Writes the comparison of `rows` into the folder: `comparison.txt`, `comparison.json` and
     /// the HTML page. Best effort: a read-only folder loses the files, not the sweep.
+    /// With a seed axis, also `groups.json` (the seeds' statistics per setting), and every
+    /// point's own report is written again so that it shows where the run sits among its siblings.
     package func writeComparison(_ rows: [SweepReport.Row]) {
-        try? Data(SweepReport.text(rows).utf8).write(to: directory.appendingPathComponent("comparison.txt"), options: .atomic)
+        try? Data((SweepReport.text(rows) + groupedText(rows)).utf8).write(to: directory.appendingPathComponent("comparison.txt"), options: .atomic)
         try? Data((SweepReport.json(rows).prettyJSON() + "\n").utf8)
             .write(to: directory.appendingPathComponent("comparison.json"), options: .atomic)
-        try? ComparisonPage.write(rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) },
-                                  to: directory.appendingPathComponent(RunRecord.reportFile),
-                                  title: "\(recipeName): sweep over \(axes.joined(separator: ", "))")
+        let records = rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) }
+        if let groups = seedGroups(records) {
+            try? Data((groups.json.prettyJSON() + "\n").utf8).write(to: directory.appendingPathComponent(Self.groupsFile), options: .atomic)
+            for record in records where FileManager.default.fileExists(atPath: record.directory.appendingPathComponent("run.json").path) {
+                try? RunReportPage.write(record, to: record.directory.appendingPathComponent(RunRecord.reportFile))
+            }
+        }
+        try? ComparisonPage.write(records, to: directory.appendingPathComponent(RunRecord.reportFile),
+                                  title: "\(recipeName): sweep over \(axes.joined(separator: ", "))", groupBy: seedAxis ? settingAxes : nil)
+    }
+
+    /// The seeds' statistics file of a sweep with a seed axis.
+    package static let groupsFile = "groups.json"
+
+    /// Whether `seed` is one of the swept keys.
+    package var seedAxis: Bool { axes.contains("seed") }
+    /// The swept keys other than the seed: what a seeded sweep's groups are.
+    package var settingAxes: [String] { axes.filter { $0 != "seed" } }
+
+    /// The points grouped by setting over the seed axis (nil without one).
+    func seedGroups(_ records: [RunRecord]) -> SeedGroups? {
+        guard seedAxis else { return nil }
+        return try? SeedGroups(records, keys: settingAxes)
+    }
+
+    /// The grouped table after a blank line, or nothing for a sweep without a seed axis.
+    package func groupedText(_ rows: [SweepReport.Row]) -> String {
+        seedGroups(rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) }).map { "\n" + $0.text } ?? ""
     }
 }

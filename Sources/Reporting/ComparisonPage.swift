@@ -4,15 +4,17 @@ import PipelineDSL
 /// One HTML page comparing runs: the table, grouped many / medium / few bars, overlaid training
 /// curves, and a warning for runs whose recipes differ outside the comparison.
 package enum ComparisonPage {
-    /// Writes the page comparing `runs` (the first is the baseline) to `url`.
-    package static func write(_ runs: [RunRecord], to url: URL, title: String? = nil) throws {
-        do { try Data(html(RunComparison(runs), title: title).utf8).write(to: url, options: .atomic) } catch {
+    /// Writes the page comparing `runs` (the first is the baseline) to `url`; `groupBy` (or runs
+    /// that repeat a setting over seeds) adds the section over seeds.
+    package static func write(_ runs: [RunRecord], to url: URL, title: String? = nil, groupBy: [String]? = nil) throws {
+        let groups = groupBy != nil || SeedGroups.hasRepeatedSeeds(runs) ? (try? SeedGroups(runs, keys: groupBy)) : nil
+        do { try Data(html(RunComparison(runs), title: title, groups: groups).utf8).write(to: url, options: .atomic) } catch {
             throw RunError("cannot write \(url.path): \(error.localizedDescription)")
         }
     }
 
     /// The page.
-    package static func html(_ comparison: RunComparison, title: String? = nil) -> String {
+    package static func html(_ comparison: RunComparison, title: String? = nil, groups: SeedGroups? = nil) -> String {
         let runs = comparison.rows.map(\.run)
         let heading = title ?? "Comparison of \(runs.count) runs"
         let color = { (index: Int) in SVGCanvas.palette[index % SVGCanvas.palette.count] }
@@ -27,6 +29,7 @@ package enum ComparisonPage {
         if !incomplete.isEmpty {
             body += "<div class=\"warn\"><b>Without test metrics:</b> " + HTML.escape(incomplete.map(\.name).joined(separator: ", ")) + "</div>\n"
         }
+        if let groups { body += seedSection(groups) }
         let links = comparison.rows.map { row -> String in
             "<a href=\"\(HTML.escape(row.run.directory.appendingPathComponent(RunRecord.reportFile).path))\">report</a>"
         }
@@ -54,6 +57,46 @@ package enum ComparisonPage {
         }
         body += "</div>\n"
         return HTML.page(title: heading, body: body)
+    }
+
+    /// The comparison over seeds: each setting's mean ± sd with every seed as a dot, what is
+    /// missing, the differences with Welch's t-test, and per-class accuracy.
+    static func seedSection(_ groups: SeedGroups) -> String {
+        let color = { (index: Int) in SVGCanvas.palette[index % SVGCanvas.palette.count] }
+        let names = groups.groups.map { group in
+            String((group.values.isEmpty ? group.label : group.values.map(\.value).joined(separator: ",")).prefix(28))
+        }
+        var body = "<h2>Over seeds</h2>\n<div class=\"sub\">\(HTML.escape(groups.heading))</div>\n"
+        if !groups.gaps.isEmpty {
+            body += "<div class=\"warn\"><b>Missing or failed seeds</b> (not averaged):<ul>"
+                + groups.gaps.map { "<li>\(HTML.escape($0))</li>" }.joined() + "</ul></div>\n"
+        }
+        body += HTML.table(header: groups.groupTable.header, rows: groups.groupTable.rows) + "\n"
+        let headline = ["top1", "top5", "many", "medium", "few"]
+        body += HTML.figure(Chart.errorBars(
+            title: "Test accuracy per setting: mean ± sd, every seed a dot", yLabel: "test accuracy (%)",
+            categories: ["top-1", "top-5", "many-shot", "medium-shot", "few-shot"],
+            series: groups.groups.enumerated().map { index, group in
+                Chart.SpreadSeries(name: names[index], summaries: headline.map { group.metrics[$0] }, color: color(index))
+            }, yMax: 100, width: 1100, height: 360))
+        if !groups.differences.isEmpty {
+            body += "<h3>Differences (group − baseline, Welch's t-test, two-sided p)</h3>\n"
+                + HTML.table(header: groups.differenceTable.header, rows: groups.differenceTable.rows,
+                             classes: groups.differences.map { difference -> String? in
+                                 guard let welch = difference.welch else { return "muted" }
+                                 return welch.p < 0.05 ? nil : "muted"
+                             }) + "\n"
+        }
+        if !groups.classNames.isEmpty {
+            body += HTML.figure(Chart.errorBars(
+                title: "Per-class test accuracy: mean ± sd over seeds", yLabel: "test accuracy (%)", categories: groups.classNames,
+                series: groups.groups.enumerated().map { index, group in
+                    Chart.SpreadSeries(name: names[index], summaries: group.perClass, color: color(index))
+                }, yMax: 100, width: 1100, height: 360))
+            body += "<details><summary>Per-class table</summary>"
+                + HTML.table(header: groups.perClassTable.header, rows: groups.perClassTable.rows) + "</details>\n"
+        }
+        return body
     }
 
     /// A short legend label: the differing values, else the folder name.

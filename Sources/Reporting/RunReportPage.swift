@@ -26,6 +26,7 @@ package enum RunReportPage {
                 + missing.map { "<li>\(HTML.escape($0))</li>" }.joined() + "</ul></div>\n"
         }
         body += cards(run)
+        body += siblingsSection(run)
         body += testSection(run)
         for stage in run.stageNames(kind: "encoder") { body += encoderSection(run, stage: stage) }
         for stage in run.stageNames(kind: "classifier") { body += classifierSection(run, stage: stage) }
@@ -40,6 +41,45 @@ package enum RunReportPage {
         "<div class=\"cards\">" + RunRecord.headlineMetrics.map { name in
             "<div class=\"card\" id=\"metric-\(name)\"><div class=\"v\">\(HTML.number(run.metric(name)))</div><div class=\"k\">\(cardNames[name]!)</div></div>"
         }.joined() + "</div>\n"
+    }
+
+    /// The runs of the same setting with other seeds in the same sweep folder (every recipe key
+    /// equal but the seed), this one included.
+    package static func siblings(of run: RunRecord) -> [RunRecord] {
+        let parent = run.directory.deletingLastPathComponent()
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: parent.appendingPathComponent("sweep.json").path) else { return [] }
+        let mine = run.parameters.filter { $0.key != "seed" }
+        guard !mine.isEmpty else { return [] }
+        let others = ((try? manager.contentsOfDirectory(atPath: parent.path)) ?? []).sorted()
+            .map { parent.appendingPathComponent($0) }
+            .filter { $0.lastPathComponent != run.directory.lastPathComponent && manager.fileExists(atPath: $0.appendingPathComponent("run.json").path) }
+            .map(RunRecord.init(directory:))
+            .filter { $0.parameters.filter { $0.key != "seed" } == mine }
+        return others.isEmpty ? [] : ([run] + others).sorted { ($0.parameters["seed"]?.intValue ?? 0) < ($1.parameters["seed"]?.intValue ?? 0) }
+    }
+
+    /// Where the run sits among its siblings (other seeds of its setting): each headline metric's
+    /// value here, the siblings' mean ± sd, range and this run's rank; nothing without siblings.
+    static func siblingsSection(_ run: RunRecord) -> String {
+        let all = siblings(of: run)
+        guard !all.isEmpty else { return "" }
+        let seedOf = { (r: RunRecord) in r.parameters["seed"]?.intValue ?? 0 }
+        let complete = all.filter { $0.metric("top1") != nil }
+        let incomplete = all.filter { $0.metric("top1") == nil }.map { "seed \(seedOf($0)) (\($0.status))" }
+        var out = "<h2>Among its seeds</h2>\n<div class=\"sub\">This run is seed \(seedOf(run)) of \(all.count) runs of the same setting in "
+            + "this sweep (seeds \(HTML.escape(SeedGroups.seedList(all.map(seedOf))))); \(complete.count) with test metrics.</div>\n"
+        if !incomplete.isEmpty {
+            out += "<div class=\"warn\">Not counted: \(HTML.escape(incomplete.joined(separator: ", ")))</div>\n"
+        }
+        let rows = RunRecord.headlineMetrics.map { name -> [String] in
+            let values = complete.compactMap { $0.metric(name) }
+            let summary = SeedStatistics.Summary(values)
+            let mine = run.metric(name)
+            let rank = mine.map { value in "\(values.filter { $0 > value }.count + 1) of \(values.count)" } ?? "–"
+            return [cardNames[name]!, HTML.number(mine), SeedGroups.meanSD(summary), SeedGroups.range(summary), rank]
+        }
+        return out + HTML.table(header: ["metric", "this run", "mean ± sd over its seeds", "min–max", "rank (1 = highest)"], rows: rows) + "\n"
     }
 
     static func testSection(_ run: RunRecord) -> String {

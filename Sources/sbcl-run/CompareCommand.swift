@@ -3,10 +3,12 @@ import Foundation
 import PipelineDSL
 import Reporting
 
-/// `sbcl-run compare RUN_DIR… [--json|--csv|--markdown]`.
+/// `sbcl-run compare RUN_DIR… [--group-by KEY[,KEY]] [--baseline GROUP] [--json|--csv|--markdown]`.
 struct CompareCommand: CLICommand {
     static let configuration = CommandConfiguration(
-        commandName: "compare", abstract: "Compare runs side by side (a sweep folder stands for its points).")
+        commandName: "compare", abstract: "Compare runs side by side (a sweep folder stands for its points).",
+        discussion: "Runs of several seeds are grouped by setting (every key that differs except the seed, or --group-by): "
+            + "per group n, mean ± sd and min–max, and per pair of groups (or against --baseline) the difference with Welch's t-test.")
 
     /// The table's format.
     enum Format: String, EnumerableFlag {
@@ -19,8 +21,29 @@ struct CompareCommand: CLICommand {
     @Flag(help: "The table's format (default: text).")
     var format: Format = .text
 
+    @Option(name: .customLong("group-by"),
+            help: ArgumentHelp("Group runs by these recipe keys, averaging over seeds (default, when seeds repeat: every key that differs except seed).",
+                               valueName: "key[,key]"))
+    var groupBy: String?
+
+    @Option(help: ArgumentHelp("Compare every group against this one (its label or values, e.g. supcon) instead of every pair.",
+                               valueName: "group"))
+    var baseline: String?
+
     func run(_ configuration: Configuration) throws -> Int32 {
-        let comparison = RunComparison(try Self.runs(folders, command: "compare"))
+        let runs = try Self.runs(folders, command: "compare")
+        if groupBy != nil || baseline != nil || SeedGroups.hasRepeatedSeeds(runs) {
+            let keys = groupBy.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            let groups = try SeedGroups(runs, keys: keys, baseline: baseline)
+            switch format {
+            case .json: CLI.output(groups.json.prettyJSON() + "\n")
+            case .csv: CLI.output(groups.csv)
+            case .markdown: CLI.output(groups.markdown)
+            case .text: CLI.output(groups.text)
+            }
+            return ExitStatus.success
+        }
+        let comparison = RunComparison(runs)
         switch format {
         case .json: CLI.output(comparison.json.prettyJSON() + "\n")
         case .csv: CLI.output(comparison.csv)

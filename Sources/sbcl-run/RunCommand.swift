@@ -32,6 +32,11 @@ struct RunCommand: CLICommand {
     @Flag(name: [.customShort("m"), .long], help: "Run the grid of all combinations of the KEY=A,B overrides.")
     var multirun = false
 
+    @Option(help: ArgumentHelp("Run every grid point with seeds 0 to N-1 (implies -m; the same as seed=range(N)); "
+                               + "the comparison then gives each setting's mean ± sd and Welch's t-test between settings.",
+                               valueName: "n"))
+    var seeds: Int?
+
     @Option(help: ArgumentHelp("Where -m runs its points: local (here, in turn) or slurm (one job array).", valueName: "launcher"),
             transform: OptionValue.launcher)
     var launcher = "local"
@@ -46,7 +51,9 @@ struct RunCommand: CLICommand {
 
     func run(_ configuration: Configuration) throws -> Int32 {
         let source = try CLI.recipeSource(words)
-        let sweep = try Sweep.parse(source.overrides)
+        var sweep = try Sweep.parse(source.overrides)
+        if let seeds { try sweep.addSeeds(seeds) }
+        let multirun = self.multirun || seeds != nil
         if launcher == "slurm" && !multirun {
             throw UsageError("--launcher slurm submits a sweep; add -m and at least one KEY=A,B override")
         }
@@ -100,7 +107,7 @@ struct RunCommand: CLICommand {
     /// order, or submits them to Slurm; shared stages come from the cache after their first computation.
     func runGrid(_ sweep: Sweep, source: (data: Data, file: String, overrides: [String]), registry: StageRegistry,
                  cache: ArtifactCache, runsDirectory: URL, threads: Int, configuration: Configuration) throws -> Int32 {
-        guard !sweep.axes.isEmpty else { throw UsageError("-m needs at least one KEY=A,B override with several values") }
+        guard !sweep.axes.isEmpty else { throw UsageError("-m needs at least one KEY=A,B override with several values, or --seeds N") }
         var plans: [Plan] = []
         var diagnostics: [Diagnostic] = []
         for point in sweep.points {
@@ -132,7 +139,7 @@ struct RunCommand: CLICommand {
                                       device: place.device, quiet: output.quiet))
         }
         folder.writeComparison(rows)
-        CLI.output(output.json ? SweepReport.json(rows).prettyJSON() + "\n" : SweepReport.text(rows))
+        CLI.output(output.json ? SweepReport.json(rows).prettyJSON() + "\n" : SweepReport.text(rows) + folder.groupedText(rows))
         return rows.contains { $0.error != nil } ? ExitStatus.failure : ExitStatus.success
     }
 

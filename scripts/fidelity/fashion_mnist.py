@@ -44,6 +44,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -158,12 +159,39 @@ def run_cell(side, variant, seed, schedule, results, threads, drop_last=False):
           f"class 5 {record['per_class'][5]:.1f}  ({record['seconds']:.0f} s)", flush=True)
 
 
-def mean_sd(values):
-    if not values:
-        return float("nan"), float("nan")
-    m = sum(values) / len(values)
-    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return m, sd
+def sbcl_run():
+    return os.environ.get("SBCL_RUN", os.path.join(ROOT, ".build", "release", "sbcl-run"))
+
+
+def grouped(cells):
+    """The cells' statistics from `sbcl-run compare --group-by side,variant --json` (docs/seeds.md):
+    each cell becomes a minimal run folder (run.json with its seed, side and variant; metrics.json),
+    so the table's means, sample sds and Welch tests are the ones `compare` prints for any sweep."""
+    with tempfile.TemporaryDirectory(prefix="sbcl-fidelity-") as tmp:
+        folders = []
+        for (side, variant), rows in sorted(cells.items()):
+            for r in rows:
+                folder = os.path.join(tmp, f"{side}-{variant}-seed{r['seed']}")
+                os.makedirs(folder)
+                json.dump({"status": "complete", "overrides": [], "stages": [],
+                           "parameters": {"seed": r["seed"], "side": side, "variant": variant}},
+                          open(os.path.join(folder, "run.json"), "w"))
+                json.dump({k: r[k] for k in ("top1", "top5", "many", "medium", "few", "per_class") if k in r},
+                          open(os.path.join(folder, "metrics.json"), "w"))
+                folders.append(folder)
+        if not folders:
+            return {}, []
+        out = subprocess.run([sbcl_run(), "compare", *folders, "--group-by", "side,variant", "--json"],
+                             capture_output=True, text=True, check=True).stdout
+    result = json.loads(out)
+    groups = {(g["values"]["side"], g["values"]["variant"]): g for g in result["groups"]}
+    return groups, result["differences"]
+
+
+def cell_text(summary):
+    if not summary:
+        return "-"
+    return f"{summary['mean']:.2f} ± {summary['sd']:.2f}" if "sd" in summary else f"{summary['mean']:.2f}"
 
 
 def table(schedule, results, variants, tolerance=1.5, drop_last=False):
@@ -172,20 +200,28 @@ def table(schedule, results, variants, tolerance=1.5, drop_last=False):
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
         r = json.load(open(os.path.join(folder, name)))
         cells.setdefault((r["side"], r["variant"]), []).append(r)
-    print(f"\nschedule {schedule} ({folder}); mean ± sd over seeds")
+    groups, differences = grouped(cells)
+    print(f"\nschedule {schedule} ({folder}); mean ± sample sd over seeds (sbcl-run compare --group-by side,variant)")
     print("| run | seeds | top-1 | many | medium | class 5 |")
     print("|---|---|---|---|---|---|")
     means = {}
     for variant in variants:
         for side in ("authors", "ours", "ours_paired"):
-            rows = cells.get((side, variant), [])
-            if side == "ours_paired" and not rows:
+            g = groups.get((side, variant))
+            if side == "ours_paired" and not g:
                 continue
-            stats = [mean_sd([r[k] for r in rows]) for k in ("top1", "many", "medium")]
-            c5 = mean_sd([r["per_class"][5] for r in rows])
-            means[(side, variant)] = stats[0][0]
-            seeds = ",".join(str(r["seed"]) for r in sorted(rows, key=lambda r: r["seed"]))
-            print(f"| {side} `{variant}` | {seeds or '-'} | " + " | ".join(f"{m:.2f} ± {sd:.2f}" for m, sd in stats + [c5]) + " |")
+            metrics = g["metrics"] if g else {}
+            c5 = g["per_class"][5] if g and len(g["per_class"]) > 5 and "mean" in g["per_class"][5] else None
+            means[(side, variant)] = metrics["top1"]["mean"] if "top1" in metrics else float("nan")
+            seeds = ",".join(str(s) for s in g["seeds"]) if g else ""
+            print(f"| {side} `{variant}` | {seeds or '-'} | " + " | ".join(cell_text(metrics.get(k)) for k in ("top1", "many", "medium"))
+                  + f" | {cell_text(c5)} |")
+    for d in differences:
+        # Ours against the authors' per variant, and rank against supcon per side; not the crossed pairs.
+        a, b = (dict(kv.split("=") for kv in d[k].split(",")) for k in ("baseline", "group"))
+        if d["metric"] == "top1" and "t" in d and (a["side"] == b["side"] or a["variant"] == b["variant"]):
+            print(f"{d['group']} − {d['baseline']}: top-1 {d['difference']:+.2f} (se {d['standard_error']:.2f}, Welch t {d['t']:+.2f}, "
+                  f"df {d['df']:.1f}, p {d['p']:.3f}: {d['reading']})")
     verdict = True
     for variant in variants:
         a, o = means[("authors", variant)], means[("ours", variant)]

@@ -16,13 +16,15 @@ public struct Sweep: Sendable {
     public var axes: [Axis]
 
     /// Splits arguments into fixed overrides and axes: `key=a,b` (top-level commas, outside
-    /// brackets and quotes) is an axis.
+    /// brackets and quotes) is an axis, and so is `key=range(N)` (also `range(START, STOP[, STEP])`,
+    /// integers as Python's `range`, the way Hydra's sweeps write it).
     public static func parse(_ arguments: [String]) throws -> Sweep {
         var sweep = Sweep(fixed: [], axes: [])
         for argument in arguments {
             let override = try Override.parse(argument)
-            let values = override.valueText.map(splitTopLevel) ?? []
-            if values.count > 1 {
+            let range = try override.valueText.flatMap { try rangeValues($0, argument: argument) }
+            let values = range ?? override.valueText.map(splitTopLevel) ?? []
+            if values.count > 1 || range != nil {
                 guard override.operation != .remove else { throw UsageError("cannot sweep a removal: '\(argument)'") }
                 let prefix = String(argument.prefix { $0 != "=" })
                 if values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
@@ -34,6 +36,36 @@ public struct Sweep: Sendable {
             }
         }
         return sweep
+    }
+
+    /// The values of `range(…)`, or nil when `text` is not one.
+    static func rangeValues(_ text: String, argument: String) throws -> [String]? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("range("), trimmed.hasSuffix(")") else { return nil }
+        let inner = trimmed.dropFirst("range(".count).dropLast()
+        let numbers = inner.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...3).contains(numbers.count), numbers.allSatisfy({ $0 != nil }) else {
+            throw UsageError("'\(argument)': expected range(N), range(START, STOP) or range(START, STOP, STEP) with integers")
+        }
+        let n = numbers.map { $0! }
+        let (start, stop, step) = n.count == 1 ? (0, n[0], 1) : (n[0], n[1], n.count == 3 ? n[2] : 1)
+        guard step != 0 else { throw UsageError("'\(argument)': the step of range() cannot be 0") }
+        let values = Array(stride(from: start, to: stop, by: step))
+        guard !values.isEmpty, values.count <= 10_000 else {
+            throw UsageError("'\(argument)': range() gives \(values.count) values; expected 1 to 10000")
+        }
+        return values.map(String.init)
+    }
+
+    /// Adds the seeds `0..<count` as the last axis (varying fastest, so each setting's seeds are
+    /// neighbours in the grid): what `--seeds N` does. A `seed` already swept or set is refused.
+    public mutating func addSeeds(_ count: Int) throws {
+        guard count >= 1 else { throw UsageError("--seeds \(count): expected at least 1 seed") }
+        let seedKey = { (prefix: String) in prefix.trimmingCharacters(in: CharacterSet(charactersIn: "+ ")) == "seed" }
+        if axes.contains(where: { seedKey($0.prefix) }) || fixed.contains(where: { $0.path == ["seed"] }) {
+            throw UsageError("--seeds \(count) sets the seed; drop the seed=… override, or drop --seeds")
+        }
+        axes.append(Axis(prefix: "seed", values: (0..<count).map(String.init)))
     }
 
     /// Every point of the grid: its overrides (fixed first) and its `key=value` assignments.
