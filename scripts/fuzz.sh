@@ -63,7 +63,7 @@ build_recipe() {
         for c in "$yams"/CYaml/src/*.c; do
             clang -O1 -g -fsanitize=fuzzer-no-link,address -I "$yams/CYaml/include" -c "$c" -o "$mods/$(basename "$c" .c).o" || return 1
         done
-        swiftc -parse-as-library -O -g -sanitize=fuzzer,address -wmo -c -module-name Yams -I "$yams/CYaml/include" \
+        swiftc -parse-as-library -O -g -sanitize=fuzzer,address -wmo -c -module-name Yams -D SWIFT_PACKAGE -I "$yams/CYaml/include" \
             -emit-module -emit-module-path "$mods/Yams.swiftmodule" "$yams"/Yams/*.swift -o "$mods/Yams.o" || return 1
         swiftc -parse-as-library -O -g -wmo -c -module-name Crypto -emit-module -emit-module-path "$mods/Crypto.swiftmodule" \
             Fuzz/CryptoStub.swift -o "$mods/Crypto.o" || return 1
