@@ -9,7 +9,9 @@ struct SVGScale {
     /// A scale over `values` (padded when they are all equal); a log scale keeps positive values only.
     init(covering values: [Double], to start: Double, _ end: Double, logarithmic: Bool = false, includeZero: Bool = false) {
         // Any finite value is drawn: beyond ±1e300 it is pinned there, so spans and steps stay finite.
-        let finite = values.filter { $0.isFinite && (!logarithmic || $0 > 0) }.map { min(max($0, -Self.limit), Self.limit) }
+        // On a log scale, positive values below 1e-300 are drawn at 1e-300 (10^floor(log10 5e-324) is 0).
+        let finite = values.filter { $0.isFinite && (!logarithmic || $0 > 0) }
+            .map { min(max($0, logarithmic ? 1 / Self.limit : -Self.limit), Self.limit) }
         var low = finite.min() ?? (logarithmic ? 1 : 0), high = finite.max() ?? (logarithmic ? 10 : 1)
         if includeZero && !logarithmic { low = min(low, 0); high = max(high, 0) }
         if logarithmic {
@@ -42,7 +44,9 @@ struct SVGScale {
     /// Tick values: powers of ten (and 2×, 5× when few) on a log scale, 1-2-5 steps otherwise.
     func ticks(_ approximate: Int = 5, integers: Bool = false) -> [Double] {
         if logarithmic {
-            let decades = Array(Int(log10(lower).rounded())...Int(log10(upper).rounded())).map { pow(10, Double($0)) }
+            let first = log10(lower), last = log10(upper)
+            guard first.isFinite, last.isFinite, first <= last else { return [] }
+            let decades = Array(Int(first.rounded())...Int(last.rounded())).map { pow(10, Double($0)) }
             guard decades.count <= 3 else { return decades }
             return decades.flatMap { [$0, 2 * $0, 5 * $0] }.filter { $0 >= lower && $0 <= upper }
         }

@@ -155,7 +155,7 @@ final class CheckpointFileTests: XCTestCase {
 
         let problems = cache.verifyCheckpoints().map { "\($0.hash.prefix(1)) \($0.reason)" }
         XCTAssertEqual(problems, [
-            "2 checkpoint ck.safetensors is 5 bytes, its digest says 1019 (truncated or damaged)",
+            "2 checkpoint ck.safetensors is 5 bytes, its digest says 1026 (truncated or damaged)",
             "3 checkpoint ck.safetensors does not match its digest (damaged or edited)",
             "3 checkpoint ck.safetensors.previous does not match its digest (damaged or edited)",
             "4 checkpoint the folder is a symbolic link",
