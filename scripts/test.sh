@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 swift build -c release -Xswiftc -enable-testing --build-tests
-scripts/fuzz.sh 5  # libFuzzer over the data and tensor file readers, 5 s each (40 s); docs/hostile-inputs.md
+scripts/fuzz.sh 5  # libFuzzer over the data and tensor file readers and the recipe loader, 5 s each (45 s); docs/hostile-inputs.md
 # NVRTC from PyPI: every CUDA kernel compiles in the tests (no GPU needed), so once it is installed
 # a missing NVRTC fails them instead of skipping them (Tests/CUDABackendTests/NVRTCCompileTests.swift).
 if scripts/setup-cuda-compile.sh >/dev/null; then export SBCL_REQUIRE_NVRTC="${SBCL_REQUIRE_NVRTC:-1}"

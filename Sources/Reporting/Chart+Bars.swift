@@ -13,7 +13,7 @@ extension Chart {
                             yMax: Double? = nil, width: Double = 560, height: Double = 300) -> String {
         var canvas = SVGCanvas(width: width, height: height)
         canvas.frame(title: title, xLabel: "", yLabel: yLabel)
-        let values = series.flatMap { $0.values.compactMap { $0 } }
+        let values = series.flatMap { $0.values.compactMap { $0 } }.filter(\.isFinite)
         let y = yMax.map { SVGScale(lower: 0, upper: $0, start: canvas.plotBottom, end: canvas.plotTop + 22) }
             ?? SVGScale(covering: values, to: canvas.plotBottom, canvas.plotTop + 22, includeZero: true)
         canvas.yAxis(y)
@@ -24,8 +24,10 @@ extension Chart {
             canvas.text(group, x: canvas.plotLeft + (Double(g) + 0.5) * groupWidth, y: canvas.plotBottom + 16, size: 11)
             for (s, line) in series.enumerated() {
                 let x = start + Double(s) * barWidth
-                guard let value = line.values[g] else {
-                    canvas.text("n/a", x: x + barWidth / 2, y: canvas.plotBottom - 4, size: 9, fill: "#888")
+                guard let value = line.values[g], value.isFinite else {
+                    // A NaN or infinite value is named, not drawn.
+                    canvas.text(line.values[g].map { "\($0)" } ?? "n/a", x: x + barWidth / 2, y: canvas.plotBottom - 4, size: 9,
+                                fill: line.values[g] == nil ? "#888" : "#b0413e")
                     continue
                 }
                 canvas.rect(x: x + 1, y: y(value), width: barWidth - 2, height: canvas.plotBottom - y(value), fill: line.color,

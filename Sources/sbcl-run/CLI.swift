@@ -67,6 +67,8 @@ enum CLI {
         do {
             let configuration = try Configuration(environment: environment)
             prepareBackends(configuration)
+            // SIGINT, SIGTERM, SIGHUP: a run marks itself failed and the cache releases what it holds.
+            Interruption.install()
             return try command.run(configuration)
         } catch {
             return ExitStatus.report(error)

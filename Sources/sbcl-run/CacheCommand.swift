@@ -60,8 +60,12 @@ struct CacheCommand: CLICommand {
             let cache = try cacheOption.cache(configuration, create: false)
             let damaged = cache.verifyAll()
             for entry in damaged { CLI.output("damaged \(entry.hash): \(entry.reason)\n") }
-            CLI.output("\(cache.list().count) entries, \(damaged.count) damaged\(damaged.isEmpty ? "" : " (run 'sbcl-run cache gc' to remove them)")\n")
-            return damaged.isEmpty ? ExitStatus.success : ExitStatus.failure
+            let checkpoints = cache.verifyCheckpoints()
+            for entry in checkpoints { CLI.output("damaged checkpoint \(entry.hash): \(entry.reason)\n") }
+            let count = damaged.count + checkpoints.count
+            CLI.output("\(cache.list().count) entries, \(damaged.count) damaged; \(checkpoints.count) damaged checkpoint\(checkpoints.count == 1 ? "" : "s")"
+                       + "\(count == 0 ? "" : " (run 'sbcl-run cache gc' to remove them)")\n")
+            return count == 0 ? ExitStatus.success : ExitStatus.failure
         }
     }
 
@@ -80,7 +84,7 @@ struct CacheCommand: CLICommand {
             let cache = try cacheOption.cache(configuration, create: false)
             let report = try cache.collectGarbage(olderThan: olderThanDays.map { $0 * 86_400 })
             CLI.output("removed \(report.damaged.count) damaged and \(report.expired.count) expired entries, "
-                       + "\(report.temporaries) temporary folders, \(report.checkpoints) stale checkpoints\n")
+                       + "\(report.temporaries) temporary folders, \(report.checkpoints) stale checkpoints, \(report.leases) dead leases\n")
             return ExitStatus.success
         }
     }

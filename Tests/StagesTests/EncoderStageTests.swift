@@ -253,7 +253,8 @@ final class EncoderStageTests: XCTestCase {
         let index = file.tensors.firstIndex { $0.name == "model.head.2.weight" }!
         let shape = file.tensors[index].array.shape
         file.tensors[index].array = HostArray(floats: [Float](repeating: .nan, count: shape.reduce(1, *)), shape: shape)
-        try SafeTensors.write(file, to: url)
+        // Sealed again, as a run whose weights went bad by themselves would have written it.
+        try CheckpointFile.write(to: url) { try SafeTensors.write(file, to: $0) }
         let poisoned = try Data(contentsOf: url)
 
         let resumed = try encoderContext(plan: plan, data: tinyDataArtifact(), folder: folder, isResuming: true)

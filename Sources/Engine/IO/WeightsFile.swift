@@ -13,16 +13,32 @@ public struct WeightsFile: Sendable {
     /// One line: the format, where the state dict was, what was renamed, how many tensors.
     public var description: String
 
-    /// Reads the weights in `url`.
-    /// - Throws: `TensorFileError` for an unreadable or damaged file, or a checkpoint that holds
-    ///   no state dict (naming what it does hold).
+    /// Reads the weights in `url`; every floating-point tensor must be finite (`checkFinite()`).
+    /// - Throws: `TensorFileError` for an unreadable or damaged file, a checkpoint that holds
+    ///   no state dict (naming what it does hold), or a tensor holding NaN or ±∞ (naming it).
     public static func load(contentsOf url: URL) throws -> WeightsFile {
         let bytes = try FileIO.readAll(url)
+        let weights: WeightsFile
         if TorchCheckpoint.isTorchFile(bytes) {
-            return try fromTorch(TorchCheckpoint.decode(bytes, path: url.path), path: url.path)
+            weights = try fromTorch(TorchCheckpoint.decode(bytes, path: url.path), path: url.path)
+        } else {
+            let file = try SafeTensors.decode(bytes, path: url.path)
+            weights = WeightsFile(arrays: file, description: "safetensors, \(file.tensors.count) tensors")
         }
-        let file = try SafeTensors.decode(bytes, path: url.path)
-        return WeightsFile(arrays: file, description: "safetensors, \(file.tensors.count) tensors")
+        try weights.checkFinite()
+        return weights
+    }
+
+    /// Throws when a floating-point tensor holds NaN or ±∞ (as float32, what the engine computes
+    /// in): such a value would spread through every output without a word.
+    /// - Throws: `TensorFileError.inconsistent` naming the file, the tensor, how many values are
+    ///   not finite and the index of the first.
+    public func checkFinite() throws {
+        for (name, array) in arrays.tensors {
+            do { try array.checkFinite(path: arrays.path) } catch let error as TensorFileError {
+                throw TensorFileError(path: arrays.path, kind: .inconsistent, message: "tensor '\(name)': \(error.message)")
+            }
+        }
     }
 
     /// The state dict inside a decoded checkpoint, renamed as above.

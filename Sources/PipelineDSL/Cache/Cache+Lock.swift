@@ -68,7 +68,13 @@ extension ArtifactCache {
             if let descriptor = try lease.tryCreate(for: holder) {
                 let heartbeat = LeaseHeartbeat(holder: holder, descriptor: descriptor, interval: lockPolicy.heartbeatInterval)
                 heartbeat.start()
+                // An interrupted process gives its lease back before it exits.
+                let release = Interruption.add { _ in
+                    heartbeat.stop()
+                    lease.release(descriptor)
+                }
                 defer {
+                    Interruption.remove(release)
                     heartbeat.stop()
                     lease.release(descriptor)
                 }

@@ -30,6 +30,16 @@ extension ArtifactCache {
         }
     }
 
+    /// Checks every checkpoint folder (see `CheckpointFile`): a checkpoint that does not match its
+    /// digest, has none, or is a symbolic link, and a folder that is a link. One line per
+    /// problem, by hash; folders whose lock is held (a stage writing them now) are skipped.
+    public func verifyCheckpoints() -> [(hash: String, reason: String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("checkpoints").path)) ?? []
+        return names.sorted().filter { !isLocked($0) }.flatMap { hash in
+            CheckpointFile.problems(inFolder: checkpointDirectory(hash)).map { (hash: hash, reason: "checkpoint \($0)") }
+        }
+    }
+
     /// What `gc` removed.
     public struct CollectionReport: Sendable {
         /// Damaged entries removed.
@@ -38,12 +48,15 @@ extension ArtifactCache {
         public var expired: [String] = []
         /// Leftover temporary folders removed.
         public var temporaries = 0
-        /// Checkpoint folders removed (their entry is complete, or `--checkpoints` was given).
+        /// Checkpoint folders removed (their entry is complete, or no checkpoint in them verifies).
         public var checkpoints = 0
+        /// Lease files of processes that are gone (killed with SIGKILL, or a host rebooted).
+        public var leases = 0
     }
 
     /// Removes damaged entries, temporary leftovers of dead writers, checkpoints of complete
-    /// entries and, with `olderThan`, entries created longer ago than that many seconds.
+    /// entries, checkpoint folders with no checkpoint that verifies (damaged, or links), leases
+    /// of dead processes and, with `olderThan`, entries created longer ago than that many seconds.
     ///
     /// Entries whose lock is held by a running process are left alone.
     public func collectGarbage(olderThan maximumAge: TimeInterval? = nil, now: Date = Date()) throws -> CollectionReport {
@@ -68,10 +81,20 @@ extension ArtifactCache {
             }
         }
         for hash in (try? fileManager.contentsOfDirectory(atPath: root.appendingPathComponent("checkpoints").path)) ?? [] {
-            if fileManager.fileExists(atPath: entryDirectory(hash).path) && !isLocked(hash) {
-                try? fileManager.removeItem(at: checkpointDirectory(hash))
+            guard !isLocked(hash) else { continue }
+            let folder = checkpointDirectory(hash)
+            if fileManager.fileExists(atPath: entryDirectory(hash).path) || !CheckpointFile.isUsable(folder) {
+                // A link is removed itself (`removeItem` does not follow it); a folder's links likewise.
+                try? fileManager.removeItem(at: folder)
                 report.checkpoints += 1
             }
+        }
+        let locks = root.appendingPathComponent("locks")
+        for name in (try? fileManager.contentsOfDirectory(atPath: locks.path)) ?? [] where name.hasSuffix(".lease") {
+            let hash = String(name.dropLast(".lease".count))
+            let lease = lease(of: hash)
+            guard let text = lease.contents(), LockHolder(text: text)?.deathCertificate != nil, lease.reclaim(expected: text) else { continue }
+            report.leases += 1
         }
         return report
     }

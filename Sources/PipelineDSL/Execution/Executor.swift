@@ -84,9 +84,14 @@ public struct Executor: Sendable {
     /// `metrics.jsonl` (every training epoch) and `run.json` (overrides, each stage's outcome and time).
     public func run(_ plan: Plan) throws -> RunSummary {
         if let coordinator = options.coordinator, coordinator.rank != 0 { return try follow(plan, coordinator: coordinator) }
+        let stale = RunState.markStaleRuns(in: options.runsDirectory)
         let runDirectory = try makeRunDirectory(for: plan.recipe)
         announce(RankMessage(action: "run", text: runDirectory.path))
         let log = RunLog(fileURL: runDirectory.appendingPathComponent("log.txt"), echo: options.echo)
+        for (folder, reason) in stale {
+            log.write("marked the earlier run \(folder.path) failed: \(reason)")
+            options.observer?.runFinished(runDirectory: folder, failure: reason)
+        }
         try write(RecipeWriter.yaml(plan.recipe, registry: registry), to: runDirectory.appendingPathComponent("recipe.yaml"))
         // Verify each entry once (digesting large artifacts is not free); the lock re-checks the rest.
         var initial: [String: ArtifactCache.EntryState] = [:]
@@ -163,7 +168,10 @@ public struct Executor: Sendable {
     func compute(_ stage: PlannedStage, inputs: [StageInput], seed: Int, device: String, log: RunLog,
                  recorder: RunRecorder) throws -> (Manifest, StageOutcome) {
         let staging = try cache.makeStaging(stage.hash)
+        let removeStaging = Interruption.add { _ in try? FileManager.default.removeItem(at: staging) }
+        defer { Interruption.remove(removeStaging) }
         let checkpoints = cache.checkpointDirectory(stage.hash)
+        for note in CheckpointFile.clearLinks(in: checkpoints) { log.write("[\(stage.name)] \(note)") }
         let resuming = cache.hasCheckpoint(stage.hash)
         let history = checkpoints.appendingPathComponent(RunContext.historyFile)
         if resuming { recorder.replay(history) }

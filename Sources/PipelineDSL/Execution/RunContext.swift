@@ -96,10 +96,18 @@ public final class RunContext: @unchecked Sendable {
 
     /// Adds run metrics (e.g. `top1`, `per_class`); they are stored with the artifact, so a cached
     /// stage still contributes them, and the executor writes them to the run's `metrics.json`.
+    ///
+    /// A metric that is NaN or infinite (or holds one) cannot be written as JSON: it is left out
+    /// and the log names it.
     public func recordMetrics(_ values: [String: ParamValue]) {
+        let notFinite = values.filter { !$0.value.isFiniteValue }.keys.sorted()
+        if !notFinite.isEmpty {
+            log("metric\(notFinite.count == 1 ? "" : "s") \(notFinite.map { "'\($0)'" }.joined(separator: ", ")) "
+                + "not finite (NaN or infinite): left out of the metrics")
+        }
         lock.lock()
         defer { lock.unlock() }
-        metrics.merge(values) { _, new in new }
+        metrics.merge(values.filter { $0.value.isFiniteValue }) { _, new in new }
     }
 
     /// Records what a training stage measured in `epoch` (`event` `epoch`) or at an event in it

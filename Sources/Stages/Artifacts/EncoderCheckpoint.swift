@@ -8,8 +8,10 @@ import Engine
 /// the last finished epoch. The loader needs no state of its own: its batches are a pure function
 /// of (seed, epoch, step), so the epoch says where it resumes.
 ///
-/// Stored as one safetensors file written atomically (temporary file, then rename), so a kill
-/// leaves either the previous checkpoint or the new one.
+/// Stored as one safetensors file sealed with its digest (`CheckpointFile`): written under a
+/// temporary name, then renamed, the one it replaces kept as the previous checkpoint. A kill
+/// leaves either the previous checkpoint or the new one; a damaged or edited file is not trusted
+/// (the previous one, or a start from scratch, is used instead, with a log line).
 public struct EncoderCheckpoint {
     /// The file name inside the stage's checkpoint folder.
     public static let fileName = "encoder-checkpoint.safetensors"
@@ -60,7 +62,7 @@ public struct EncoderCheckpoint {
         tensors += extras.map { (name: "extra." + $0.name, array: $0.array) }
         let metadata = ["format_version": "\(Self.formatVersion)", "epoch": "\(epoch)",
                         "last_loss": "\(lastLoss.bitPattern)", "ranks": "\(ranks)"]
-        try SafeTensors.write(tensors, metadata: metadata, to: Self.url(in: directory))
+        try CheckpointFile.write(to: Self.url(in: directory)) { try SafeTensors.write(tensors, metadata: metadata, to: $0) }
     }
 
     /// Reads the checkpoint in `directory` into `model` and `optimizer`; nil when there is none.
@@ -69,10 +71,13 @@ public struct EncoderCheckpoint {
     ///   model (a different recipe cannot share the folder: it is keyed by the stage's hash).
     /// `extras` receives the file to read what `write(model:optimizer:extras:to:)` added (names
     /// prefixed `extra.`), after the model and optimiser are loaded.
+    ///
+    /// The file is read only if it matches its digest; otherwise the previous checkpoint is read
+    /// if it does, else nil is returned (start from scratch), and `log` gets one sentence saying which.
     public static func read(from directory: URL, model: any Module, optimizer: SGD,
-                            extras: (SafeTensorsFile) throws -> Void = { _ in }) throws -> EncoderCheckpoint? {
-        let url = Self.url(in: directory)
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+                            extras: (SafeTensorsFile) throws -> Void = { _ in },
+                            log: (String) -> Void = { _ in }) throws -> EncoderCheckpoint? {
+        guard let url = CheckpointFile.resumable(Self.url(in: directory), log: log) else { return nil }
         do {
             let file = try SafeTensors.read(contentsOf: url)
             guard file.metadata["format_version"] == "\(formatVersion)", let epoch = file.metadata["epoch"].flatMap({ Int($0) }),

@@ -44,8 +44,9 @@ public enum ClassifierStage {
         let trainer = ClassifierTrainer(configuration: configuration, classCounts: classCounts,
                                         featureCount: encoder.featureDimension, seed: seed, place: place)
         let checkpoint = context.checkpointDirectory.appendingPathComponent("classifier.ckpt.safetensors")
-        if context.isResuming, FileManager.default.fileExists(atPath: checkpoint.path) {
-            try trainer.loadCheckpoint(from: checkpoint)
+        // Sealed with its digest (`CheckpointFile`): a damaged one is replaced by the previous, or by a start from scratch.
+        if context.isResuming, let resumable = CheckpointFile.resumable(checkpoint, log: { context.log($0) }) {
+            try trainer.loadCheckpoint(from: resumable)
             context.log("resuming after epoch \(trainer.completedEpochs)")
         }
         context.log("\(configuration.method.rawValue): \(configuration.form.rawValue) head on \(encoder.featureDimension)-d features, \(source.count) images, \(classCounts.count) classes, \(configuration.epochs) epochs, augment \(augment)")
@@ -106,7 +107,7 @@ public enum ClassifierStage {
                 throw RunError("stage '\(context.stageName)': the classifier loss became \(last.loss) in epoch \(trainer.completedEpochs); lower learning_rate")
             }
             try place.verifyIdentical(trainer.head, optimizer: trainer.optimizer, after: trainer.completedEpochs, stage: context.stageName)
-            if context.isWriter { try trainer.saveCheckpoint(to: checkpoint) }
+            if context.isWriter { try CheckpointFile.write(to: checkpoint) { try trainer.saveCheckpoint(to: $0) } }
             let epoch = trainer.completedEpochs
             let line = String(format: "epoch %d/%d loss %.4f train acc %.2f%% lr %.5f time %.2f s", epoch, configuration.epochs,
                               last.loss, last.accuracy, last.learningRate, Date().timeIntervalSince(started))

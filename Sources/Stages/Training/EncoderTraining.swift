@@ -79,7 +79,8 @@ final class EncoderTraining {
         let epochEnds = EncoderEpochs(context: context, place: place, epochs: epochs, checkpointEvery: checkpointEvery,
                                       stopAfterEpoch: stopAfterEpoch)
         if context.isResuming,
-           let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer) {
+           let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer,
+                                                       log: { context.log($0) }) {
             try epochEnds.checkRanks(of: checkpoint)
             guard checkpoint.subclasses.isEmpty
                     || (checkpoint.subclasses.count == train.count && checkpoint.classTemperatures.count == train.classCount) else {

@@ -91,7 +91,7 @@ final class MoCoTraining {
                                       stopAfterEpoch: stopAfterEpoch)
         if context.isResuming,
            let checkpoint = try EncoderCheckpoint.read(from: context.checkpointDirectory, model: model, optimizer: optimizer,
-                                                       extras: { try self.restoreExtras($0) }) {
+                                                       extras: { try self.restoreExtras($0) }, log: { context.log($0) }) {
             guard checkpoint.subclasses.isEmpty || checkpoint.subclasses.count == images.count else {
                 throw RunError("\(EncoderCheckpoint.url(in: context.checkpointDirectory).path): holds \(checkpoint.subclasses.count) subclass labels "
                                + "for \(images.count) images; delete it to start over")
