@@ -133,11 +133,11 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         self.module = module
         self.functions = functions
         self.cublas = handle
-        self.memoryLimit = memoryLimit ?? Swift.max(free, 1 << 20)
+        let limit = memoryLimit ?? Swift.max(free, 1 << 20)
+        self.memoryLimit = limit
         // Workspace: up to 1 GiB, and no more than an eighth of what the backend may hold.
         self.convolutions = convolutionPath == .im2col ? nil : libraries.cudnn.flatMap {
-            CuDNNConvolutions(api: $0, stream: stream!, tf32: precision != .float32,
-                              workspaceLimit: Swift.min(1 << 30, (memoryLimit ?? Swift.max(free, 1 << 20)) / 8))
+            CuDNNConvolutions(api: $0, stream: stream!, tf32: precision != .float32, workspaceLimit: Swift.min(1 << 30, limit / 8))
         }
         self.cublasVersion = Int(version)
         self.nvrtcVersion = compiler.version

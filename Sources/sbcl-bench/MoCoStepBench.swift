@@ -13,11 +13,7 @@ import Stages
 /// first (warm-up) steps fill it with this batch's classes.
 func runMoCoStepBench(_ o: ModelBenchOptions, arch: ResNetImageNet.Architecture, queue: Int) throws {
     guard queue % o.batch == 0 else { throw BenchError.usage("--queue \(queue) must be a multiple of --batch \(o.batch)") }
-    let choice = try DeviceSelection.select(o.device)
-    if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-    let place = choice.backend === CPUBackend.shared ? ExecutionPlace.cpu(threads: o.threads)
-        : ExecutionPlace.single(on: choice.backend, threads: o.threads)
-    place.activate()
+    let place = try benchPlace(o)
     let model = MoCo(arch, queueSize: queue, seed: 0)
     place.adopt(model)
     let optimizer = SGD(parameters: model.queryParameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)

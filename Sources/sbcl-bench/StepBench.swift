@@ -99,13 +99,7 @@ func timed(_ body: () throws -> Void) rethrows -> Double {
 func runStepBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) throws {
     let job = try configuration.joinRankJob()
     defer { job?.finish() }
-    let choice = try DeviceSelection.select(o.device)
-    if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-    let onDevice = !(choice.backend === CPUBackend.shared)
-    if onDevice && job != nil { throw BenchError.usage("--device \(o.device) runs on one process only") }
-    let place = onDevice ? ExecutionPlace.single(on: choice.backend, threads: o.threads)
-        : ExecutionPlace.cpu(threads: o.threads, communicator: job, synchronizesBatchNorm: o.syncBatchNorm)
-    place.activate()
+    let place = try benchPlace(o, communicator: job, synchronizesBatchNorm: o.syncBatchNorm)
     let model = SupConResNet(depth: o.depth, inputChannels: o.channels, seed: 0)
     place.adopt(model)
     let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
@@ -148,11 +142,7 @@ func runStepBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) thr
                                    ("depth", o.depth), ("threads", o.threads), ("ranks", place.ranks.size),
                                    ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
                                    ("gflops", gflop / seconds)]
-    if let cuda = place.backend as? CUDABackend {
-        fields += cudaPeakFields(cuda, gflops: gflop / seconds)
-    } else {
-        fields += BenchMachine.peakFields(gflops: gflop / seconds / Double(place.ranks.size), threads: o.threads)
-    }
+    fields += peakFields(place, gflops: gflop / seconds / Double(place.ranks.size), threads: o.threads)
     if let exchange {
         fields += [("allreduce_ms", exchange.allReduce * 1000), ("allreduce_bytes", 4 * model.parameterCount),
                    ("allgather_ms", exchange.allGather * 1000),
@@ -180,6 +170,27 @@ func measureExchange(_ communicator: MPICommunicator, parameters: Int, projectio
     communicator.allReduceSum(&token)
     let allGather = timed { for _ in 0..<repeats { _ = communicator.allGather(local, counts: counts) } } / Double(repeats)
     return (allReduce, allGather)
+}
+
+/// `--device`'s place for a bench, made the engine's (threads): a GPU's on one process, else the
+/// CPU's, with `communicator`'s ranks under mpirun (`--device` other than cpu refuses ranks).
+func benchPlace(_ o: ModelBenchOptions, communicator: MPICommunicator? = nil,
+                synchronizesBatchNorm: Bool = false) throws -> ExecutionPlace {
+    let choice = try DeviceSelection.select(o.device)
+    if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+    let onDevice = !(choice.backend === CPUBackend.shared)
+    if onDevice && communicator != nil { throw BenchError.usage("--device \(o.device) runs on one process only") }
+    let place = onDevice ? ExecutionPlace.single(on: choice.backend, threads: o.threads)
+        : ExecutionPlace.cpu(threads: o.threads, communicator: communicator, synchronizesBatchNorm: synchronizesBatchNorm)
+    place.activate()
+    return place
+}
+
+/// The peak fields for one rank's `gflops` at `place`: the GPU's for CUDA, none for another
+/// device (its peak is unknown), the cores' for the CPU.
+func peakFields(_ place: ExecutionPlace, gflops: Double, threads: Int) -> [(String, Any)] {
+    if let cuda = place.backend as? CUDABackend { return cudaPeakFields(cuda, gflops: gflops) }
+    return place.isDevice ? [] : BenchMachine.peakFields(gflops: gflops, threads: threads)
 }
 
 /// `peak_gflops` and `fraction_of_peak` against the GPU's peak for the step's arithmetic: the

@@ -6,16 +6,6 @@ import XCTest
 /// One full first-stage step of ResNet-32 with the SBCL rank loss — forward of both views, loss,
 /// backward, SGD with momentum and weight decay — on the device against the CPU backend.
 final class ResNetStepParityTests: XCTestCase {
-    /// The largest |device − cpu| over a tensor relative to the tensor's largest |cpu| value: a
-    /// gradient's elements near zero carry the rounding of the big ones, so each tensor is
-    /// compared as a whole.
-    private func normwiseError(_ device: Tensor, _ cpu: Tensor) -> Float {
-        let d = device.scalars, c = cpu.scalars
-        let scale = c.map(abs).max() ?? 0
-        let worst = zip(d, c).map { abs($0 - $1) }.max() ?? 0
-        return scale == 0 ? worst : worst / scale
-    }
-
     func testAResNet32RankLossStepMatchesTheCPU() throws {
         let device = try DeviceUnderTest.backend()
         var random = TestRandom(seed: 14)

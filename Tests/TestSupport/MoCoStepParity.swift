@@ -57,22 +57,24 @@ public struct MoCoStepParity {
             var figure = Figure(device: 0, sensitivity: 0, at: "-")
             for (((name, c), (_, m)), (_, g)) in zip(zip(pick(cpu).namedParameters, pick(moved).namedParameters),
                                                      pick(gpu).namedParameters) {
-                let error = Self.normwise(g.value, c.value)
-                figure.sensitivity = max(figure.sensitivity, Self.normwise(m.value, c.value))
+                let error = normwiseError(g.value, c.value)
+                figure.sensitivity = max(figure.sensitivity, normwiseError(m.value, c.value))
                 if error > figure.device { figure.device = error; figure.at = name }
             }
             return figure
         }
         self.query = worst { $0.encoderQuery }
         self.key = worst { $0.encoderKey }
-        queue = Figure(device: Self.normwise(gpu.queue, cpu.queue), sensitivity: Self.normwise(moved.queue, cpu.queue), at: "queue")
+        queue = Figure(device: normwiseError(gpu.queue, cpu.queue), sensitivity: normwiseError(moved.queue, cpu.queue), at: "queue")
     }
+}
 
-    /// The largest |a − b| over a tensor relative to the tensor's largest |b|.
-    static func normwise(_ a: Tensor, _ b: Tensor) -> Float {
-        let x = a.scalars, y = b.scalars
-        let scale = y.map(abs).max() ?? 0
-        let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-        return scale == 0 ? worst : worst / scale
-    }
+/// The largest |device − reference| over a tensor relative to the tensor's largest |reference|
+/// value: a gradient's or weight's elements near zero carry the rounding of the big ones, so each
+/// tensor is compared as a whole.
+public func normwiseError(_ device: Tensor, _ reference: Tensor) -> Float {
+    let d = device.scalars, r = reference.scalars
+    let scale = r.map(abs).max() ?? 0
+    let worst = zip(d, r).map { abs($0 - $1) }.max() ?? 0
+    return scale == 0 ? worst : worst / scale
 }
