@@ -84,14 +84,15 @@ package struct SweepStatus: Sendable {
              line.failure.map { "\(line.point.folder): \($0)" } ?? line.point.folder]
         })
         if isFinished {
-            text += "\ncomparison:\n" + SweepReport.text(rows) + folder.groupedText(rows)
+            text += "\ncomparison:\n" + SweepReport.text(rows) + folder.groupedText()
         } else {
             text += "\nthe comparison appears here once every point has finished\n"
         }
         return text
     }
 
-    /// `{"sweep", "launcher", "job_id", "finished", "points": [...], "comparison": [...]}`.
+    /// `{"sweep", "launcher", "job_id", "finished", "points": [...], "comparison": [...], "groups": {...}}`
+    /// (`groups`, the seeds' statistics per setting as in `groups.json`, once a seeded sweep has finished).
     package var json: ParamValue {
         var map: [String: ParamValue] = [
             "sweep": .string(folder.directory.path), "recipe": .string(folder.recipeName), "launcher": .string(folder.launcher),
@@ -108,7 +109,10 @@ package struct SweepStatus: Sendable {
             }),
         ]
         if let job = folder.jobID { map["job_id"] = .string(job) }
-        if isFinished { map["comparison"] = SweepReport.json(rows) }
+        if isFinished {
+            map["comparison"] = SweepReport.json(rows)
+            if let groups = folder.seedGroups(folder.pointRecords()) { map["groups"] = groups.json }
+        }
         return .map(map)
     }
 }
@@ -119,10 +123,10 @@ extension SweepFolder {
     /// With a seed axis, also `groups.json` (the seeds' statistics per setting), and every
     /// point's own report is written again so that it shows where the run sits among its siblings.
     package func writeComparison(_ rows: [SweepReport.Row]) {
-        try? Data((SweepReport.text(rows) + groupedText(rows)).utf8).write(to: directory.appendingPathComponent("comparison.txt"), options: .atomic)
+        try? Data((SweepReport.text(rows) + groupedText()).utf8).write(to: directory.appendingPathComponent("comparison.txt"), options: .atomic)
         try? Data((SweepReport.json(rows).prettyJSON() + "\n").utf8)
             .write(to: directory.appendingPathComponent("comparison.json"), options: .atomic)
-        let records = rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) }
+        let records = pointRecords()
         if let groups = seedGroups(records) {
             try? Data((groups.json.prettyJSON() + "\n").utf8).write(to: directory.appendingPathComponent(Self.groupsFile), options: .atomic)
             for record in records where FileManager.default.fileExists(atPath: record.directory.appendingPathComponent("run.json").path) {
@@ -141,6 +145,30 @@ extension SweepFolder {
     /// The swept keys other than the seed: what a seeded sweep's groups are.
     package var settingAxes: [String] { axes.filter { $0 != "seed" } }
 
+    /// Every point's run folder read back, in grid order. A point whose run never wrote `run.json`
+    /// (never started, or killed before) gets its own swept values and a `never started` status,
+    /// so that it is counted in its setting's group as a seed that did not run.
+    package func pointRecords() -> [RunRecord] {
+        points.map { point in
+            var record = RunRecord(directory: runDirectory(point))
+            if record.info.isEmpty {
+                record.info = ["status": .string("never started"),
+                               "failure": .string("never started: no run.json in \(point.folder)"),
+                               "parameters": .map(Dictionary(point.assignments.map { ($0.key, Self.scalar($0.value)) },
+                                                             uniquingKeysWith: { $1 }))]
+            }
+            return record
+        }
+    }
+
+    /// A swept value as the recipe holds it (the integer, number or boolean it spells, else the text).
+    static func scalar(_ text: String) -> ParamValue {
+        if let int = Int(text) { return .int(int) }
+        if let double = Double(text) { return .double(double) }
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        return .string(text)
+    }
+
     /// The points grouped by setting over the seed axis (nil without one).
     func seedGroups(_ records: [RunRecord]) -> SeedGroups? {
         guard seedAxis else { return nil }
@@ -148,7 +176,7 @@ extension SweepFolder {
     }
 
     /// The grouped table after a blank line, or nothing for a sweep without a seed axis.
-    package func groupedText(_ rows: [SweepReport.Row]) -> String {
-        seedGroups(rows.map { RunRecord(directory: URL(fileURLWithPath: $0.runDirectory)) }).map { "\n" + $0.text } ?? ""
+    package func groupedText() -> String {
+        seedGroups(pointRecords()).map { "\n" + $0.text } ?? ""
     }
 }

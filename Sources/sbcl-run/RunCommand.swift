@@ -139,7 +139,7 @@ struct RunCommand: CLICommand {
                                       device: place.device, quiet: output.quiet))
         }
         folder.writeComparison(rows)
-        CLI.output(output.json ? SweepReport.json(rows).prettyJSON() + "\n" : SweepReport.text(rows) + folder.groupedText(rows))
+        CLI.output(output.json ? SweepReport.json(rows).prettyJSON() + "\n" : SweepReport.text(rows) + folder.groupedText())
         return rows.contains { $0.error != nil } ? ExitStatus.failure : ExitStatus.success
     }
 

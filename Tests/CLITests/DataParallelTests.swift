@@ -152,7 +152,7 @@ final class DataParallelTests: XCTestCase {
     func testClassifierOnTwoRanksTrainsTheOneProcessHead() throws {
         // sync_batchnorm keeps the single-process hashes, so 2 ranks reuse the encoder one process
         // trained; the classifier (augmented views through the frozen encoder) is then recomputed on 2 ranks.
-        let arguments = [smokeRecipe, "--threads", "1", "stages.encoder.epochs=1", "stages.encoder.sync_batchnorm=true",
+        let arguments = [smokeRecipe, "--threads", "1", "stages.encoder.epochs=1", "stages.clusters.warmup_epochs=0", "stages.encoder.sync_batchnorm=true",
                          "stages.classifier.augment=true", "stages.classifier.epochs=2"]
         let single = try cli.run(arguments + ["-q"], testStages: false)
         XCTAssertEqual(single.status, 0, single.stderr)

@@ -18,7 +18,7 @@ final class ExportCommandTests: XCTestCase {
     }
 
     func testExportsOneGraphAndAModelFileThatPredictsLikeTheRun() throws {
-        let trained = try cli.run([smokeRecipe, "stages.encoder.epochs=1", "stages.clusters.warmup_epochs=1", "stages.classifier.epochs=3",
+        let trained = try cli.run([smokeRecipe, "stages.encoder.epochs=1", "stages.clusters.warmup_epochs=0", "stages.classifier.epochs=3",
                                    "stages.classifier.milestones=[1,2]", "-q"], testStages: false)
         XCTAssertEqual(trained.status, 0, trained.stderr)
         let runs = cli.folder.appendingPathComponent("runs")

@@ -22,7 +22,7 @@ final class SeedSweepTests: XCTestCase {
 
     func testSeededSweepComputesSharedStagesOnceAndAveragesTheRuns() throws {
         let sweep = try cli.run([smokeRecipe, "-m", "stages.lt.factor=0.1,0.12", "--seeds", "3", "stages.encoder.epochs=1",
-                                 "stages.clusters.warmup_epochs=1", "stages.classifier.epochs=3",
+                                 "stages.clusters.warmup_epochs=0", "stages.classifier.epochs=3",
                                  "stages.data.test_per_class_limit=50", "--threads", "2", "-q"], testStages: false)
         XCTAssertEqual(sweep.status, 0, sweep.stderr)
         XCTAssertTrue(sweep.stdout.contains("grouped by stages.lt.factor over seeds 0–2"), sweep.stdout)

@@ -57,4 +57,37 @@ final class SweepStatusTests: XCTestCase {
         XCTAssertTrue(status.text.contains("2    43.2500  "), status.text)
         XCTAssertEqual(status.json.mapValue?["finished"], .bool(true))
     }
+
+    /// A seeded sweep whose Slurm task for one point died before its run folder: the point is
+    /// grouped with its own setting as a seed that never started (not as a group of its own), and
+    /// `--json` carries the groups' statistics.
+    func testASeedThatNeverStartedStaysInItsSettingsGroup() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbcl-status-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = SweepFolder(directory: root.appendingPathComponent("s"), recipeName: "r", recipeFile: "r.yaml",
+                                 sweep: try Sweep.parse(["stages.loss.variant=rank,supcon", "seed=range(3)"]), launcher: "slurm",
+                                 cache: root, runs: root, workingDirectory: root, threads: nil)
+        try folder.save()
+        let top1 = ["rank": [60.0, 62.0, 64.0], "supcon": [58.0, 59.0, 0]]
+        for point in folder.points {
+            let values = Dictionary(uniqueKeysWithValues: point.assignments.map { ($0.key, $0.value) })
+            let variant = try XCTUnwrap(values["stages.loss.variant"]), seed = try XCTUnwrap(Int(try XCTUnwrap(values["seed"])))
+            if variant == "supcon" && seed == 2 { continue }  // its task died before writing anything
+            let run = folder.runDirectory(point)
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let info = "{\"status\": \"complete\", \"parameters\": {\"stages.loss.variant\": \"\(variant)\", \"seed\": \(seed)}}"
+            try Data(info.utf8).write(to: run.appendingPathComponent("run.json"))
+            try Data("{\"top1\": \(top1[variant]![seed])}".utf8).write(to: run.appendingPathComponent("metrics.json"))
+        }
+        let status = SweepStatus(folder: folder, slurmStates: Dictionary(uniqueKeysWithValues: folder.points.map { ($0.index, "COMPLETED") }))
+        XCTAssertTrue(status.isFinished)
+        XCTAssertEqual(status.count(.failed), 1)
+        XCTAssertFalse(status.text.contains("(absent)"), status.text)
+        XCTAssertTrue(status.text.contains("never started"), status.text)
+        let groups = try XCTUnwrap(status.json.mapValue?["groups"]?.mapValue?["groups"]?.listValue, "\(status.json)")
+        XCTAssertEqual(groups.count, 2, "two settings, no third group for the seed that never ran: \(groups)")
+        let supcon = try XCTUnwrap(groups.first { "\($0)".contains("supcon") }?.mapValue)
+        XCTAssertEqual(supcon["n"]?.intValue, 2, "\(supcon)")
+        XCTAssertTrue("\(supcon)".contains("never started"), "\(supcon)")
+    }
 }

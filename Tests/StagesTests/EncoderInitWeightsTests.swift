@@ -21,17 +21,17 @@ final class EncoderInitWeightsTests: XCTestCase {
         let folder = try temporaryFolder(self)
         let url = folder.appendingPathComponent("init.safetensors")
         _ = try writeWeights(seed: 5, prefix: "", to: url)
-        let without = try planFirstStage(firstStageRecipe(encoder: tinyEncoder))
-        let with5 = try planFirstStage(firstStageRecipe(encoder: tinyEncoder + "\ninit_weights: \(url.path)"))
-        let again5 = try planFirstStage(firstStageRecipe(encoder: tinyEncoder + "\ninit_weights: \(url.path)"))
+        let without = try planFirstStage(firstStageRecipe(clustering: tinyClustering, encoder: tinyEncoder))
+        let with5 = try planFirstStage(firstStageRecipe(clustering: tinyClustering, encoder: tinyEncoder + "\ninit_weights: \(url.path)"))
+        let again5 = try planFirstStage(firstStageRecipe(clustering: tinyClustering, encoder: tinyEncoder + "\ninit_weights: \(url.path)"))
         XCTAssertNotEqual(encoderHash(without), encoderHash(with5))
         XCTAssertEqual(encoderHash(with5), encoderHash(again5))
         _ = try writeWeights(seed: 6, prefix: "", to: url)
-        let with6 = try planFirstStage(firstStageRecipe(encoder: tinyEncoder + "\ninit_weights: \(url.path)"))
+        let with6 = try planFirstStage(firstStageRecipe(clustering: tinyClustering, encoder: tinyEncoder + "\ninit_weights: \(url.path)"))
         XCTAssertNotEqual(encoderHash(with5), encoderHash(with6), "other weights in the same file must change the hash")
 
         let missing = folder.appendingPathComponent("nowhere.safetensors").path
-        XCTAssertThrowsError(try planFirstStage(firstStageRecipe(encoder: tinyEncoder + "\ninit_weights: \(missing)"))) { error in
+        XCTAssertThrowsError(try planFirstStage(firstStageRecipe(clustering: tinyClustering, encoder: tinyEncoder + "\ninit_weights: \(missing)"))) { error in
             XCTAssert("\(error)".contains("init_weights: \(missing) does not exist"), "\(error)")
         }
     }

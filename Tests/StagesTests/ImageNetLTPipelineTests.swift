@@ -78,6 +78,28 @@ final class ImageNetLTPipelineTests: XCTestCase {
         #endif
     }
 
+    /// The `kcl` variant (the KCL baseline): KCL in every epoch, no re-clustering, whatever the
+    /// clustering stage's warm-up; the run goes on to the classifier and the evaluation.
+    func testTheKCLVariantTrainsKCLInEveryEpoch() throws {
+        #if DEBUG
+        throw XCTSkip("trains a MoCo ResNet-18: run with `swift test -c release -Xswiftc -enable-testing`")
+        #else
+        try requireFashionMNIST()
+        let folder = try temporaryFolder(self)
+        let splits = try SampleImageTree.writeImageNetLT(to: folder.appendingPathComponent("data").path, classes: 3,
+                                                         largest: 16, smallest: 8, testPerClass: 2)
+        let plan = try smokePlan(splits, ["stages.loss.variant=kcl", "stages.encoder.epochs=3", "stages.clusters.warmup_epochs=1",
+                                          "stages.encoder.batch_size=8", "stages.encoder.queue_size=16", "stages.classifier.epochs=1"])
+        let (executor, _) = try executor(folder)
+        let summary = try executor.run(plan)
+        XCTAssertNotNil(summary.metrics["top1"]?.doubleValue)
+        let log = try String(contentsOf: summary.runDirectory.appendingPathComponent("log.txt"), encoding: .utf8)
+        XCTAssertTrue(log.contains("3 epochs (KCL throughout)"), log)
+        XCTAssertFalse(log.contains("re-clustered"), "a KCL run re-clustered: \(log)")
+        XCTAssertEqual(log.components(separatedBy: "(KCL)").count - 1, 3, "every epoch is a KCL epoch: \(log)")
+        #endif
+    }
+
     func testADamagedImageStopsTheRunNamingTheFileAndCachesNothing() throws {
         try requireFashionMNIST()
         let folder = try temporaryFolder(self)
@@ -88,7 +110,7 @@ final class ImageNetLTPipelineTests: XCTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
         // Cut into the header: the plan reads every image's header (to hash it) and stops there.
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: victim))
-        let overrides = ["stages.encoder.epochs=1", "stages.clusters.warmup_epochs=1", "stages.encoder.batch_size=8", "stages.encoder.queue_size=16"]
+        let overrides = ["stages.encoder.epochs=1", "stages.clusters.warmup_epochs=0", "stages.encoder.batch_size=8", "stages.encoder.queue_size=16"]
         XCTAssertThrowsError(try smokePlan(splits, overrides)) { error in
             XCTAssertTrue(error is RecipeError && "\(error)".contains(victim) && "\(error)".contains("\(splits.train):"), "\(error)")
         }

@@ -14,7 +14,7 @@ final class LibraryExampleTests: XCTestCase {
         // --- the example (docs/library.md) ---
         var registry = StageRegistry()
         Stages.registerAll(in: &registry)
-        let overrides = try ["stages.encoder.epochs=1", "stages.classifier.epochs=2", "stages.classifier.milestones=[1]",
+        let overrides = try ["stages.encoder.epochs=1", "stages.clusters.warmup_epochs=0", "stages.classifier.epochs=2", "stages.classifier.milestones=[1]",
                              "stages.data.per_class_limit=40", "stages.data.test_per_class_limit=10"].map(Override.parse)
         let recipe = try Planner.recipe(data: Data(contentsOf: recipeFile), file: recipeFile.path, overrides: overrides, registry: registry)
         let plan = try Planner.plan(recipe, registry: registry)

@@ -27,8 +27,9 @@ public struct MemoryEstimate: Sendable, Equatable {
     }
 }
 
-/// What a kind's memory estimate sees: its own stage, the recipe's other stages (to follow its
-/// inputs, and their inputs), and the number of data-parallel ranks the plan runs on.
+/// What a kind's memory estimate and its checks against its inputs (`validateWithInputs`) see: its
+/// own stage, the recipe's other stages (to follow its inputs, and their inputs), and the number of
+/// data-parallel ranks the plan runs on.
 public struct MemoryQuery: Sendable {
     /// The stage being estimated.
     public var spec: StageSpec

@@ -105,6 +105,7 @@ public enum Planner {
                 return nil
             }
             _ = noting { try kind.validate?(spec.parameters) }
+            _ = noting { try kind.validateWithInputs?(MemoryQuery(spec: spec, stages: byName, ranks: ranks)) }
             let unavailable = kind.availability?(spec.parameters)
             if unavailable != nil {
                 material["extra"] = .string("unavailable")

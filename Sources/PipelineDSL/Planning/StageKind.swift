@@ -55,6 +55,10 @@ public struct StageKind: Sendable {
     /// Checks what the parameter ranges cannot say (one parameter against another) at plan time;
     /// a thrown error becomes a recipe diagnostic on the stage. Not part of the hash.
     public var validate: (@Sendable (ResolvedParameters) throws -> Void)?
+    /// Checks the stage against the stages that feed it (an encoder's epochs against its
+    /// clustering input's warm-up) at plan time; a thrown `RecipeError` keeps its diagnostics, any
+    /// other error becomes a diagnostic on the stage. Not part of the hash.
+    public var validateWithInputs: (@Sendable (MemoryQuery) throws -> Void)?
     /// Extra hash material computed at plan time from the resolved parameters, e.g. the digests
     /// of a data set's source files. A thrown error becomes a recipe diagnostic on the stage.
     public var hashMaterial: (@Sendable (ResolvedParameters) throws -> String)?

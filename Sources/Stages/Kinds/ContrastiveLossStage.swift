@@ -25,6 +25,10 @@ public enum ContrastiveLossStage {
         case supcon
         /// Cross-entropy through the encoder's linear layer (the plain baseline).
         case ce
+        /// MoCo encoders only: KCL for every epoch, no re-clustering (the KCL baseline SBCL is
+        /// measured against; the reference has no switch for it — its `main.py` always changes to
+        /// the SBCL loss at half the epochs).
+        case kcl
     }
 
     /// The settings of a `contrastive_loss` stage (or input), typed.
@@ -48,7 +52,7 @@ public enum ContrastiveLossStage {
 
         public static let fields: [SettingsField<Settings>] = [
             .choice("variant", \.variant, default: .rank,
-                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), supcon alone (a baseline; no re-clustering), or ce: cross-entropy through the encoder's linear layer on both views (the plain baseline; no warm-up, no re-clustering, temperatures unused)"),
+                    doc: "SBCL with the rank class term (class temperatures, P(i) over N(i)), SBCL with the ccl class term (plain SupCon), supcon alone (a baseline; no re-clustering), ce: cross-entropy through the encoder's linear layer on both views (the plain baseline; no warm-up, no re-clustering, temperatures unused), or kcl: MoCo encoders only, KCL for every epoch (the KCL baseline; no re-clustering)"),
             .float("temperature", \.temperature, default: 0.1, range: .greaterThan(0), doc: "τ of the subclass term (and of supcon)"),
             .float("base_temperature", \.baseTemperature, default: 0.07, range: .greaterThan(0),
                    doc: "τ_base of the SBCL losses (rank, ccl): the subclass term is weighted τ/τ_base"),
@@ -80,8 +84,10 @@ public enum ContrastiveLossStage {
         /// τ, the temperature class temperatures are scaled from.
         public var temperature: Float
         /// The loss of a MoCo encoder's second half (`rank` or `ccl` on the queue); nil for the
-        /// variants that have none (supcon, ce).
+        /// variants that have none (supcon, ce, kcl).
         public var moco: MoCoLossKind?
+        /// The `kcl` variant: a MoCo encoder trains with KCL in every epoch.
+        public var kclThroughout = false
 
         /// The losses of the settings.
         public init(_ settings: Settings) {
@@ -92,7 +98,9 @@ public enum ContrastiveLossStage {
             case .ce:
                 objective = .crossEntropy
                 main = .supCon(temperature: t, baseTemperature: base)
-            case .supcon:
+            case .supcon, .kcl:
+                // (kcl: a MoCo encoder's; a CIFAR encoder is refused it at plan time.)
+                kclThroughout = settings.variant == .kcl
                 // The reference's plain SupConLoss (loss.py) has its own τ_base, 0.1, apart from the
                 // SBCL losses' 0.07: the baseline's loss is weighted τ/0.1, not τ/0.07.
                 main = .supCon(temperature: t, baseTemperature: Float(settings.warmupBaseTemperature))
@@ -113,7 +121,7 @@ public enum ContrastiveLossStage {
         /// The MoCo loss of the second half, or a run error naming the variant that has none.
         public func mocoLoss(stage: String) throws -> MoCoLossKind {
             guard let moco else {
-                throw RunError("stage '\(stage)': a MoCo encoder trains with KCL, then the SBCL loss on the queue; the loss variant must be rank or ccl")
+                throw RunError("stage '\(stage)': a MoCo encoder trains with KCL, then the SBCL loss on the queue; the loss variant must be rank or ccl (or kcl: KCL in every epoch)")
             }
             return moco
         }

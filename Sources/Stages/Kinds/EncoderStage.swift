@@ -21,7 +21,7 @@ public enum EncoderStage {
     public static let stopAfterEpochVariable = "SBCL_ENCODER_STOP_AFTER_EPOCH"
 
     /// The stage kind.
-    public static let kind = StageKind(
+    public static let kind = withInputChecks(StageKind(
         name: name, version: 2,
         summary: "first-stage training: SupCon warm-up, then SBCL with periodic re-clustering",
         settings: Settings.self,
@@ -38,7 +38,7 @@ public enum EncoderStage {
         memoryEstimate: { try StageMemory.encoder($0) },
         // The MoCo settings do nothing to a CIFAR ResNet, nor its depth to a torchvision one.
         inapplicableParameters: { s in s.architecture == .resnetCIFAR ? ["queue_size", "key_momentum", "kcl_positives"] : ["depth"] },
-        run: { context in try EncoderStage.run(context) })
+        run: { context in try EncoderStage.run(context) }))
 
     /// The network an encoder stage trains.
     public enum Architecture: String, CaseIterable, Sendable {

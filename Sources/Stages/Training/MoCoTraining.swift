@@ -18,7 +18,8 @@ final class MoCoTraining {
     let images: any ImageSource
     let augmentation: AugmentationStage.Resolved
     let clustering: ClusteringStage.Settings
-    let mainLoss: MoCoLossKind
+    /// The second half's loss; nil for the `kcl` variant (KCL in every epoch).
+    let mainLoss: MoCoLossKind?
     let model: MoCo
     let optimizer: SGD
     let place: ExecutionPlace
@@ -40,13 +41,13 @@ final class MoCoTraining {
         }
         clustering = ClusteringStage.Settings(context.input("clustering").parameters)
         let losses = ContrastiveLossStage.Losses(context.input("loss").parameters)
-        mainLoss = try losses.mocoLoss(stage: context.stageName)
+        mainLoss = losses.kclThroughout ? nil : try losses.mocoLoss(stage: context.stageName)
         guard let architecture = settings.architecture.imageNet else {
             preconditionFailure("MoCoTraining: a \(settings.architecture.rawValue) encoder is not a MoCo encoder")
         }
         self.architecture = architecture
         epochs = settings.epochs
-        warmupEpochs = min(clustering.warmupEpochs, epochs)
+        warmupEpochs = mainLoss == nil ? epochs : min(clustering.warmupEpochs, epochs)
         batchSize = settings.batchSize
         checkpointEvery = settings.checkpointEvery
         clusterBatchSize = settings.clusterBatchSize
@@ -110,11 +111,11 @@ final class MoCoTraining {
         guard steps > 0 else {
             throw RunError("stage '\(context.stageName)': \(images.count) training images make no full batch of \(batchSize) (MoCo drops the last partial batch); lower batch_size")
         }
-        let main = MoCoLoss(mainLoss, maxThreads: place.threads)
+        let main = mainLoss.map { MoCoLoss($0, maxThreads: place.threads) } ?? kcl
         if firstEpoch == 1 {
             context.log("training MoCo v2 \(architecture.rawValue) (\(model.encoderQuery.parameterCount) parameters per encoder, queue \(model.queueSize)) "
                         + "on \(images.count) images of \(images.classCount) classes, \(augmentation.size)×\(augmentation.size) crops, batch \(batchSize), "
-                        + "\(steps) steps per epoch, \(epochs) epochs (KCL for \(warmupEpochs), then SBCL)")
+                        + "\(steps) steps per epoch, \(epochs) epochs " + (mainLoss == nil ? "(KCL throughout)" : "(KCL for \(warmupEpochs), then SBCL)"))
         }
         if place.ranks.size > 1 {
             context.log("data-parallel over \(place.ranks.size) ranks: \(batchSize / place.ranks.size) images each per step, keys gathered into "
