@@ -164,7 +164,7 @@ extension SweepFolder {
     /// A swept value as the recipe holds it (the integer, number or boolean it spells, else the text).
     static func scalar(_ text: String) -> ParamValue {
         if let int = Int(text) { return .int(int) }
-        if let double = Double(text) { return .double(double) }
+        if let number = Double(text) { return .float(number) }
         if text == "true" || text == "false" { return .bool(text == "true") }
         return .string(text)
     }
