@@ -73,11 +73,11 @@ final class LinearStageFidelityTests: XCTestCase {
     }
 
     func testTheNewSettingsAtTheirDefaultsKeepTheHashAndOtherwiseMoveIt() throws {
-        let plain = try XCTUnwrap(try plan("smoke.yaml").stage(named: "classifier")).hash
-        let spelled = try plan("smoke.yaml", ["stages.classifier.epoch_length=pass", "stages.classifier.backbone_batch_norm=eval"])
+        let plain = try XCTUnwrap(try plan("imagenet_lt_smoke.yaml").stage(named: "classifier")).hash
+        let spelled = try plan("imagenet_lt_smoke.yaml", ["stages.classifier.epoch_length=pass", "stages.classifier.backbone_batch_norm=eval"])
         XCTAssertEqual(spelled.stage(named: "classifier")?.hash, plain)
-        XCTAssertNotEqual(try plan("smoke.yaml", ["stages.classifier.epoch_length=dataset"]).stage(named: "classifier")?.hash, plain)
-        XCTAssertNotEqual(try plan("smoke.yaml", ["stages.classifier.backbone_batch_norm=train"]).stage(named: "classifier")?.hash, plain)
+        XCTAssertNotEqual(try plan("imagenet_lt_smoke.yaml", ["stages.classifier.epoch_length=dataset"]).stage(named: "classifier")?.hash, plain)
+        XCTAssertNotEqual(try plan("imagenet_lt_smoke.yaml", ["stages.classifier.backbone_batch_norm=train"]).stage(named: "classifier")?.hash, plain)
     }
 
     // MARK: - the stage on a tiny encoder
