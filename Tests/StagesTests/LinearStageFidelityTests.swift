@@ -17,11 +17,11 @@ final class LinearStageFidelityTests: XCTestCase {
         return registry
     }
 
-    private func plan(_ name: String, _ overrides: [String] = []) throws -> Plan {
+    private func plan(_ name: String, _ overrides: [String] = [], ranks: Int = 1) throws -> Plan {
         let url = RecipeTests.recipesFolder.appendingPathComponent(name)
         let recipe = try Planner.recipe(data: Data(contentsOf: url), file: url.path,
                                         overrides: overrides.map { try Override.parse($0) }, registry: registry)
-        return try Planner.plan(recipe, registry: registry)
+        return try Planner.plan(recipe, registry: registry, ranks: ranks)
     }
 
     private func classifierSettings(_ name: String) throws -> ClassifierConfiguration {
@@ -78,6 +78,10 @@ final class LinearStageFidelityTests: XCTestCase {
         XCTAssertEqual(spelled.stage(named: "classifier")?.hash, plain)
         XCTAssertNotEqual(try plan("imagenet_lt_smoke.yaml", ["stages.classifier.epoch_length=dataset"]).stage(named: "classifier")?.hash, plain)
         XCTAssertNotEqual(try plan("imagenet_lt_smoke.yaml", ["stages.classifier.backbone_batch_norm=train"]).stage(named: "classifier")?.hash, plain)
+        // Batch statistics per rank: the number of ranks enters the hash then, and only then.
+        XCTAssertEqual(try plan("imagenet_lt_smoke.yaml", ["stages.classifier.backbone_batch_norm=train"], ranks: 2)
+            .stage(named: "classifier")?.ranksInHash, 2)
+        XCTAssertNil(try plan("imagenet_lt_smoke.yaml", ranks: 2).stage(named: "classifier")?.ranksInHash)
     }
 
     // MARK: - the stage on a tiny encoder
