@@ -60,13 +60,15 @@ public final class BatchLoader: @unchecked Sendable {
         current = start
     }
 
-    /// The number of images one epoch draws (N, or max_c n_c · C for the class-aware sampler).
+    /// The number of images one epoch draws (N, or max_c n_c · C for the class-aware sampler, or
+    /// the sampler's `EpochLength.draws`).
     public var samplesPerEpoch: Int {
-        switch sampler.kind {
-        case .sequential, .instance, .effectiveNumber: return source.count
-        case .classAware: return epochOrder(0).count
-        }
+        orderDefinesEpoch ? epochOrder(0).count : source.count
     }
+
+    /// Whether an epoch's length is its order's (the class-aware pass, a fixed number of draws)
+    /// rather than the data set's size.
+    private var orderDefinesEpoch: Bool { sampler.kind == .classAware || sampler.epochLength != .pass }
 
     /// Batches per epoch.
     public var stepsPerEpoch: Int {
@@ -106,7 +108,7 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     private func stepsPerEpochUnlocked(epoch: Int) -> Int {
-        let n = sampler.kind == .classAware ? orderUnlocked(epoch).count : source.count
+        let n = orderDefinesEpoch ? orderUnlocked(epoch).count : source.count
         return max(1, dropLast ? n / batchSize : (n + batchSize - 1) / batchSize)
     }
 

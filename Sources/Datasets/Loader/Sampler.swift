@@ -15,6 +15,18 @@ public enum SamplerKind: String, Sendable, Codable, CaseIterable {
     case effectiveNumber = "effective_number"
 }
 
+/// How long an epoch is.
+public enum EpochLength: Sendable, Equatable {
+    /// One whole pass of the sampler: N images, or max_c n_c · C draws for the class-aware sampler.
+    case pass
+    /// `draws` images per epoch, as `linear_classify.py`'s `train()` stops after ⌊N / B⌋ steps:
+    /// the class-aware sampler's stream continues across epochs (its cycling iterators persist in
+    /// the reference) — its passes are concatenated, each seeded by its index, and epoch e takes
+    /// stream positions [e · draws, (e + 1) · draws); the other samplers start a fresh pass each
+    /// epoch and drop what is past `draws` (a `DataLoader(drop_last=True)` pass).
+    case draws(Int)
+}
+
 /// Deterministic epoch orders: the order of epoch `e` depends only on the seed, the labels and
 /// `e`, so resuming at an epoch reproduces it without saved generator state.
 public struct Sampler: Sendable {
@@ -30,10 +42,15 @@ public struct Sampler: Sendable {
     public let perVisit: Int
     /// β of the effective number (0.9999 in the reference).
     public let beta: Double
+    /// How many images an epoch visits (`order(epoch:)`'s length).
+    public let epochLength: EpochLength
 
     /// A sampler over `labels`.
-    public init(kind: SamplerKind, labels: [Int32], classCount: Int, seed: UInt64, perVisit: Int = 4, beta: Double = 0.9999) {
+    public init(kind: SamplerKind, labels: [Int32], classCount: Int, seed: UInt64, perVisit: Int = 4, beta: Double = 0.9999,
+                epochLength: EpochLength = .pass) {
         precondition(perVisit > 0, "Sampler: perVisit \(perVisit) must be positive")
+        if case let .draws(n) = epochLength { precondition(n > 0, "Sampler: \(n) draws per epoch") }
+        self.epochLength = epochLength
         self.kind = kind
         self.labels = labels
         self.classCount = classCount
@@ -48,9 +65,43 @@ public struct Sampler: Sendable {
         return MT19937(seed: UInt32(truncatingIfNeeded: mix.next()))
     }
 
-    /// The image indices epoch `epoch` visits, in order.
+    /// The image indices epoch `epoch` visits, in order (see `epochLength`).
     public func order(epoch: Int) -> [Int] {
-        var rng = generator(epoch: epoch)
+        guard case let .draws(n) = epochLength else { return pass(epoch) }
+        guard kind == .classAware else { return Array(pass(epoch).prefix(n)) }
+        return stream(from: epoch * n, count: n)
+    }
+
+    /// Positions [start, start + count) of the class-aware stream: its passes `pass(0)`, `pass(1)`,
+    /// … one after another.
+    public func stream(from start: Int, count: Int) -> [Int] {
+        precondition(start >= 0 && count >= 0, "Sampler.stream: start \(start), count \(count)")
+        var out: [Int] = []
+        out.reserveCapacity(count)
+        var position = start
+        let length = max(1, passLength)
+        while out.count < count {
+            let order = pass(position / length)
+            guard !order.isEmpty else { return out }
+            let offset = position % order.count
+            let take = min(order.count - offset, count - out.count)
+            out += order[offset..<(offset + take)]
+            position += take
+        }
+        return out
+    }
+
+    /// The length of one whole pass: N, or max_c n_c · C for the class-aware sampler.
+    public var passLength: Int {
+        guard kind == .classAware else { return labels.count }
+        var counts = [Int](repeating: 0, count: classCount)
+        for label in labels { counts[Int(label)] += 1 }
+        return (counts.max() ?? 0) * counts.filter { $0 > 0 }.count
+    }
+
+    /// The whole pass number `index` (the epoch order under `EpochLength.pass`).
+    public func pass(_ index: Int) -> [Int] {
+        var rng = generator(epoch: index)
         switch kind {
         case .sequential:
             return Array(0..<labels.count)
@@ -72,7 +123,7 @@ public struct Sampler: Sendable {
     }
 
     /// Cycling iterators over the classes and over each class's images, each reshuffled when it
-    /// wraps, as the reference's `RandomCycleIter`; restarted at each epoch (so an epoch is a
+    /// wraps, as the reference's `RandomCycleIter`; restarted at each pass (so a pass is a
     /// function of its number).
     private func classAwareOrder(_ rng: inout MT19937) -> [Int] {
         var members = byClass().filter { !$0.isEmpty }

@@ -14,8 +14,10 @@ public enum LearningRateSchedule: Equatable, Sendable {
     /// which gives a rate below `warmupFrom` that turns negative — a bug we do not copy: p is held
     /// at 0 there, so the first epoch trains at `warmupFrom`.
     case supConCosine(base: Float, epochs: Int, decayRate: Float, warmupEpochs: Int, warmupFrom: Float)
-    /// Linear ramp over `warmupEpochs`, then ×`factor` at each milestone (the LDAM-DRW schedule:
-    /// milestones 140 and 180, factor 0.1).
+    /// Linear ramp over `warmupEpochs`, then ×`factor` after each milestone m, i.e. from epoch
+    /// m + 1 on (`SimCLR/linear_classify.py`'s `epoch > 140`, `epoch > 180`: milestones 140 and 180,
+    /// factor 0.1). `moco/linear_classify.py`'s `epoch + 1 >= m` (epoch from 0) decays from our
+    /// epoch m, so its `--schedule 20 30` is milestones 19 and 29 here (recipes/imagenet_lt.yaml).
     case warmupMultiStep(base: Float, warmupEpochs: Int, milestones: [Int], factor: Float)
     /// Linear warm-up by epoch, then cosine decay to zero (the `cb` classifier of the reference).
     case warmupCosine(base: Float, epochs: Int, warmupEpochs: Int)

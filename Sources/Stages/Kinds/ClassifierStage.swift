@@ -11,6 +11,13 @@ import PipelineDSL
 /// (RandomCrop with padding 4, flip, normalise), as the reference does; with `augment: false`
 /// the un-augmented training set is embedded once and the head trains on those cached features
 /// (much faster; what the Fashion-MNIST recipe uses). Checkpoints after every epoch.
+///
+/// `epoch_length: dataset` stops each epoch after ⌊N / B⌋ steps with the class-aware stream
+/// continuing across epochs, and `backbone_batch_norm: train` embeds with batch statistics and
+/// re-estimates the backbone's running statistics (into the artifact): `moco/linear_classify.py`'s
+/// rules (docs/imagenet_lt.md). One process normalises over the whole batch; N ranks each over
+/// their slice (the reference's DataParallel splits its batch over 8 GPUs), rank 0's running
+/// statistics being the artifact's.
 public enum ClassifierStage {
     /// The registered kind.
     public static let kind = StageKind(
@@ -18,11 +25,13 @@ public enum ClassifierStage {
         summary: "second stage: a classifier on the frozen encoder's features (ldam_drw, cb, ce)",
         settings: ClassifierConfiguration.self,
         inputs: [.one("encoder", of: "encoder"), InputSlot(name: "data", kinds: DataArtifact.kinds)],
-        // The frozen encoder runs in eval mode and the head has no batch norm, so N ranks compute
-        // the single-process result up to rounding: N never enters the hash, and a checkpoint
-        // resumes on any number of ranks.
-        dataParallel: DataParallelism { _ in false },
+        // In eval mode the frozen encoder has no batch statistics and the head no batch norm, so N
+        // ranks compute the single-process result up to rounding: N never enters the hash, and a
+        // checkpoint resumes on any number of ranks. With `backbone_batch_norm: train` each rank
+        // normalises its own slice, so N enters the hash.
+        dataParallel: DataParallelism { (settings: ClassifierConfiguration) in settings.backboneBatchNorm == .train },
         memoryEstimate: { try StageMemory.classifier($0) },
+        inapplicableParameters: { ClassifierConfiguration.inapplicable($0) },
         run: run)
 
     static func run(_ context: RunContext) throws {
@@ -41,19 +50,25 @@ public enum ClassifierStage {
             throw RunError("stage '\(context.stageName)': class \(empty) ('\(classNames[empty])') has no training images; LDAM and the samplers need every class")
         }
         let seed = UInt32(truncatingIfNeeded: context.seed)
+        let batchStatistics = configuration.backboneBatchNorm == .train
         let trainer = ClassifierTrainer(configuration: configuration, classCounts: classCounts,
                                         featureCount: encoder.featureDimension, seed: seed, place: place)
+        if batchStatistics { trainer.backbone = encoder }
         let checkpoint = context.checkpointDirectory.appendingPathComponent("classifier.ckpt.safetensors")
         // Sealed with its digest (`CheckpointFile`): a damaged one is replaced by the previous, or by a start from scratch.
         if context.isResuming, let resumable = CheckpointFile.resumable(checkpoint, log: { context.log($0) }) {
             try trainer.loadCheckpoint(from: resumable)
             context.log("resuming after epoch \(trainer.completedEpochs)")
         }
-        context.log("\(configuration.method.rawValue): \(configuration.form.rawValue) head on \(encoder.featureDimension)-d features, \(source.count) images, \(classCounts.count) classes, \(configuration.epochs) epochs, augment \(augment)")
+        context.log("\(configuration.method.rawValue): \(configuration.form.rawValue) head on \(encoder.featureDimension)-d features, \(source.count) images, \(classCounts.count) classes, \(configuration.epochs) epochs, augment \(augment), epoch length \(configuration.epochLength.rawValue), backbone batch norm \(configuration.backboneBatchNorm.rawValue)")
 
         // Batches: cached features, or freshly augmented views through the frozen encoder.
+        if configuration.epochLength == .dataset && configuration.stepsPerEpoch(trainingImages: source.count) == 0 {
+            throw RunError("stage '\(context.stageName)': epoch_length: dataset takes floor(\(source.count) training images / batch_size \(configuration.batchSize)) = 0 steps per epoch; lower batch_size or set epoch_length: pass")
+        }
         let sampler = Sampler(kind: configuration.samplerKind, labels: source.labels, classCount: classNames.count,
-                              seed: UInt64(context.seed), perVisit: configuration.perVisit)
+                              seed: UInt64(context.seed), perVisit: configuration.perVisit,
+                              epochLength: configuration.samplerEpochLength(trainingImages: source.count))
         var stepsPerEpoch: (Int) -> Int
         var batchAt: (Int, Int) throws -> (Tensor, [Int32])
         if augment {
@@ -66,7 +81,11 @@ public enum ClassifierStage {
             batchAt = { epoch, step in
                 if step == 0 { loader.seek(to: LoaderPosition(epoch: epoch, step: 0)) }
                 let batch = try loader.next()
-                return (encoder.features(place.input(batch.images, shape: batch.shape)).moved(to: CPUBackend.shared), batch.labels)
+                if batchStatistics && (batch.shard?.count ?? batch.batchSize) < 2 {
+                    throw RunError("stage '\(context.stageName)': backbone_batch_norm: train needs at least 2 images per batch on each rank, but step \(step + 1) of epoch \(epoch + 1) has \(batch.shard?.count ?? batch.batchSize); change batch_size or set epoch_length: dataset (full batches only)")
+                }
+                let features = encoder.features(place.input(batch.images, shape: batch.shape), batchStatistics: batchStatistics)
+                return (features.moved(to: CPUBackend.shared), batch.labels)
             }
         } else {
             let started = Date()
@@ -119,7 +138,7 @@ public enum ClassifierStage {
         let artifact = ClassifierArtifact(method: configuration.method.rawValue, form: configuration.form.rawValue,
                                           featureCount: trainer.head.featureCount, classCount: trainer.head.classCount,
                                           epochs: configuration.epochs, finalLoss: trainer.lastLoss, finalTrainAccuracy: trainer.lastAccuracy,
-                                          classCounts: classCounts)
-        try artifact.write(head: trainer.head, to: context.outputDirectory)
+                                          classCounts: classCounts, backboneBatchNorm: batchStatistics ? BackboneBatchNorm.train.rawValue : nil)
+        try artifact.write(head: trainer.head, backbone: encoder, to: context.outputDirectory)
     }
 }

@@ -6,7 +6,8 @@ import PipelineDSL
 /// The `evaluation` stage kind: the trained encoder and classifier on the balanced test split.
 ///
 /// Inputs: `classifier`, `encoder` and `data` (`dataset` or `imbalance`). Embeds the test images
-/// in eval mode (normalised, no augmentation), scores them with the classifier, records
+/// in eval mode (normalised, no augmentation; with the running statistics the classifier's
+/// `backbone_batch_norm: train` re-estimated, when it did), scores them with the classifier, records
 /// `top1`, `top5`, `many`, `medium`, `few`, `per_class`, `class_counts`, `test_counts`,
 /// `confusion` and `class_names` as the run's metrics (accuracies in %), and writes them to `metrics.json` in its artifact.
 public enum EvaluationStage {
@@ -53,8 +54,11 @@ public enum EvaluationStage {
         let place = try ExecutionPlace.enter(context)
         let settings = Settings(context.parameters)
         let manyAbove = settings.manyShotAbove, fewBelow = settings.fewShotBelow
-        let (classifier, head) = try ClassifierArtifact.input(of: context)
+        let classifierDirectory = try ClassifierArtifact.inputDirectory(of: context)
+        let (classifier, head) = try ClassifierArtifact.read(from: classifierDirectory)
         let (encoderArtifact, encoder) = try FrozenEncoder.input(of: context)
+        // A head trained on batch statistics is scored with the running statistics re-estimated then.
+        try classifier.adoptBackboneStatistics(from: classifierDirectory, into: encoder)
         place.adopt(encoder.module)
         let data = try DataArtifact.input(of: context)
         let test = data.testImages.source

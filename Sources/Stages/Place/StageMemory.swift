@@ -79,8 +79,9 @@ enum StageMemory {
     }
 
     /// The `classifier` kind's estimate where it embeds fresh views through a torchvision ResNet
-    /// every step (ImageNet-LT's second stage): eval mode without gradients, so the largest layers
-    /// of one batch, not every layer, are live.
+    /// every step (ImageNet-LT's second stage): no gradients, so the largest layers of one batch,
+    /// not every layer, are live (with `backbone_batch_norm: train` too: batch statistics keep no
+    /// activations, only a mean and a scale per channel).
     static func classifier(_ query: MemoryQuery) throws -> MemoryEstimate? {
         guard let encoder = query.input("encoder") else { return nil }
         let encoderSettings = EncoderStage.Settings(encoder.parameters)

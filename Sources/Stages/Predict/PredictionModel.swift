@@ -89,7 +89,10 @@ package struct PredictionModel {
             }
         }
         let (encoderArtifact, encoder) = try FrozenEncoder.read(from: artifact(encoderStage))
-        let (_, head) = try ClassifierArtifact.read(from: artifact(classifierStage))
+        let classifierDirectory = try artifact(classifierStage)
+        let (classifierArtifact, head) = try ClassifierArtifact.read(from: classifierDirectory)
+        // The running statistics a `backbone_batch_norm: train` head was trained with (so `export` writes them too).
+        try classifierArtifact.adoptBackboneStatistics(from: classifierDirectory, into: encoder)
         var names = (0..<head.classCount).map { "class \($0)" }
         if let metrics = FileManager.default.contents(atPath: runDirectory.appendingPathComponent("metrics.json").path),
            let object = try? JSONSerialization.jsonObject(with: metrics) as? [String: Any],

@@ -14,6 +14,26 @@ public enum ClassifierMethod: String, Sendable, Codable, CaseIterable {
     case ce
 }
 
+/// How many steps a second-stage epoch takes (the `epoch_length` setting).
+public enum ClassifierEpochLength: String, Sendable, Codable, CaseIterable {
+    /// One whole pass of the sampler (the CIFAR reference's `SimCLR/linear_classify.py`): N images,
+    /// or max_c n_c · C draws for `cb`'s class-aware sampler.
+    case pass
+    /// ⌊N / B⌋ full batches, as `moco/linear_classify.py`'s `train()` (`int(len(train_dataset) /
+    /// batch_size)` steps): the class-aware stream continues from one epoch to the next.
+    case dataset
+}
+
+/// What the frozen backbone's batch norm does while the head trains (the `backbone_batch_norm` setting).
+public enum BackboneBatchNorm: String, Sendable, Codable, CaseIterable {
+    /// Running statistics, unchanged (the CIFAR reference: `model.eval()`).
+    case eval
+    /// Batch statistics, with the running statistics re-estimated (momentum 0.1) at every step and
+    /// used by the evaluation, `predict` and `export` (`moco/linear_classify.py` calls
+    /// `model.train()` on the frozen backbone). No gradient reaches the backbone.
+    case train
+}
+
 /// Everything that decides how the classifier is trained: the `classifier` stage's settings.
 public struct ClassifierConfiguration: StageSettings, Equatable {
     public var method: ClassifierMethod = .ldamDRW
@@ -45,6 +65,10 @@ public struct ClassifierConfiguration: StageSettings, Equatable {
     /// PyTorch's default `nn.Linear` initialisation (the CIFAR reference). Set by the encoder's
     /// family, not by the recipe.
     public var linearStd: Float?
+    /// Steps per epoch: the sampler's whole pass, or ⌊N / B⌋ from a continuing stream.
+    public var epochLength = ClassifierEpochLength.pass
+    /// The frozen backbone's batch norm while the head trains.
+    public var backboneBatchNorm = BackboneBatchNorm.eval
 
     public static let unset = ClassifierConfiguration()
 
@@ -71,7 +95,38 @@ public struct ClassifierConfiguration: StageSettings, Equatable {
         .int("per_visit", \.perVisit, default: 4, range: .closed(1, 10_000), doc: "cb: images of one class per visit of the class-aware sampler"),
         .bool("augment", \.augment, default: true,
               doc: "true: re-embed RandomCrop(pad 4)+flip views every step (the reference); false: embed the training set once and train on cached features"),
+        .choice("epoch_length", \.epochLength, default: .pass,
+                doc: "pass: an epoch is the sampler's whole pass (N images; max n_c · C draws for cb), as the CIFAR reference; dataset: floor(N / batch_size) full batches per epoch with the class-aware stream continuing across epochs, as moco/linear_classify.py"),
+        .choice("backbone_batch_norm", \.backboneBatchNorm, default: .eval,
+                doc: "eval: the frozen backbone's batch norm uses its running statistics (the CIFAR reference); train: batch statistics, with the running statistics re-estimated every step and used by the evaluation (moco/linear_classify.py's model.train()); needs augment: true"),
     ]
+
+    /// Refuses what cannot work together (at plan time).
+    public func validate() throws {
+        if backboneBatchNorm == .train && !augment {
+            throw RunError("backbone_batch_norm: train needs augment: true (with augment: false the features are embedded once, so no step sees batch statistics); set augment: true or backbone_batch_norm: eval")
+        }
+    }
+
+    /// The parameters that change nothing at their defaults: left out of the stage's hash, so
+    /// adding them kept every existing entry.
+    static func inapplicable(_ settings: ClassifierConfiguration) -> Set<String> {
+        var names: Set<String> = []
+        if settings.epochLength == .pass { names.insert("epoch_length") }
+        if settings.backboneBatchNorm == .eval { names.insert("backbone_batch_norm") }
+        return names
+    }
+
+    /// The sampler's epoch length for `trainingImages` images.
+    public func samplerEpochLength(trainingImages: Int) -> EpochLength {
+        switch epochLength {
+        case .pass: return .pass
+        case .dataset: return .draws(stepsPerEpoch(trainingImages: trainingImages) * batchSize)
+        }
+    }
+
+    /// ⌊N / B⌋ under `epoch_length: dataset`, as `linear_classify.py`'s `int(len(train_dataset) / batch_size)`.
+    public func stepsPerEpoch(trainingImages: Int) -> Int { trainingImages / max(1, batchSize) }
 
     /// The two schedules of `adjust_learning_rate` (warm-up, then steps or cosine).
     public enum ScheduleForm: String, Sendable, Codable {
@@ -113,6 +168,9 @@ public final class ClassifierTrainer {
     public let loss: CrossEntropyLoss
     /// Where the trainer runs; its gradients go through `place.synchronize` before SGD.
     public let place: ExecutionPlace
+    /// The frozen backbone whose batch-norm running statistics change while the head trains
+    /// (`backbone_batch_norm: train`): the checkpoint carries them under `backbone.`; nil: eval mode.
+    public var backbone: FrozenEncoder?
     /// Epochs finished so far.
     public private(set) var completedEpochs = 0
     /// The last finished epoch's mean loss and training accuracy (%); NaN before the first.
@@ -154,7 +212,8 @@ public final class ClassifierTrainer {
         return (lossSum / Double(max(steps, 1)), 100 * Double(correct) / Double(max(seen, 1)), optimizer.learningRate)
     }
 
-    /// Writes the head, the momentum buffers and the epoch count to `url` (atomically).
+    /// Writes the head, the momentum buffers, the backbone's running statistics (when it has
+    /// `backbone`) and the epoch count to `url` (atomically).
     public func saveCheckpoint(to url: URL) throws {
         optimizer.downloadMomentumBuffers()
         var tensors = head.stateArrays().map { (name: "head.\($0.name)", array: $0.array) }
@@ -162,6 +221,7 @@ public final class ClassifierTrainer {
             guard let buffer = optimizer.momentumBuffers[name] else { continue }
             tensors.append((name: "momentum.\(name)", array: HostArray(floats: buffer, shape: parameter.shape)))
         }
+        if let backbone { tensors += backbone.runningStatistics().map { (name: "backbone.\($0.name)", array: $0.array) } }
         try SafeTensors.write(tensors, metadata: ["completed_epochs": "\(completedEpochs)",
                                                      "last_loss": "\(lastLoss)", "last_accuracy": "\(lastAccuracy)"], to: url)
     }
@@ -174,6 +234,10 @@ public final class ClassifierTrainer {
         }
         try head.load(file, prefix: "head.", strict: false)
         place.adopt(head)
+        if let backbone {
+            try backbone.adoptRunningStatistics(file, prefix: "backbone.")
+            place.adopt(backbone.module)
+        }
         for (name, _) in head.namedParameters {
             if let array = file["momentum.\(name)"] { optimizer.momentumBuffers[name] = array.floats() }
         }

@@ -3,9 +3,11 @@ import PipelineDSL
 import Engine
 import Datasets
 
-/// A trained first-stage encoder as the second stage and the evaluation use it: frozen, in eval
-/// mode, giving pooled features of NHWC views — a CIFAR `SupConResNet` (64-d) or a torchvision
-/// ResNet backbone from MoCo (512-d or 2048-d).
+/// A trained first-stage encoder as the second stage and the evaluation use it: frozen (no
+/// gradients), giving pooled features of NHWC views — a CIFAR `SupConResNet` (64-d) or a
+/// torchvision ResNet backbone from MoCo (512-d or 2048-d). Batch norm runs in eval mode, except
+/// while a `backbone_batch_norm: train` classifier trains, which re-estimates the running
+/// statistics; its artifact carries them (`ClassifierArtifact.statisticsFile`).
 public enum FrozenEncoder {
     case cifar(SupConResNet)
     case torchvision(ResNetImageNet)
@@ -43,14 +45,56 @@ public enum FrozenEncoder {
         }
     }
 
-    /// Features of NHWC views on the model's backend, eval mode, no gradients.
-    public func features(_ images: Tensor) -> Tensor {
+    /// Features of NHWC views on the model's backend, no gradients. `batchStatistics`: batch norm
+    /// normalises with the batch's statistics and updates the running ones (momentum 0.1), as a
+    /// PyTorch module in `train()` mode; otherwise eval mode.
+    public func features(_ images: Tensor, batchStatistics: Bool = false) -> Tensor {
         withoutGradients {
             switch self {
-            case let .cifar(model): return model.features(images, training: false)
-            case let .torchvision(model): return model.features(images, training: false)
+            case let .cifar(model): return model.features(images, training: batchStatistics)
+            case let .torchvision(model): return model.features(images, training: batchStatistics)
             }
         }
+    }
+
+    /// The batch-norm running statistics (`running_mean`, `running_var`, `num_batches_tracked`)
+    /// under the network's state names, in its order.
+    public func runningStatistics() -> [(name: String, array: HostArray)] {
+        let statistics = Set(module.state.compactMap { entry -> String? in
+            if case .parameter = entry.item { return nil }
+            return entry.name
+        })
+        return module.stateArrays().filter { statistics.contains($0.name) }
+    }
+
+    /// Replaces the running statistics with those `file` holds under `prefix` + each name (what
+    /// `runningStatistics()` gave, written by a `backbone_batch_norm: train` classifier); every one
+    /// must be there with its shape, and nothing changes unless all fit.
+    /// - Throws: `CheckpointError` naming the file and what is missing or misshapen.
+    public func adoptRunningStatistics(_ file: SafeTensorsFile, prefix: String = "") throws {
+        var problems: [String] = []
+        var assignments: [() -> Void] = []
+        for (name, item) in module.state {
+            if case .parameter = item { continue }
+            guard let array = file[prefix + name] else { problems.append("missing '\(prefix + name)'"); continue }
+            switch item {
+            case .parameter:
+                continue
+            case let .runningMean(s), let .runningVariance(s):
+                guard array.shape == s.runningMean.shape, array.dtype.isFloatingPoint else {
+                    problems.append("'\(prefix + name)' is \(array.dtype.rawValue) \(array.shape), expected float \(s.runningMean.shape)"); continue
+                }
+                let t = Tensor(array.floats(), shape: array.shape)
+                if case .runningMean = item { assignments.append { s.runningMean = t } } else { assignments.append { s.runningVariance = t } }
+            case let .batchesTracked(s):
+                guard array.count == 1, let v = try? array.int64s().first else {
+                    problems.append("'\(prefix + name)' is \(array.dtype.rawValue) \(array.shape), expected one integer"); continue
+                }
+                assignments.append { s.batchesTracked = v }
+            }
+        }
+        guard problems.isEmpty else { throw CheckpointError(path: file.path, problems: problems) }
+        for assign in assignments { assign() }
     }
 
     /// The second stage's training views: the reference's RandomCrop(pad 4) + flip for a CIFAR
