@@ -20,6 +20,7 @@ cases=(
  "recipes/smoke.yaml stages.views.crop=random_crop stages.views.normalize=none"
  "recipes/smoke.yaml stages.lt.profile=step stages.lt.factor=0.1"
  "recipes/imagenet_lt_smoke.yaml stages.loss.variant=ccl"
+ "recipes/imagenet_lt.yaml stages.encoder.batch_norm_groups=1"
 )
 for c in "${cases[@]}"; do
   set -- $c

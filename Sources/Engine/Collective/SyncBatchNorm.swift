@@ -4,8 +4,8 @@
 /// Σ dz and Σ dz·x̂, so N ranks compute the single-process gradients up to rounding.
 ///
 /// The group is captured when a layer runs forward, so its pullback exchanges with the same ranks
-/// whenever the backward runs. Without a group (the default) batch norm is per rank, as
-/// `DataParallel` and DDP do it.
+/// whenever the backward runs. Without a group (the default) batch norm is per rank, as DDP does
+/// it per GPU; `BatchNormGroups` cuts a rank's batch further (as `DataParallel` does per GPU).
 public struct BatchNormSync {
     /// The ranks whose rows form the batch.
     public let communicator: any Communicator

@@ -21,7 +21,14 @@ extension MoCo {
     /// this step's keys and labels (gathered over `communicator`'s ranks): columns `queuePointer
     /// ..< queuePointer + B·ranks` are overwritten and the pointer advances modulo K.
     /// Precondition: K is a multiple of the global batch B·ranks.
-    public func forward(query: Tensor, key: Tensor, subclassLabels: [Int], classLabels: [Int], training: Bool = true) -> MoCoOutput {
+    ///
+    /// With `batchNormGroups` G > 1 and `training`, the query encoder normalises in G groups of
+    /// B/G rows; on one process the key encoder runs on the key crops in the order of
+    /// `keyPermutation` (position p holds crop `keyPermutation[p]`; nil: as given), in G groups,
+    /// and its keys are put back in the crops' order. With several ranks the keys are shuffled
+    /// across ranks instead and each rank's slice runs in G groups.
+    public func forward(query: Tensor, key: Tensor, subclassLabels: [Int], classLabels: [Int], training: Bool = true,
+                        keyPermutation: [Int]? = nil) -> MoCoOutput {
         let b = query.shape.first ?? 0
         precondition(query.rank == 4 && key.shape == query.shape, "MoCo.forward: query \(query.shape) and key \(key.shape) must be one NHWC shape")
         precondition(subclassLabels.count == b && classLabels.count == b,
@@ -29,9 +36,12 @@ extension MoCo {
         let ranks = communicator?.size ?? 1
         precondition(queueSize % (b * ranks) == 0, "MoCo.forward: K = \(queueSize) is not a multiple of the global batch \(b)×\(ranks)")
 
-        let q = encoderQuery(query, training: training).l2Normalized()
+        let q = BatchNormGroups.split(into: training ? batchNormGroups : 1) { encoderQuery(query, training: training) }.l2Normalized()
         momentumUpdate()
-        let k = withoutGradients { keyProjections(key, training: training) }
+        let k = withoutGradients {
+            guard training, batchNormGroups > 1, (communicator?.size ?? 1) == 1 else { return keyProjections(key, training: training) }
+            return groupedKeys(key, permutation: keyPermutation ?? Array(0..<b))
+        }
 
         // The queue follows the model to a device on the first step there (`Module.move` knows only the encoders).
         if queue.backend !== q.backend { queue = queue.moved(to: q.backend) }
@@ -101,7 +111,7 @@ extension MoCo {
         var local = [Float](); local.reserveCapacity(images.count)
         for j in mine { local += all[(Int(j) * perImage)..<((Int(j) + 1) * perImage)] }
         let shuffled = Tensor(local, shape: images.shape).moved(to: images.backend)
-        let k = encoderKey(shuffled, training: true).l2Normalized()
+        let k = BatchNormGroups.split(into: batchNormGroups) { encoderKey(shuffled, training: true) }.l2Normalized()
         let gathered = communicator.allGather(k.scalars, counts: Array(repeating: k.count, count: ranks))
         // Global row j went to position inverse[j] of the shuffled batch.
         var inverse = [Int](repeating: 0, count: b * ranks)
@@ -111,5 +121,40 @@ extension MoCo {
             rows += gathered[(inverse[j] * dimension)..<((inverse[j] + 1) * dimension)]
         }
         return Tensor(rows, shape: [b, dimension]).moved(to: images.backend)
+    }
+
+    /// One process's shuffle BN: the key encoder on the crops in `permutation`'s order, in
+    /// `batchNormGroups` groups, its normalised keys returned in the crops' order.
+    func groupedKeys(_ images: Tensor, permutation: [Int]) -> Tensor {
+        let b = images.shape[0], perImage = images.count / max(b, 1)
+        precondition(permutation.count == b && Set(permutation) == Set(0..<b),
+                     "MoCo.groupedKeys: \(permutation.count) indices are not a permutation of the batch of \(b)")
+        let x = images.scalars
+        var local = [Float](); local.reserveCapacity(images.count)
+        for j in permutation { local += x[(j * perImage)..<((j + 1) * perImage)] }
+        let shuffled = Tensor(local, shape: images.shape).moved(to: images.backend)
+        let k = BatchNormGroups.split(into: batchNormGroups) { encoderKey(shuffled, training: true) }.l2Normalized().scalars
+        var rows = [Float](repeating: 0, count: b * dimension)
+        for (position, j) in permutation.enumerated() {
+            rows.replaceSubrange((j * dimension)..<((j + 1) * dimension), with: k[(position * dimension)..<((position + 1) * dimension)])
+        }
+        return Tensor(rows, shape: [b, dimension]).moved(to: images.backend)
+    }
+
+    /// The key permutation of one process's shuffle BN for the step at (`epoch`, `step`) of a run
+    /// seeded `seed`: a Fisher–Yates shuffle of 0..<`count` from an MT19937 seeded by the three
+    /// (so a resumed run draws what the uninterrupted one drew, with nothing to checkpoint).
+    public static func keyPermutation(count: Int, seed: UInt64, epoch: Int, step: Int) -> [Int] {
+        // SplitMix64 of the three, folded to the generator's 32-bit seed.
+        var z = seed &+ 0x9E37_79B9_7F4A_7C15 &* (UInt64(truncatingIfNeeded: epoch) &* 0x1_0000_0001 &+ UInt64(truncatingIfNeeded: step) &+ 1)
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        var generator = MT19937(seed: UInt32(truncatingIfNeeded: z ^ (z >> 32)))
+        var permutation = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            permutation.swapAt(i, Int(generator.nextUInt32() % UInt32(i + 1)))
+        }
+        return permutation
     }
 }

@@ -32,6 +32,10 @@ public final class MoCo: Module {
     public var communicator: (any Communicator)?
     /// Draws the shuffle-BN permutations (used on rank 0 only; broadcast to the others).
     var shuffleGenerator: MT19937
+    /// Batch-norm groups per process in training passes (docs/batch-norm-groups.md): the query
+    /// batch in G contiguous groups, the key batch permuted, run in G groups and un-permuted (one
+    /// process's shuffle BN). 1: batch norm over the whole batch.
+    public var batchNormGroups = 1
 
     /// A MoCo model with fresh encoders drawn from `seed`: the key encoder's parameters are a copy
     /// of the query encoder's (its batch-norm buffers start at their defaults, like the query's),

@@ -37,7 +37,11 @@ public enum EncoderStage {
         dataParallel: dataParallelism,
         memoryEstimate: { try StageMemory.encoder($0) },
         // The MoCo settings do nothing to a CIFAR ResNet, nor its depth to a torchvision one.
-        inapplicableParameters: { s in s.architecture == .resnetCIFAR ? ["queue_size", "key_momentum", "kcl_positives"] : ["depth"] },
+        // Added later: at its default (1, the whole batch) it keeps every existing entry's hash.
+        inapplicableParameters: { s in
+            let other: Set<String> = s.architecture == .resnetCIFAR ? ["queue_size", "key_momentum", "kcl_positives"] : ["depth"]
+            return s.batchNormGroups == 1 ? other.union(["batch_norm_groups"]) : other
+        },
         run: { context in try EncoderStage.run(context) }))
 
     /// The network an encoder stage trains.
@@ -97,6 +101,8 @@ public enum EncoderStage {
         public var kclPositives = 0
         /// Batch norm over the global batch on several ranks (`sync_batchnorm`).
         public var synchronizesBatchNorm = false
+        /// Batch norm in G contiguous row groups of each process's batch (`batch_norm_groups`).
+        public var batchNormGroups = 1
 
         public static let unset = Settings()
 
@@ -130,12 +136,27 @@ public enum EncoderStage {
             .int("kcl_positives", \.kclPositives, default: 6, range: RecipeLimits.upTo(RecipeLimits.queue, from: 1),
                  doc: "MoCo encoders: k of KCL, the same-class queue entries drawn (with repeats counted once) as positives per query during the warm-up, besides the key"),
             .bool("sync_batchnorm", \.synchronizesBatchNorm, default: false,
-                  doc: "data-parallel runs (mpirun -np N): normalise over the whole global batch (SyncBatchNorm), so N ranks give the single-process result up to rounding; false: per-rank batch norm as the reference's DataParallel (then N enters the hash). No effect on one process"),
+                  doc: "data-parallel runs (mpirun -np N): normalise over the whole global batch (SyncBatchNorm), so N ranks give the single-process result up to rounding; false: each rank normalises its own slice of the batch (then N enters the hash) — as the reference's DistributedDataParallel does per GPU for MoCo, but not as its DataParallel for the CIFAR half, which gives each GPU a contiguous chunk of [view 1; view 2] (batch_norm_groups emulates that). No effect on one process; not with batch_norm_groups > 1"),
+            .int("batch_norm_groups", \.batchNormGroups, default: 1, range: RecipeLimits.upTo(RecipeLimits.batch, from: 1),
+                 doc: "training-mode batch norm over G contiguous row groups of each process's batch, each normalised with its own statistics, running statistics from group 0 (docs/batch-norm-groups.md): the reference's per-GPU batch norm on one process. resnet_cifar: the rows are [view 1; view 2], so 2 is SimCLR/main.py's DataParallel on 2 GPUs (one view per GPU); MoCo: the query batch in G groups and the key batch permuted across them (shuffle BN), so 8 with batch_size 256 is moco/main.py on 8 GPUs. 1: the whole batch. Every group needs at least 2 rows"),
         ]
 
         /// Checks what the parameter ranges cannot say; the planner turns a throw into a recipe
         /// error (exit status 2) on the stage.
         public func validate() throws {
+            if batchNormGroups > 1 {
+                guard !synchronizesBatchNorm else {
+                    throw RunError("batch_norm_groups \(batchNormGroups) and sync_batchnorm do not combine: groups normalise parts of each rank's batch, "
+                                   + "sync_batchnorm the whole global batch; set batch_norm_groups: 1 or sync_batchnorm: false")
+                }
+                // resnet_cifar forwards both views of every image: 2 × batch_size rows.
+                let views = architecture == .resnetCIFAR ? 2 : 1, rows = views * batchSize
+                guard rows % batchNormGroups == 0, rows / batchNormGroups >= 2 else {
+                    throw RunError("batch_norm_groups \(batchNormGroups) does not split the \(rows) rows of a batch"
+                                   + (views == 2 ? " (2 views of batch_size \(batchSize))" : " (batch_size \(batchSize))")
+                                   + " into groups of at least 2; choose batch_norm_groups dividing \(rows) with \(rows) / batch_norm_groups ≥ 2")
+                }
+            }
             guard architecture == .resnetCIFAR else {
                 guard queueSize % batchSize == 0 else {
                     throw RunError("queue_size \(queueSize) is not a multiple of batch_size \(batchSize): MoCo enqueues whole batches (K % batch == 0); "

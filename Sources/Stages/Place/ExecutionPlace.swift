@@ -114,7 +114,7 @@ public struct ExecutionPlace {
     }
 
     /// The group a training forward pass normalises over (`BatchNormSync.across`): the ranks
-    /// with `sync_batchnorm`, else nil (per-rank batch norm, as DataParallel).
+    /// with `sync_batchnorm`, else nil (per-rank batch norm, as DistributedDataParallel per GPU).
     public var batchNormGroup: (any Communicator)? { synchronizesBatchNorm ? communicator : nil }
 }
 

@@ -20,12 +20,17 @@ public struct EncoderStep {
     public let optimizer: SGD
     /// Where the step runs; its gradients go through `place.synchronize` before SGD.
     public let place: ExecutionPlace
+    /// Batch-norm groups of the forward pass (`batch_norm_groups`; docs/batch-norm-groups.md):
+    /// the view-major rows of this process cut into G contiguous groups, each normalised alone —
+    /// 2 is the reference's `DataParallel` on 2 GPUs, one view per GPU. 1: the whole batch.
+    public let batchNormGroups: Int
 
     /// A step of `model` by `optimizer` at `place` (the bench and tests make one; training does).
-    public init(model: SupConResNet, optimizer: SGD, place: ExecutionPlace) {
+    public init(model: SupConResNet, optimizer: SGD, place: ExecutionPlace, batchNormGroups: Int = 1) {
         self.model = model
         self.optimizer = optimizer
         self.place = place
+        self.batchNormGroups = batchNormGroups
     }
 
     /// Runs one step on `batch` at learning rate `rate` and returns the loss before the update.
@@ -47,12 +52,16 @@ public struct EncoderStep {
     /// The loss of `batch` and the gradients every rank steps with (summed over the ranks); nil
     /// gradients when the loss is not finite. Changes no weights (running statistics do change).
     public func gradients(_ batch: Batch, input prepared: Tensor? = nil, objective: Objective) -> (loss: Float, gradients: Gradients?) {
+        // The training forward with the place's batch-norm group across ranks and this step's groups.
+        func forward(_ body: () -> Tensor) -> Tensor {
+            BatchNormGroups.split(into: batchNormGroups) { BatchNormSync.across(place.batchNormGroup, body) }
+        }
         let input = prepared ?? place.input(batch.images, shape: batch.shape)
         let outputs: Tensor
         let loss: (Tensor) -> Tensor
         switch objective {
         case let .contrastive(contrastive, subclasses, temperatures):
-            outputs = BatchNormSync.across(place.batchNormGroup) { model(input, training: true) }
+            outputs = forward { model(input, training: true) }
             let targets = ContrastiveTargets(labels: batch.labels,
                                              subclasses: contrastive.kind.usesSubclasses ? batch.indices.map { subclasses[$0] } : [],
                                              classTemperatures: contrastive.kind.usesClassTemperatures ? temperatures : [])
@@ -60,7 +69,7 @@ public struct EncoderStep {
         case .crossEntropy:
             // The encoder's linear classifier on every view (views are view-major, so the B labels
             // repeat once per view).
-            outputs = BatchNormSync.across(place.batchNormGroup) { model.classify(model.features(input, training: true)) }
+            outputs = forward { model.classify(model.features(input, training: true)) }
             let labels = Array(repeating: batch.labels, count: batch.views).flatMap { $0 }
             loss = { Tensor.crossEntropy(logits: $0, labels: Tensor(int32: labels, shape: [labels.count])) }
         }

@@ -57,7 +57,7 @@ final class EncoderTraining {
         optimizer = SGD(parameters: model.namedParameters, learningRate: Float(settings.learningRate),
                         momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay))
         place = try ExecutionPlace.enter(context, synchronizesBatchNorm: settings.synchronizesBatchNorm)
-        trainStep = EncoderStep(model: model, optimizer: optimizer, place: place)
+        trainStep = EncoderStep(model: model, optimizer: optimizer, place: place, batchNormGroups: settings.batchNormGroups)
         let warm: Bool
         switch settings.warmup {
         case .on: warm = true
@@ -96,6 +96,7 @@ final class EncoderTraining {
         // Weights (initial or resumed) are loaded on the CPU; the training runs where the place is.
         place.adopt(model)
         try place.checkDivisible(samples: train.count, batchSize: batchSize, dropLast: dropLast, stage: context.stageName)
+        try checkBatchNormGroups(samples: train.count)
         let sampler = Sampler(kind: .instance, labels: train.labels, classCount: train.classCount, seed: seed)
         let loader = try BatchLoader(source: train, pipeline: augmentation.pipeline, sampler: sampler, batchSize: batchSize, dropLast: dropLast,
                                      seed: seed, threads: place.threads, start: LoaderPosition(epoch: firstEpoch, step: 0),
@@ -106,6 +107,10 @@ final class EncoderTraining {
         if firstEpoch == 1 {
             context.log("training ResNet-\(depth) (\(model.parameterCount) parameters) on \(train.count) images of \(train.classCount) classes, "
                         + "\(augmentation.size)×\(augmentation.size)×\(train.channels) views, batch \(batchSize), \(steps) steps per epoch, \(epochs) epochs")
+        }
+        if trainStep.batchNormGroups > 1 {
+            context.log("batch norm in \(trainStep.batchNormGroups) groups of the \(augmentation.pipeline.views) views' rows"
+                        + (place.ranks.size > 1 ? " of each rank" : "") + " (running statistics from group 0)")
         }
         if place.ranks.size > 1 {
             let slices = (0..<place.ranks.size).map { rankSlice(of: batchSize, rank: $0, size: place.ranks.size).count }
@@ -161,6 +166,24 @@ final class EncoderTraining {
                                        mean: augmentation.mean.map { Float($0) }, std: augmentation.std.map { Float($0) },
                                        imageSize: augmentation.size)
         try artifact.write(model: model, to: context.outputDirectory)
+    }
+
+    /// Checks that every step's rows on every rank — two views of its images, the last partial
+    /// batch's too when it is kept — split into `batch_norm_groups` groups of at least 2 rows.
+    private func checkBatchNormGroups(samples: Int) throws {
+        let groups = trainStep.batchNormGroups, views = augmentation.pipeline.views
+        guard groups > 1 else { return }
+        let last = samples % batchSize
+        for images in [batchSize] + (dropLast || last == 0 ? [] : [last]) {
+            for rank in 0..<place.ranks.size {
+                let rows = views * rankSlice(of: images, rank: rank, size: place.ranks.size).count
+                guard rows % groups != 0 || rows / groups < 2 else { continue }
+                let which = images == batchSize ? "a batch of \(images) images" : "the last partial batch of \(images) images"
+                throw RunError("stage '\(context.stageName)': batch_norm_groups \(groups) does not split the \(rows) rows (\(views) views) of "
+                               + "\(which)\(place.ranks.size > 1 ? " on rank \(rank) of \(place.ranks.size)" : "") into groups of at least 2; "
+                               + "choose batch_norm_groups dividing \(rows)\(images == batchSize ? "" : ", or set drop_last: true")")
+            }
+        }
     }
 
     /// Re-clusters at the start of `epoch` and logs the event.

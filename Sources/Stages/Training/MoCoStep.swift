@@ -33,10 +33,12 @@ public struct MoCoStep {
     ///   - labels: their classes; `subclasses`: their subclasses (−1 before the first clustering).
     ///   - loss: KCL (which ignores subclasses) or the SBCL-MoCo loss.
     ///   - uniforms: KCL's draws for these b queries (k × b, draw-major), or nil for the loss's generator.
+    ///   - keyPermutation: with `model.batchNormGroups` > 1 on one process, the order the key
+    ///     crops go through the key encoder (`MoCo.keyPermutation`); nil: as given.
     public func callAsFunction(query: Tensor, key: Tensor, labels: [Int32], subclasses: [Int32], loss: MoCoLoss,
-                               globalBatch: Int? = nil, uniforms: [Float]? = nil) -> Float {
+                               globalBatch: Int? = nil, uniforms: [Float]? = nil, keyPermutation: [Int]? = nil) -> Float {
         let output = model.forward(query: query, key: key, subclassLabels: subclasses.map(Int.init), classLabels: labels.map(Int.init),
-                                   training: true)
+                                   training: true, keyPermutation: keyPermutation)
         let uses = loss.kind.usesSubclasses
         let targets = MoCoTargets(labels: labels, subclasses: uses ? subclasses : [],
                                   queueLabels: output.queueClass.map(Int32.init),

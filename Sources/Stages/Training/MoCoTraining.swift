@@ -27,6 +27,8 @@ final class MoCoTraining {
     /// The step every batch runs.
     let trainStep: MoCoStep
     let epochs: Int, warmupEpochs: Int, batchSize: Int, checkpointEvery: Int, clusterBatchSize: Int
+    /// Batch-norm groups per rank (`batch_norm_groups`).
+    let batchNormGroups: Int
     let baseRate: Float
     let architecture: ResNetImageNet.Architecture
 
@@ -64,6 +66,13 @@ final class MoCoTraining {
                      momentum: Float(settings.keyMomentum), seed: UInt32(truncatingIfNeeded: context.seed))
         if let url = settings.initialWeightsURL { context.log(try EncoderInitialWeights.load(url, into: model)) }
         if place.ranks.size > 1 { model.communicator = place.communicator }
+        batchNormGroups = settings.batchNormGroups
+        let perRank = batchSize / place.ranks.size
+        guard perRank % batchNormGroups == 0, perRank / batchNormGroups >= 2 else {
+            throw RunError("stage '\(context.stageName)': batch_norm_groups \(batchNormGroups) needs groups of at least 2 of the \(perRank) images "
+                           + "each of the \(place.ranks.size) ranks holds (batch_size \(batchSize)); choose batch_norm_groups dividing \(perRank)")
+        }
+        model.batchNormGroups = batchNormGroups
         optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(settings.momentum),
                         weightDecay: Float(settings.weightDecay))
         trainStep = MoCoStep(model: model, optimizer: optimizer, place: place)
@@ -121,6 +130,11 @@ final class MoCoTraining {
             context.log("data-parallel over \(place.ranks.size) ranks: \(batchSize / place.ranks.size) images each per step, keys gathered into "
                         + "the queue, shuffle BN for the key encoder, per-rank batch norm (as DistributedDataParallel)")
         }
+        if batchNormGroups > 1 {
+            context.log("batch norm in \(batchNormGroups) groups of \(batchSize / place.ranks.size / batchNormGroups) images per "
+                        + (place.ranks.size > 1 ? "rank" : "step, key crops permuted across the groups (shuffle BN on one process)")
+                        + "; running statistics from group 0")
+        }
         var epoch = firstEpoch
         while epoch <= epochs {
             let started = Date()
@@ -173,8 +187,13 @@ final class MoCoTraining {
             let all = MoCoLoss.uniforms(draws * batch.batchSize, from: &loss.generator)
             uniforms = (0..<draws).flatMap { d in rows.map { all[d * batch.batchSize + $0] } }
         }
+        // One process's shuffle BN: the permutation follows from the seed and the step, so a
+        // resumed run draws the same ones.
+        let permutation = batchNormGroups > 1 && place.ranks.size == 1
+            ? MoCo.keyPermutation(count: b, seed: UInt64(bitPattern: Int64(context.seed)), epoch: batch.position.epoch, step: batch.position.step)
+            : nil
         return trainStep(query: views.sliced(axis: 0, 0..<b), key: views.sliced(axis: 0, b..<(2 * b)), labels: labels, subclasses: mine,
-                         loss: loss, globalBatch: batch.batchSize, uniforms: uniforms)
+                         loss: loss, globalBatch: batch.batchSize, uniforms: uniforms, keyPermutation: permutation)
     }
 
     /// Re-clusters before `epoch`: the key encoder's projections of one augmented view of every
