@@ -51,6 +51,7 @@ import json
 import math
 import os
 import platform
+import resource
 import socket
 import subprocess
 import sys
@@ -87,6 +88,13 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor()
+
+
+def cpu_used(before):
+    """CPU seconds (user + system) of the finished child processes since `before`: on a shared
+    machine the wall time depends on the load, this does much less."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime - before
 
 
 def sbcl_run():
@@ -192,14 +200,17 @@ def authors_cell(s, variant, seed, data, work):
     linear = [python, "linear_wrapper.py", "-a", "resnet18", "--pretrained", "Imagenet/last.pth.tar", "--lr", str(s["cls_lr"]),
               "--batch-size", str(s["cls_batch"]), "--epochs", str(s["cls_epochs"]), "--schedule", str(m[0]), str(m[1]),
               "--train_rule", "CB", "--seed", str(seed), "-j", str(s["workers"]), "--print-freq", "1000"]
+    seconds = {}
     for name, command in (("main", pretrain), ("linear", linear)):
+        started = time.time()
         print("$ (cd", work, "&&", " ".join(command) + ")", flush=True)
         with open(os.path.join(work, f"{name}.log"), "w") as log:
             done = subprocess.run(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             tail = open(os.path.join(work, f"{name}.log")).read()[-3000:]
             sys.exit(f"the authors' {name} failed ({done.returncode}); {work}/{name}.log:\n{tail}")
-    return json.load(open(os.path.join(work, "linear_curve.json"))), [pretrain, linear]
+        seconds[name] = round(time.time() - started, 1)
+    return json.load(open(os.path.join(work, "linear_curve.json"))), [pretrain, linear], seconds
 
 
 def folder_name(schedule):
@@ -215,6 +226,8 @@ def run_cell(side, variant, seed, schedule, results):
     data = data_root(schedule)
     write_data(data, s)
     started = time.time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = children.ru_utime + children.ru_stime
     if side == "ours":
         command = ours_command(s, variant, seed, data)
         print("$", " ".join(command), flush=True)
@@ -228,17 +241,18 @@ def run_cell(side, variant, seed, schedule, results):
         curve = metrics.get("test_curve")
         record = {"run": reply.get("run"), "command": command}
     else:
-        work = os.path.join(ROOT, "runs", "fidelity", "imagenet_lt_moco", "authors", f"{schedule}-{variant}-seed{seed}")
-        curve, commands = authors_cell(s, variant, seed, data, work)
+        work = os.path.join(ROOT, "runs", "fidelity", "imagenet_lt_moco", "authors", os.path.basename(os.path.normpath(results)),
+                            f"{schedule}-{variant}-seed{seed}")
+        curve, commands, seconds = authors_cell(s, variant, seed, data, work)
         last = curve[-1]
-        record = {"run": work, "command": commands}
+        record = {"run": work, "command": commands, "stage_seconds": seconds}
     best = max(curve, key=lambda e: e["top1"]) if curve else None
     record.update({"side": side, "variant": variant, "seed": seed, "schedule": schedule,
                    "top1": last["top1"], "many": last["many"], "medium": last["medium"], "few": last["few"],
                    "top1_best": best["top1"] if best else None, "best": best, "curve": curve,
                    "train_counts": counts(s), "test_per_class": s["test"], "settings": s,
                    "faithful_overrides": OURS_FAITHFUL_OVERRIDES if side == "ours" else [],
-                   "seconds": round(time.time() - started, 1), "cpu": cpu_model(), "threads": s["threads"],
+                   "seconds": round(time.time() - started, 1), "cpu_seconds": round(cpu_used(cpu_before), 1), "cpu": cpu_model(), "threads": s["threads"],
                    "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()})
     json.dump(record, open(path, "w"), indent=1)
     print(f"{side} {variant} seed {seed}: top-1 last {record['top1']:.2f} best {record['top1_best'] if best else '-'}  "
@@ -281,6 +295,10 @@ def text(summary):
     return f"{summary['mean']:.2f} ± {summary['sd']:.2f}" if "sd" in summary else f"{summary['mean']:.2f}"
 
 
+def se_text(se):
+    return "n/a: one seed" if math.isnan(se) else f"{se:.2f}"
+
+
 def table(schedule, results, variants, tolerance=1.5):
     folder = os.path.join(results, folder_name(schedule))
     cells = {}
@@ -291,7 +309,7 @@ def table(schedule, results, variants, tolerance=1.5):
     groups, differences = grouped(cells)
     print(f"\nschedule {schedule} ({folder}); last linear epoch, mean ± sample sd (n) over seeds "
           "(sbcl-run compare --group-by side,variant); best epoch = the reference's report")
-    print("| run | n | seeds | top-1 | many | medium | few | top-1 best epoch | min/cell |")
+    print("| run | n | seeds | top-1 | many | medium | few | top-1 best epoch | min/cell (CPU min) |")
     print("|---|---|---|---|---|---|---|---|---|")
     means, ses = {}, {}
     for variant in variants:
@@ -304,6 +322,8 @@ def table(schedule, results, variants, tolerance=1.5):
             bm, bsd, bn = mean_sd([r["top1_best"] for r in rows if r.get("top1_best") is not None])
             best = "-" if bn == 0 else (f"{bm:.2f} ± {bsd:.2f}" if bn > 1 else f"{bm:.2f}")
             minutes = f"{sum(r['seconds'] for r in rows) / len(rows) / 60:.1f}" if rows else "-"
+            cpu = [r["cpu_seconds"] for r in rows if "cpu_seconds" in r]
+            minutes += f" ({sum(cpu) / len(cpu) / 60:.1f})" if cpu else ""
             seeds = ",".join(str(r["seed"]) for r in sorted(rows, key=lambda r: r["seed"])) or "-"
             print(f"| {side} `{variant}` | {n} | {seeds} | " + " | ".join(text(metrics.get(k)) for k in ("top1", "many", "medium", "few"))
                   + f" | {best} | {minutes} |")
@@ -322,13 +342,13 @@ def table(schedule, results, variants, tolerance=1.5):
         se = math.sqrt(ses[("authors", variant)] ** 2 + ses[("ours", variant)] ** 2)
         ok = abs(a - o) <= tolerance
         verdict &= ok
-        print(f"{variant}: ours − authors = {o - a:+.2f} top-1 points (se {se:.2f}; {'within' if ok else 'NOT within'} {tolerance})")
+        print(f"{variant}: ours − authors = {o - a:+.2f} top-1 points (se {se_text(se)}; {'within' if ok else 'NOT within'} {tolerance})")
     if "sbcl" in variants and "kcl" in variants:
         for side in ("authors", "ours"):
             gain = means[(side, "sbcl")] - means[(side, "kcl")]
             if not math.isnan(gain):
                 se = math.sqrt(ses[(side, "sbcl")] ** 2 + ses[(side, "kcl")] ** 2)
-                print(f"{side}: SBCL − KCL {gain:+.2f} top-1 points (se {se:.2f})")
+                print(f"{side}: SBCL − KCL {gain:+.2f} top-1 points (se {se_text(se)})")
     return verdict
 
 
