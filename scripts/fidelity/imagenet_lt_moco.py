@@ -31,18 +31,28 @@ with its standard error, SBCL − KCL per side, and the best-epoch top-1 (the re
 
 Schedules (encoder batch 64, lr 0.1 cosine per half as main.py — the reference's per-GPU batch is
 32 at lr 0.1 —, K 512, M 20; linear stage batch 128, lr 0.625 = 10 · 128 / 2048, milestones at ½ and ¾):
-  tiny  validation only: 10 classes 300 … 6 (imbalance 0.02, 839 images), 20 test each, 32 px,
-        2 + 2 epochs re-clustering every epoch, 2 linear epochs. Measured on 2 busy cores
-        (docs/fidelity.md): ours ≈ 1 min, the authors' ≈ 1.5 min a cell.
-  full  the comparison: the same classes with 100 test images each, 32 px, 40 epochs (20 KCL +
-        20 SBCL, re-clustering every 5 as the reference), 20 linear epochs (milestones 10, 15).
-        Estimated from the tiny cells' per-epoch cost: ≤ 15 min a cell on 2 cores for either side,
-        so 3 seeds × 2 variants × 2 sides ≈ 2.5–3 h.
+  tiny  validation only: 10 classes 300 … 6 (imbalance 0.02, 837 images), 20 test images each, 32 px,
+        2 + 2 epochs re-clustering every epoch, 2 linear epochs (milestones 1, 2). Measured
+        (docs/fidelity.md): the authors' cell 100 CPU-seconds (main.py two thirds of the wall time), ours 144 — on
+        2 cores shared with 2 Swift builds and a training run, 5–6 and 9–12 minutes of wall time.
+  full  the comparison: the same 837 training images, 100 test images a class, 30 epochs (15 KCL
+        + 15 SBCL, re-clustering every 5 epochs of the second half, as the reference), 20 linear
+        epochs (milestones 10, 15). Estimate from the tiny cells' CPU time (≈ 17 CPU-s per encoder
+        epoch for the authors' code, ≈ 35 for ours; a linear epoch a few CPU-s plus 1000 test
+        images): the authors' ≈ 13 CPU-min, ours ≈ 19–23 CPU-min a cell, i.e. about 7–10 and
+        11–15 minutes on 2 otherwise idle cores; 3 seeds × 2 variants × 2 sides ≈ 2–2.5 h
+        (several times that on a shared machine: see each cell's `cpu_seconds`).
+
+The authors' runs are not reproducible for a given --seed past the first re-clustering: cluster()
+calls kmeans() without its `seed`, so the initial centres come from numpy's global generator,
+which main.py never seeds (the rerun of the tiny sbcl seed-0 cell: same top-1, many/medium/few
+moved by 1–3 points). Left as written (it is their arithmetic); it adds to the seed spread.
 
 Usage: scripts/fidelity/imagenet_lt_moco.py [--schedule tiny|full] [--seeds 3] [--variants sbcl,kcl]
-         [--sides ours,authors] [--results docs/fidelity/imagenet_lt_moco] [--table-only]
+         [--sides ours,authors] [--results docs/fidelity/imagenet_lt_moco] [--table-only] [--print-patch]
 Env:   PYTHON (a venv with torch, default /work/venv-torch/bin/python), PYTHONPATH_EXTRA (torchvision
-       and tqdm for the authors' code, default /tmp/tvpkg:runs/pydeps), SBCL_RUN (default
+       and tqdm for the authors' code, default /tmp/tvpkg:runs/pydeps; torchvision 0.29.2 matches torch
+       2.15: `pip install --no-deps --target DIR torchvision==0.29.2 tqdm`), SBCL_RUN (default
        .build/release/sbcl-run), SBCL_MIRROR (the JackHck/SBCL git mirror).
 """
 import argparse
@@ -69,7 +79,7 @@ COMMON = {"classes": 10, "n_max": 300, "imbalance": 0.02, "px": 48, "size": 32, 
           "M": 20, "cls_batch": 128, "cls_lr": 0.625, "threads": 2, "workers": 0}
 SCHEDULES = {
     "tiny": {**COMMON, "test": 20, "epochs": 4, "step": 1, "cls_epochs": 2},
-    "full": {**COMMON, "test": 100, "epochs": 40, "step": 5, "cls_epochs": 20},
+    "full": {**COMMON, "test": 100, "epochs": 30, "step": 5, "cls_epochs": 20},
 }
 
 # Overrides that make ours follow the reference's linear-stage and batch-norm rules. EMPTY FOR NOW:
