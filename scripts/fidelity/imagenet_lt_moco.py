@@ -38,8 +38,8 @@ Schedules (encoder batch 64, lr 0.1 cosine per half as main.py — the reference
   full  the comparison: the same 837 training images, 100 test images a class, 30 epochs (15 KCL
         + 15 SBCL, re-clustering every 5 epochs of the second half, as the reference), 20 linear
         epochs (milestones 10, 15). Estimate from the tiny cells' CPU time (≈ 17 CPU-s per encoder
-        epoch for the authors' code, ≈ 35 for ours; a linear epoch a few CPU-s plus 1000 test
-        images): the authors' ≈ 13 CPU-min, ours ≈ 19–23 CPU-min a cell, i.e. about 7–10 and
+        epoch for the authors' code, ≈ 33 for ours — the whole tiny cells took 101 and 144 CPU-s;
+        a linear epoch a few CPU-s plus 1000 test images): the authors' ≈ 13 CPU-min, ours ≈ 19–23 CPU-min a cell, i.e. about 7–10 and
         11–15 minutes on 2 otherwise idle cores; 3 seeds × 2 variants × 2 sides ≈ 2–2.5 h
         (several times that on a shared machine: see each cell's `cpu_seconds`).
 
@@ -204,7 +204,7 @@ def authors_cell(s, variant, seed, data, work):
     env = {**os.environ, "PYTHONPATH": f"{work}:{extra}", "OMP_NUM_THREADS": str(s["threads"])}
     pretrain = [python, "main.py", "-a", "resnet18", "--lr", str(s["lr"]), "--batch-size", str(s["batch"]),
                 "--epochs", str(s["epochs"]), "--moco-k", str(s["K"]), "--step", str(s["step"]), "--cluster", str(s["M"]),
-                "--seed", str(seed), "-j", str(s["workers"]), "--print-freq", "1000", "--world-size", "1", "--rank", "0",
+                "--seed", str(seed), "-j", str(s["workers"]), "--print-freq", "1", "--world-size", "1", "--rank", "0",
                 "--dist-backend", "gloo", "--dist-url", f"tcp://127.0.0.1:{free_port()}"]
     m = milestones(s)
     linear = [python, "linear_wrapper.py", "-a", "resnet18", "--pretrained", "Imagenet/last.pth.tar", "--lr", str(s["cls_lr"]),
@@ -213,6 +213,8 @@ def authors_cell(s, variant, seed, data, work):
     seconds = {}
     for name, command in (("main", pretrain), ("linear", linear)):
         started = time.time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_before = children.ru_utime + children.ru_stime
         print("$ (cd", work, "&&", " ".join(command) + ")", flush=True)
         with open(os.path.join(work, f"{name}.log"), "w") as log:
             done = subprocess.run(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -220,6 +222,7 @@ def authors_cell(s, variant, seed, data, work):
             tail = open(os.path.join(work, f"{name}.log")).read()[-3000:]
             sys.exit(f"the authors' {name} failed ({done.returncode}); {work}/{name}.log:\n{tail}")
         seconds[name] = round(time.time() - started, 1)
+        seconds[name + "_cpu"] = round(cpu_used(cpu_before), 1)
     return json.load(open(os.path.join(work, "linear_curve.json"))), [pretrain, linear], seconds
 
 
