@@ -33,13 +33,13 @@ Schedules (encoder batch 64, lr 0.1 cosine per half as main.py — the reference
 32 at lr 0.1 —, K 512, M 20; linear stage batch 128, lr 0.625 = 10 · 128 / 2048, milestones at ½ and ¾):
   tiny  validation only: 10 classes 300 … 6 (imbalance 0.02, 837 images), 20 test images each, 32 px,
         2 + 2 epochs re-clustering every epoch, 2 linear epochs (milestones 1, 2). Measured
-        (docs/fidelity.md): the authors' cell 100 CPU-seconds (main.py two thirds of the wall time), ours 144 — on
+        (docs/fidelity.md): the authors' cell 100 CPU-seconds (a later one: main.py 57.5, linear 23), ours 144 — on
         2 cores shared with 2 Swift builds and a training run, 5–6 and 9–12 minutes of wall time.
   full  the comparison: the same 837 training images, 100 test images a class, 30 epochs (15 KCL
         + 15 SBCL, re-clustering every 5 epochs of the second half, as the reference), 20 linear
-        epochs (milestones 10, 15). Estimate from the tiny cells' CPU time (≈ 17 CPU-s per encoder
+        epochs (milestones 10, 15). Estimate from the tiny cells' CPU time (≈ 14 CPU-s per encoder
         epoch for the authors' code, ≈ 33 for ours — the whole tiny cells took 101 and 144 CPU-s;
-        a linear epoch a few CPU-s plus 1000 test images): the authors' ≈ 13 CPU-min, ours ≈ 19–23 CPU-min a cell, i.e. about 7–10 and
+        a linear epoch a few CPU-s plus 1000 test images): the authors' ≈ 11–13 CPU-min, ours ≈ 19–23 CPU-min a cell, i.e. about 7–10 and
         11–15 minutes on 2 otherwise idle cores; 3 seeds × 2 variants × 2 sides ≈ 2–2.5 h
         (several times that on a shared machine: see each cell's `cpu_seconds`).
 
