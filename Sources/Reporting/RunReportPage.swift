@@ -177,7 +177,28 @@ package enum RunReportPage {
         out += HTML.figure(Chart.lines(title: "Classifier loss per epoch", xLabel: "epoch", yLabel: "mean loss", series: series("loss", "#4c78a8")))
         out += HTML.figure(Chart.lines(title: "Classifier training accuracy per epoch", xLabel: "epoch", yLabel: "training accuracy (%)",
                                        series: series("train_accuracy", "#54a24b")))
-        return out + "</div>\n"
+        out += "</div>\n"
+        return out + testCurve(epochs)
+    }
+
+    /// The test top-1 after every classifier epoch (`test_curve: true`), the best epoch marked and
+    /// set beside the last one, which is the run's figure; nothing when the epochs hold no test top-1.
+    static func testCurve(_ epochs: [EpochRecord]) -> String {
+        let points = epochs.compactMap { r in r.number("test_top1").map { (epoch: r.epoch, top1: $0) } }
+        guard let last = points.last else { return "" }
+        var best = last
+        for point in points where point.top1 > best.top1 || (point.top1 == best.top1 && point.epoch < best.epoch) { best = point }
+        let bestLabel = "best: epoch \(best.epoch), \(HTML.number(best.top1)) %"
+        var out = "<div class=\"row\">"
+        out += HTML.figure(Chart.lines(title: "Classifier test top-1 per epoch", xLabel: "epoch", yLabel: "test top-1 (%)",
+                                       series: [Chart.Series(name: "test top-1", points: points.map { (Double($0.epoch), $0.top1) }, color: "#e45756")],
+                                       markers: [Double(best.epoch)], markerLabel: bestLabel),
+                           caption: "The head scored on the test split after every epoch (test_curve: true); the dashed line marks the best epoch.")
+        out += "</div>\n"
+        return out + "<p class=\"sub\" id=\"test-curve-note\">Reported top-1: the last epoch's (epoch \(last.epoch), "
+            + "\(HTML.number(last.top1)) %), as the evaluation stage scores it. The best epoch (epoch \(best.epoch), \(HTML.number(best.top1)) %) "
+            + "is shown only for comparison with the reference's <code>Best Prec@1</code>, the best test top-1 over its epochs; "
+            + "choosing an epoch by its test accuracy would select on the test set.</p>\n"
     }
 
     static func stagesSection(_ run: RunRecord) -> String {

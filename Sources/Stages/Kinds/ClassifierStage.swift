@@ -17,7 +17,9 @@ import PipelineDSL
 /// re-estimates the backbone's running statistics (into the artifact): `moco/linear_classify.py`'s
 /// rules (docs/imagenet_lt.md). One process normalises over the whole batch; N ranks each over
 /// their slice (the reference's DataParallel splits its batch over 8 GPUs), rank 0's running
-/// statistics being the artifact's.
+/// statistics being the artifact's. `test_curve: true` scores the head on the test split after
+/// every epoch (the reference's per-epoch test) and records it with the epoch; the run's figure
+/// stays the evaluation stage's, the last epoch's.
 public enum ClassifierStage {
     /// The registered kind.
     public static let kind = StageKind(
@@ -116,6 +118,32 @@ public enum ClassifierStage {
             }
         }
 
+        // `test_curve: true`: after every epoch the head is scored on the test split exactly as the
+        // evaluation stage would score it then (eval-mode views; with batch statistics, the running
+        // statistics re-estimated so far, so the test set is re-embedded; otherwise embedded once).
+        // Only the writer records, so only it scores.
+        let scoresTest = configuration.testCurve && context.isWriter
+        let test = scoresTest ? data.testImages : nil
+        if let test {
+            try encoder.checkCompatible(test, with: encoderArtifact, stage: context.stageName)
+            guard test.source.count > 0 else { throw RunError("stage '\(context.stageName)': test_curve: true but the test split is empty; set test_curve: false") }
+            guard test.source.classCount == classCounts.count else {
+                throw RunError("stage '\(context.stageName)': test_curve: true but the test split has \(test.source.classCount) classes and the training split \(classCounts.count)")
+            }
+        }
+        var testFeatures: Tensor?
+        func testMetrics() throws -> EvaluationMetrics? {
+            guard let test else { return nil }
+            if testFeatures == nil || batchStatistics {
+                testFeatures = try encoder.embed(test.source, steps: encoder.evaluationSteps(encoderArtifact, images: test),
+                                                 threads: place.threads, place: place) { done, total in
+                    context.progress.update(step: done, total: total, message: "embedding the test set")
+                }
+            }
+            let logits = withoutGradients { trainer.head.logits(testFeatures!.moved(to: place.backend)) }.scalars
+            return EvaluationMetrics(logits: logits, labels: test.source.labels, classCounts: classCounts)
+        }
+
         let logEvery = augment ? 1 : max(1, configuration.epochs / 20)
         while trainer.completedEpochs < configuration.epochs {
             let epochIndex = trainer.completedEpochs  // 0-based sampler epoch
@@ -128,12 +156,15 @@ public enum ClassifierStage {
             try place.verifyIdentical(trainer.head, optimizer: trainer.optimizer, after: trainer.completedEpochs, stage: context.stageName)
             if context.isWriter { try CheckpointFile.write(to: checkpoint) { try trainer.saveCheckpoint(to: $0) } }
             let epoch = trainer.completedEpochs
+            let seconds = Date().timeIntervalSince(started)
+            let tested = try testMetrics()
             let line = String(format: "epoch %d/%d loss %.4f train acc %.2f%% lr %.5f time %.2f s", epoch, configuration.epochs,
-                              last.loss, last.accuracy, last.learningRate, Date().timeIntervalSince(started))
+                              last.loss, last.accuracy, last.learningRate, seconds)
+                + (tested.map { String(format: " test top-1 %.2f%%", $0.top1) } ?? "")
             context.progress.update(step: epoch, total: configuration.epochs, message: String(format: "loss %.4f", last.loss))
             if epoch % logEvery == 0 || epoch == configuration.epochs { context.log(line) }
             context.recordClassifierEpoch(epoch, loss: last.loss, accuracy: last.accuracy, learningRate: last.learningRate,
-                                          seconds: Date().timeIntervalSince(started))
+                                          seconds: seconds, test: tested)
         }
         let artifact = ClassifierArtifact(method: configuration.method.rawValue, form: configuration.form.rawValue,
                                           featureCount: trainer.head.featureCount, classCount: trainer.head.classCount,

@@ -69,6 +69,9 @@ public struct ClassifierConfiguration: StageSettings, Equatable {
     public var epochLength = ClassifierEpochLength.pass
     /// The frozen backbone's batch norm while the head trains.
     public var backboneBatchNorm = BackboneBatchNorm.eval
+    /// Score the head on the test split after every epoch and record the test top-1 with the
+    /// epoch (the reference's per-epoch test; the run's figure stays the last epoch's).
+    public var testCurve = false
 
     public static let unset = ClassifierConfiguration()
 
@@ -99,6 +102,8 @@ public struct ClassifierConfiguration: StageSettings, Equatable {
                 doc: "pass: an epoch is the sampler's whole pass (N images; max n_c · C draws for cb), as the CIFAR reference; dataset: floor(N / batch_size) full batches per epoch with the class-aware stream continuing across epochs, as moco/linear_classify.py"),
         .choice("backbone_batch_norm", \.backboneBatchNorm, default: .eval,
                 doc: "eval: the frozen backbone's batch norm uses its running statistics (the CIFAR reference); train: batch statistics, with the running statistics re-estimated every step and used by the evaluation (moco/linear_classify.py's model.train()); needs augment: true"),
+        .bool("test_curve", \.testCurve, default: false,
+              doc: "true: after every epoch score the head on the test split as the evaluation stage would then, and record test_top1 (with top-5 and many / medium / few at the paper's bounds) with the epoch, for the report's test curve; the run's figure stays the last epoch's (the reference prints the best, Best Prec@1)"),
     ]
 
     /// Refuses what cannot work together (at plan time).
@@ -114,6 +119,7 @@ public struct ClassifierConfiguration: StageSettings, Equatable {
         var names: Set<String> = []
         if settings.epochLength == .pass { names.insert("epoch_length") }
         if settings.backboneBatchNorm == .eval { names.insert("backbone_batch_norm") }
+        if !settings.testCurve { names.insert("test_curve") }
         return names
     }
 

@@ -84,4 +84,14 @@ public struct EvaluationMetrics: Sendable, Equatable, Codable {
         if let few { values["few"] = .float(few) }
         return values
     }
+
+    /// The values a classifier epoch records with `test_curve: true` (`metrics.jsonl`):
+    /// `test_top1`, `test_top5`, and `test_many`, `test_medium`, `test_few` (an empty group is left out).
+    public var epochValues: [String: ParamValue] {
+        var values: [String: ParamValue] = ["test_top1": .float(top1), "test_top5": .float(top5)]
+        if let many { values["test_many"] = .float(many) }
+        if let medium { values["test_medium"] = .float(medium) }
+        if let few { values["test_few"] = .float(few) }
+        return values
+    }
 }

@@ -22,10 +22,12 @@ extension RunContext {
         ])
     }
 
-    /// A second-stage epoch: mean loss, training accuracy (%), learning rate and seconds.
-    func recordClassifierEpoch(_ epoch: Int, loss: Double, accuracy: Double, learningRate: Float, seconds: Double) {
+    /// A second-stage epoch: mean loss, training accuracy (%), learning rate and seconds, and with
+    /// `test` (`test_curve: true`) the head's test measures after the epoch.
+    func recordClassifierEpoch(_ epoch: Int, loss: Double, accuracy: Double, learningRate: Float, seconds: Double,
+                               test: EvaluationMetrics? = nil) {
         recordEpoch(epoch, values: [
             "loss": .float(loss), "train_accuracy": .float(accuracy), "lr": .float(Double(learningRate)), "seconds": .float(seconds),
-        ])
+        ].merging(test?.epochValues ?? [:]) { $1 })
     }
 }
