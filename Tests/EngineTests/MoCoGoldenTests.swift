@@ -104,6 +104,33 @@ final class MoCoGoldenTests: XCTestCase {
         }
     }
 
+    /// Across ranks, a permutation given with the step decides the shuffle-BN keys, not the
+    /// model's own generator: a run resumed from a checkpoint (a fresh generator) shuffles as the
+    /// uninterrupted one did, since the training loop derives the permutation from seed and step.
+    func testAGivenShufflePermutationDecidesTheKeysWhateverTheGenerator() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("moco-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("moco.safetensors")
+        try MoCo(.resnet18, queueSize: 16, seed: 6).saveCheckpoint(to: url)
+        // Two models with the same weights: one built from the seed, one from the checkpoint (its
+        // generator seeded otherwise), as an uninterrupted run and a resumed one.
+        func pair() throws -> [MoCo] {
+            let models = [MoCo(.resnet18, queueSize: 16, seed: 6), try MoCo(checkpoint: SafeTensors.read(contentsOf: url))]
+            for model in models { model.communicator = MirrorCommunicator() }
+            return models
+        }
+        let query = GoldenFormula.image(1, [4, 3, 32, 32]), key = GoldenFormula.image(2, [4, 3, 32, 32])
+        func keys(_ model: MoCo, _ permutation: [Int]?) -> [Float] {
+            model.forward(query: query, key: key, subclassLabels: [7, 8, 9, 10], classLabels: [1, 2, 3, 4], keyPermutation: permutation).key.scalars
+        }
+        let drawn = try pair().map { keys($0, nil) }
+        XCTAssertNotEqual(drawn[0], drawn[1], "the two generators draw different shuffles (else this test shows nothing)")
+        let permutation = MoCo.keyPermutation(count: 8, seed: 3, epoch: 2, step: 5)
+        let given = try pair().map { keys($0, permutation) }
+        XCTAssertEqual(given[0], given[1], "the same permutation gives the same keys")
+    }
+
     func testCheckpointAndBackboneExportRoundTrip() throws {
         let golden = try imagenetFixture("moco_golden")
         let model = try goldenModel(golden)

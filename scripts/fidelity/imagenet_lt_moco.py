@@ -178,8 +178,23 @@ def ours_command(s, variant, seed, data):
             f"stages.encoder.queue_size={s['K']}", f"stages.encoder.checkpoint_every={s['epochs']}",
             f"stages.classifier.epochs={s['cls_epochs']}", f"stages.classifier.batch_size={s['cls_batch']}",
             f"stages.classifier.learning_rate={s['cls_lr']}", f"stages.classifier.milestones=[{m[0]},{m[1]}]",
-            f"stages.loss.variant={'rank' if variant == 'sbcl' else 'kcl'}"] \
+            f"stages.loss.variant={'rank' if variant == 'sbcl' else 'kcl'}",
+            "stages.classifier.test_curve=true"] \
         + OURS_FAITHFUL_OVERRIDES + ["--threads", str(s["threads"]), "--json", "--quiet"]
+
+
+def ours_curve(run):
+    """The classifier's per-epoch test metrics from a run folder's metrics.jsonl (None without them)."""
+    path = os.path.join(run or "", "metrics.jsonl")
+    if not os.path.exists(path):
+        return None
+    curve = []
+    for line in open(path):
+        r = json.loads(line)
+        if r.get("stage") == "classifier" and r.get("event") == "epoch" and "test_top1" in r:
+            curve.append({"epoch": r["epoch"], "top1": r["test_top1"], "many": r.get("test_many"),
+                          "medium": r.get("test_medium"), "few": r.get("test_few")})
+    return curve or None
 
 
 def free_port():
@@ -258,8 +273,9 @@ def run_cell(side, variant, seed, schedule, results):
         reply = json.loads(done.stdout)
         metrics = reply["metrics"]
         last = {k: metrics[k] for k in ("top1", "many", "medium", "few")}
-        # Ours reports the last epoch; the per-epoch test curve is not in the reply.
-        curve = metrics.get("test_curve")
+        # Ours reports the last epoch; with stages.classifier.test_curve=true the run's metrics.jsonl
+        # holds each linear epoch's test metrics (the reference's per-epoch validate) for the best.
+        curve = ours_curve(reply.get("run"))
         record = {"run": reply.get("run"), "command": command}
     else:
         work = os.path.join(ROOT, "runs", "fidelity", "imagenet_lt_moco", "authors", os.path.basename(os.path.normpath(results)),

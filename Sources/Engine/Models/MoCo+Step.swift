@@ -26,7 +26,8 @@ extension MoCo {
     /// B/G rows; on one process the key encoder runs on the key crops in the order of
     /// `keyPermutation` (position p holds crop `keyPermutation[p]`; nil: as given), in G groups,
     /// and its keys are put back in the crops' order. With several ranks the keys are shuffled
-    /// across ranks instead and each rank's slice runs in G groups.
+    /// across ranks instead (by `keyPermutation` over the global batch when given, the same on
+    /// every rank; else by a draw on rank 0) and each rank's slice runs in G groups.
     public func forward(query: Tensor, key: Tensor, subclassLabels: [Int], classLabels: [Int], training: Bool = true,
                         keyPermutation: [Int]? = nil) -> MoCoOutput {
         let b = query.shape.first ?? 0
@@ -39,7 +40,8 @@ extension MoCo {
         let q = BatchNormGroups.split(into: training ? batchNormGroups : 1) { encoderQuery(query, training: training) }.l2Normalized()
         momentumUpdate()
         let k = withoutGradients {
-            guard training, batchNormGroups > 1, (communicator?.size ?? 1) == 1 else { return keyProjections(key, training: training) }
+            if training, let communicator, communicator.size > 1 { return shuffledKeys(key, communicator, permutation: keyPermutation) }
+            guard training, batchNormGroups > 1 else { return encoderKey(key, training: training).l2Normalized() }
             return groupedKeys(key, permutation: keyPermutation ?? Array(0..<b))
         }
 
@@ -95,15 +97,24 @@ extension MoCo {
     }
 
     /// `_batch_shuffle_ddp` / `_batch_unshuffle_ddp`: gather every rank's images, run this rank's
-    /// slice of a permutation drawn on rank 0, gather the keys and take back this rank's rows.
-    private func shuffledKeys(_ images: Tensor, _ communicator: any Communicator) -> Tensor {
+    /// slice of a permutation of the global batch, gather the keys and take back this rank's rows.
+    /// The permutation is `given` (every rank computes the same one: the training loop derives it
+    /// from the seed and the step, so a resumed run shuffles as the uninterrupted one), else drawn
+    /// on rank 0; either way rank 0's is broadcast.
+    private func shuffledKeys(_ images: Tensor, _ communicator: any Communicator, permutation given: [Int]? = nil) -> Tensor {
         let ranks = communicator.size, b = images.shape[0], perImage = images.count / max(b, 1)
         let all = communicator.allGather(images.scalars, counts: Array(repeating: images.count, count: ranks))
         var permutation = [Int32](repeating: 0, count: b * ranks)
         if communicator.rank == 0 {
-            permutation = (0..<Int32(b * ranks)).map { $0 }
-            for i in stride(from: permutation.count - 1, to: 0, by: -1) {
-                permutation.swapAt(i, Int(shuffleGenerator.nextUInt32() % UInt32(i + 1)))
+            if let given {
+                precondition(given.count == b * ranks && Set(given) == Set(0..<(b * ranks)),
+                             "MoCo.shuffledKeys: \(given.count) indices are not a permutation of the global batch of \(b * ranks)")
+                permutation = given.map { Int32($0) }
+            } else {
+                permutation = (0..<Int32(b * ranks)).map { $0 }
+                for i in stride(from: permutation.count - 1, to: 0, by: -1) {
+                    permutation.swapAt(i, Int(shuffleGenerator.nextUInt32() % UInt32(i + 1)))
+                }
             }
         }
         permutation.withUnsafeMutableBytes { communicator.broadcast($0, from: 0) }

@@ -30,7 +30,8 @@ public final class MoCo: Module {
     /// enqueued (`concat_all_gather`) and the key encoder runs on a shuffled batch (shuffle BN).
     /// `nil` (or one rank): a single process, where the shuffle would change nothing.
     public var communicator: (any Communicator)?
-    /// Draws the shuffle-BN permutations (used on rank 0 only; broadcast to the others).
+    /// Draws the shuffle-BN permutations when the caller gives none (on rank 0 only; broadcast to
+    /// the others). The training loop gives them, from the seed and the step (`keyPermutation`).
     var shuffleGenerator: MT19937
     /// Batch-norm groups per process in training passes (docs/batch-norm-groups.md): the query
     /// batch in G contiguous groups, the key batch permuted, run in G groups and un-permuted (one

@@ -33,8 +33,9 @@ public struct MoCoStep {
     ///   - labels: their classes; `subclasses`: their subclasses (−1 before the first clustering).
     ///   - loss: KCL (which ignores subclasses) or the SBCL-MoCo loss.
     ///   - uniforms: KCL's draws for these b queries (k × b, draw-major), or nil for the loss's generator.
-    ///   - keyPermutation: with `model.batchNormGroups` > 1 on one process, the order the key
-    ///     crops go through the key encoder (`MoCo.keyPermutation`); nil: as given.
+    ///   - keyPermutation: shuffle BN's order of the key crops (`MoCo.keyPermutation`): over the
+    ///     global batch across ranks, or over this process's crops with `model.batchNormGroups` > 1
+    ///     on one; nil: as given on one process, a draw on rank 0 across ranks.
     public func callAsFunction(query: Tensor, key: Tensor, labels: [Int32], subclasses: [Int32], loss: MoCoLoss,
                                globalBatch: Int? = nil, uniforms: [Float]? = nil, keyPermutation: [Int]? = nil) -> Float {
         let output = model.forward(query: query, key: key, subclassLabels: subclasses.map(Int.init), classLabels: labels.map(Int.init),

@@ -187,10 +187,11 @@ final class MoCoTraining {
             let all = MoCoLoss.uniforms(draws * batch.batchSize, from: &loss.generator)
             uniforms = (0..<draws).flatMap { d in rows.map { all[d * batch.batchSize + $0] } }
         }
-        // One process's shuffle BN: the permutation follows from the seed and the step, so a
-        // resumed run draws the same ones.
-        let permutation = batchNormGroups > 1 && place.ranks.size == 1
-            ? MoCo.keyPermutation(count: b, seed: UInt64(bitPattern: Int64(context.seed)), epoch: batch.position.epoch, step: batch.position.step)
+        // Shuffle BN, across ranks or (with batch-norm groups) on one process: the permutation of
+        // the global batch follows from the seed and the step, so a resumed run draws the same ones.
+        let ranks = place.ranks.size
+        let permutation = ranks > 1 || batchNormGroups > 1
+            ? MoCo.keyPermutation(count: b * ranks, seed: UInt64(bitPattern: Int64(context.seed)), epoch: batch.position.epoch, step: batch.position.step)
             : nil
         return trainStep(query: views.sliced(axis: 0, 0..<b), key: views.sliced(axis: 0, b..<(2 * b)), labels: labels, subclasses: mine,
                          loss: loss, globalBatch: batch.batchSize, uniforms: uniforms, keyPermutation: permutation)
