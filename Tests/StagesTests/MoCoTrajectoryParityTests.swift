@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import PipelineDSL
 @testable import Stages
 import TestSupport
 import XCTest
@@ -10,7 +11,7 @@ import XCTest
 /// draws fed to both sides), then a fresh SGD and `SupConLoss_rank` on the queue, with
 /// re-clusterings from the key encoder before the second half's epochs 1 and 3. From the same
 /// formula weights and the same 8-bit views as the reference, through `MoCoStep` (the code the
-/// training loop runs), our defaults (key momentum, SGD, losses, k-means settings) and the
+/// training loop runs), the settings recipes/imagenet_lt.yaml resolves to (key momentum, SGD, KCL's k, τ, γ, τ_c, k-means) and the
 /// loop's own schedule rules (`MoCoTraining.rate`, `.reclusters`, `.startsFreshOptimizer`).
 /// Figures from scripts/fidelity/moco_trajectory_reference.py.
 ///
@@ -19,6 +20,17 @@ import XCTest
 /// PyTorch's own float32 strays from float64 on the same inputs (docs/fidelity.md, "The MoCo half
 /// over 60+ steps", gives the figures and the rule mutations the test fails on).
 final class MoCoTrajectoryParityTests: XCTestCase {
+    /// recipes/imagenet_lt.yaml planned without its data (the data stage cannot run; the others' settings resolve).
+    private static func imageNetLTPlan() throws -> Plan {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("recipes/imagenet_lt.yaml")
+        var registry = StageRegistry()
+        Stages.registerAll(in: &registry)
+        let recipe = try Planner.recipe(data: Data(contentsOf: url), file: url.path,
+                                        overrides: [try Override.parse("stages.data.root=/nonexistent/ImageNet_LT")], registry: registry)
+        return try Planner.plan(recipe, registry: registry)
+    }
+
     func testSixtyFourMoCoStepsFollowTheReferenceTrajectory() throws {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/moco_trajectory/steps", withExtension: "safetensors"))
         let fixture = try SafeTensors.read(contentsOf: url)
@@ -27,12 +39,18 @@ final class MoCoTrajectoryParityTests: XCTestCase {
         let epochs = Int(try meta("epochs")), batchSize = Int(try meta("batch")), queueSize = Int(try meta("queue_size"))
         let baseRate = Float(try meta("lr")), mean = try floats("mean"), std = try floats("std")
 
-        // Our defaults, as a recipe that names only what the reference's command line sets.
-        let encoder = EncoderStage.Settings.defaults
-        let warmup = epochs / 2  // main.py: pretrain_epochs = epochs // 2
+        // The settings recipes/imagenet_lt.yaml gives (the reference's command line), at the
+        // fixture's scale: epochs, batch, queue, rate and re-clustering period from the fixture.
+        let plan = try Self.imageNetLTPlan()
+        func parameters(_ stage: String) throws -> ResolvedParameters { try XCTUnwrap(plan.stage(named: stage), stage).spec.parameters }
+        let encoder = EncoderStage.Settings(try parameters("encoder"))
+        let warmup = epochs / 2  // main.py: pretrain_epochs = epochs // 2; the recipe: half its epochs
+        XCTAssertEqual(ClusteringStage.Settings(try parameters("clusters")).warmupEpochs * 2, encoder.epochs, "the recipe's KCL half")
         let every = Int(try meta("step")), minimumClusterSize = Int(try meta("min_cluster_size"))
-        let clustering = ClusteringStage.Settings.defaults.with { $0.warmupEpochs = warmup; $0.every = every; $0.minimumClusterSize = minimumClusterSize }
-        let losses = ContrastiveLossStage.Losses(.defaults)
+        let clustering = ClusteringStage.Settings(try parameters("clusters")).with {
+            $0.warmupEpochs = warmup; $0.every = every; $0.minimumClusterSize = minimumClusterSize
+        }
+        let losses = ContrastiveLossStage.Losses(try parameters("loss"))
         let kcl = MoCoLoss(.kcl(draws: encoder.kclPositives, temperature: losses.temperature), maxThreads: 2)
         let main = MoCoLoss(try losses.mocoLoss(stage: "encoder"), maxThreads: 2)
         XCTAssertEqual(Double(encoder.keyMomentum), try meta("key_momentum"), "the key encoder's momentum")
