@@ -16,9 +16,13 @@ import XCTest
 /// Figures from scripts/fidelity/moco_trajectory_reference.py.
 ///
 /// Tolerance: rounding only, measured. The reference replays its trajectory in float64 (the exact
-/// path, for our purpose) beside its float32 one; every bound is a small multiple of how far
-/// PyTorch's own float32 strays from float64 on the same inputs (docs/fidelity.md, "The MoCo half
-/// over 60+ steps", gives the figures and the rule mutations the test fails on).
+/// path, for our purpose) beside its float32 one, and a second float32 path with the inputs scaled
+/// by 1 + 2⁻²² (one rounding's worth of difference at the start). The steps are ill-conditioned
+/// (projections near collapse, batch norm over 16 values): that perturbed float32 path ends 3–4×
+/// further from float64 than the golden float32 run, whose PyTorch kernels round as its float64
+/// ones do. Every bound is twice the larger of the two deviations; the first step's loss (before
+/// any update) is held to max(1e-6, 3× PyTorch float32's). docs/fidelity.md, "The MoCo half over
+/// 60+ steps", gives the figures and the rule mutations the test fails on.
 final class MoCoTrajectoryParityTests: XCTestCase {
     /// recipes/imagenet_lt.yaml planned without its data (the data stage cannot run; the others' settings resolve).
     private static func imageNetLTPlan() throws -> Plan {
@@ -104,8 +108,10 @@ final class MoCoTrajectoryParityTests: XCTestCase {
                 let z = model.keyProjections(images(rows), training: false).scalars
                 let torch32 = try fixture.array(named: name + ".features").floats(), exact = try fixture.array(named: name + ".features64").floats()
                 func rms(_ a: [Float]) -> Double { (zip(a, exact).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(a.count)).squareRoot() }
-                print("MoCo trajectory: \(name) key projections, RMS from float64: ours \(rms(z)), PyTorch float32 \(rms(torch32))")
-                XCTAssertLessThanOrEqual(rms(z), 3 * rms(torch32) + 1e-7, "\(name): the key encoder's eval-mode projections")
+                let yardstick = max(rms(torch32), try meta("scaled_" + name))
+                print("MoCo trajectory: \(name) key projections, RMS from float64: ours \(rms(z)), PyTorch float32 \(rms(torch32)), "
+                      + "its perturbed path \(try meta("scaled_" + name))")
+                XCTAssertLessThanOrEqual(rms(z), 2 * yardstick, "\(name): the key encoder's eval-mode projections")
                 // Our k-means on the reference's own projections: its labels exactly (the seed is one
                 // whose k-means never refilled an empty cluster with a torch draw).
                 var generator = MT19937(seed: UInt32(try fixture.array(named: name + ".seed").int64s()[0]))
@@ -135,18 +141,19 @@ final class MoCoTrajectoryParityTests: XCTestCase {
                 squares[sbcl ? 1 : 0][1] += torch32 * torch32
             }
         }
-        for (half, name) in ["KCL", "SBCL rank"].enumerated() {
-            let (ours, torch32) = (squares[half][0].squareRoot(), squares[half][1].squareRoot())
-            print("MoCo trajectory: \(name) step losses, relative deviation from float64 (root of the sum of squares): ours \(ours), PyTorch float32 \(torch32)")
-            XCTAssertLessThanOrEqual(ours, 3 * torch32, "\(name) step losses against the float64 path")
+        for (half, (name, key)) in [("KCL", "kcl"), ("SBCL rank", "rank")].enumerated() {
+            let (ours, torch32) = (squares[half][0].squareRoot(), squares[half][1].squareRoot()), perturbed = try meta("scaled_" + key)
+            print("MoCo trajectory: \(name) step losses, relative deviation from float64 (root of the sum of squares): ours \(ours), "
+                  + "PyTorch float32 \(torch32), its perturbed path \(perturbed)")
+            XCTAssertLessThanOrEqual(ours, 2 * max(torch32, perturbed), "\(name) step losses against the float64 path")
         }
 
         // The queue after wrapping 16 times: keys against float64's, labels and pointer exactly.
         let queue64 = try fixture.array(named: "queue64").floats(), queue = model.queue.scalars
         let queueRMS = (zip(queue, queue64).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(queue.count)).squareRoot()
-        let queueTorch = try meta("queue_rms32")
-        print("MoCo trajectory: queue RMS from float64: ours \(queueRMS), PyTorch float32 \(queueTorch)")
-        XCTAssertLessThanOrEqual(queueRMS, 3 * queueTorch, "the queue's keys after \(steps) steps")
+        let queueTorch = try meta("queue_rms32"), queuePerturbed = try meta("scaled_queue")
+        print("MoCo trajectory: queue RMS from float64: ours \(queueRMS), PyTorch float32 \(queueTorch), its perturbed path \(queuePerturbed)")
+        XCTAssertLessThanOrEqual(queueRMS, 2 * max(queueTorch, queuePerturbed), "the queue's keys after \(steps) steps")
         XCTAssertEqual(model.queueSubclass, try fixture.array(named: "queue_l").int64s(), "queue_l")
         XCTAssertEqual(model.queueClass, try fixture.array(named: "queue_t").int64s(), "queue_t")
         XCTAssertEqual(Int64(model.queuePointer), try fixture.array(named: "queue_ptr").int64s().first, "queue_ptr")
@@ -171,10 +178,10 @@ final class MoCoTrajectoryParityTests: XCTestCase {
         for (group, what) in [("query", "query encoder's parameters"), ("key", "key encoder's parameters"),
                               ("running", "batch-norm running statistics")] {
             let sum = try XCTUnwrap(sums[group], group)
-            let ours = (sum.num / sum.den).squareRoot(), torch32 = try meta("estimate32_\(group)")
+            let ours = (sum.num / sum.den).squareRoot(), torch32 = try meta("estimate32_\(group)"), perturbed = try meta("scaled_\(group)")
             print("MoCo trajectory: \(what) after \(steps) steps, ‖Δ‖ / learned displacement (projected): ours \(ours), "
-                  + "PyTorch float32 \(torch32) (exact: \(fixture.metadata["spread32_\(group)"] ?? "?"))")
-            XCTAssertLessThanOrEqual(ours, 2 * torch32, "the \(what) after \(steps) steps, against the float64 path")
+                  + "PyTorch float32 \(torch32) (exact: \(fixture.metadata["spread32_\(group)"] ?? "?")), its perturbed path \(perturbed) (exact)")
+            XCTAssertLessThanOrEqual(ours, 2 * max(torch32, perturbed), "the \(what) after \(steps) steps, against the float64 path")
         }
     }
 }
