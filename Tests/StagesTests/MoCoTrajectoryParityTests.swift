@@ -63,10 +63,8 @@ final class MoCoTrajectoryParityTests: XCTestCase {
         MoCoFormula.setState(model.encoderQuery)
         for ((_, k), (_, q)) in zip(model.encoderKey.namedParameters, model.encoderQuery.namedParameters) { k.assign(q.value) }
         let queue0 = try fixture.array(named: "queue.initial")
-        model.setQueue(Tensor(try queue0.floats(), shape: queue0.shape))
-        let initial = Dictionary(uniqueKeysWithValues: model.stateArrays().compactMap { entry in
-            (try? entry.array.floats()).map { (entry.name, $0) }
-        })
+        model.setQueue(Tensor(queue0.floats(), shape: queue0.shape))
+        let initial = Dictionary(uniqueKeysWithValues: model.stateArrays().map { ($0.name, $0.array.floats()) })
         let optimizer = SGD(parameters: model.queryParameters, learningRate: baseRate, momentum: Float(encoder.momentum),
                             weightDecay: Float(encoder.weightDecay))
         let step = MoCoStep(model: model, optimizer: optimizer, place: .cpu(threads: 2))
@@ -95,6 +93,17 @@ final class MoCoTrajectoryParityTests: XCTestCase {
         let loss32 = try fixture.array(named: "loss").doubles(), loss64 = try fixture.array(named: "loss64").doubles()
         let rank = try fixture.array(named: "rank").int64s()
         let steps = loss64.count, perEpoch = steps / epochs, draws = uniforms.count / steps
+
+        // The loop's rules at the switch, against where the reference's `rank` steps start: a fresh
+        // optimiser there and nowhere else (the trajectory alone cannot see a carried momentum
+        // buffer at this conditioning: docs/fidelity.md), and re-clustering from the first SBCL epoch.
+        let firstRankEpoch = try XCTUnwrap(rank.firstIndex(of: 1)) / perEpoch + 1
+        for epoch in 1...epochs {
+            XCTAssertEqual(MoCoTraining.startsFreshOptimizer(atEpoch: epoch, warmupEpochs: clustering.warmupEpochs), epoch == firstRankEpoch,
+                           "a fresh SGD at epoch \(epoch)")
+        }
+        XCTAssertTrue(MoCoTraining.reclusters(atEpoch: firstRankEpoch, warmupEpochs: clustering.warmupEpochs, every: clustering.every),
+                      "re-clustering before the first SBCL epoch")
 
         var subclasses = [Int32](repeating: -1, count: count)
         // Per half: Σ (ours − float64)² and Σ (PyTorch float32 − float64)² of the relative step losses.
@@ -165,7 +174,7 @@ final class MoCoTrajectoryParityTests: XCTestCase {
             guard let projections = try? fixture.array(named: "end." + name).doubles(), let start = initial[name] else { continue }
             let seed = Int(try fixture.array(named: "endseed." + name).int64s()[0])
             let group = name.contains("running") ? "running" : name.hasPrefix("encoder_q.") ? "query" : "key"
-            let final = try array.floats(), directions = projections.count / 2
+            let final = array.floats(), directions = projections.count / 2
             for j in 0..<directions {
                 let r = MoCoFormula.uniform(200_000 + 64 * seed + j, final.count)
                 var p = 0.0
