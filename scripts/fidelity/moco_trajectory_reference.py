@@ -44,11 +44,19 @@ Writes Tests/StagesTests/Fixtures/moco_trajectory/steps.safetensors:
   directions u(t, ·) with t = 200000 + 64·endseed + j (R = 8, or 64 for entries of at most 4096
   values), endseed.<name> [] i64;
   metadata: the settings, the exact float32 spreads (‖w32 − w64‖ / ‖w64 − w0‖ per group) and their
-  projection estimates (what the test computes for ours).
+  projection estimates (what the test computes for ours), and the same measures (exact) of two more
+  float32 replays from the same views, draws and subclasses: `threads1_*` (1 thread instead of 2)
+  and `scaled_*` (the inputs scaled by 1 + 2^-22: one rounding's worth of difference at the start),
+  per group (query, key, running), queue (RMS), cluster<e> (RMS of the projections), kcl and rank
+  (root-sum-square of the relative step-loss deviations) and first (the first step's). The test's
+  bounds are twice the larger of the golden's and `scaled_*`.
 
 Usage: SBCL_REF=<checkout of JackHck/SBCL> PYTHONPATH=<torchvision> /work/venv-torch/bin/python \
            scripts/fidelity/moco_trajectory_reference.py
-Env: EPOCHS (8) BATCH (16) K (64) LR (0.06) STEP (2) M (12) MOMENTUM (0.999); OUT (another folder).
+Env: EPOCHS (8) BATCH (16) K (64) LR (0.06) STEP (2) M (12) MOMENTUM (0.999); OUT (another folder);
+THREADS (2); SKIP_ALTERNATIVES=1 (no extra float32 replays: the test then lacks its scaled_* figures).
+About 10 minutes on 2 busy cores. torchvision is used for `resnet18` only (its pure-Python models
+import without its compiled ops).
 """
 import gzip
 import math
