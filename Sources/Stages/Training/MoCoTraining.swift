@@ -81,15 +81,10 @@ final class MoCoTraining {
     }
 
     /// The rate of `epoch` (from 1): the cosine of its half.
-    func rate(epoch: Int) -> Float {
-        let (e, length) = epoch <= warmupEpochs ? (epoch - 1, warmupEpochs) : (epoch - warmupEpochs - 1, epochs - warmupEpochs)
-        return baseRate * 0.5 * (1 + Float(cos(Double.pi * Double(e) / Double(max(length, 1)))))
-    }
+    func rate(epoch: Int) -> Float { Self.rate(epoch: epoch, epochs: epochs, warmupEpochs: warmupEpochs, base: baseRate) }
 
     /// Whether the SBCL half re-clusters before `epoch`.
-    func reclusters(atEpoch epoch: Int) -> Bool {
-        epoch > warmupEpochs && (epoch - warmupEpochs - 1) % clustering.every == 0
-    }
+    func reclusters(atEpoch epoch: Int) -> Bool { Self.reclusters(atEpoch: epoch, warmupEpochs: warmupEpochs, every: clustering.every) }
 
     func run(stopAfterEpoch: Int?) throws {
         place.activate()
@@ -140,7 +135,7 @@ final class MoCoTraining {
             let started = Date()
             let inWarmup = epoch <= warmupEpochs
             // A fresh optimiser for the second half, as the reference builds a new SGD.
-            if epoch == warmupEpochs + 1 { optimizer.momentumBuffers = [:] }
+            if Self.startsFreshOptimizer(atEpoch: epoch, warmupEpochs: warmupEpochs) { optimizer.momentumBuffers = [:] }
             if reclusters(atEpoch: epoch) {
                 subclasses = try recluster(epoch: epoch, seed: seed, generator: &generator)
             }
