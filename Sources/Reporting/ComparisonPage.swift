@@ -36,7 +36,7 @@ package enum ComparisonPage {
         let cells = zip(comparison.cells, links).map { row, link in row.map(HTML.escape) + [link] }
         body += "<h2>Runs</h2>\n" + HTML.table(header: RunComparison.columns + [""], rows: cells, raw: true,
                                                 classes: comparison.rows.map { $0.flagged.isEmpty ? nil : "flag" }) + "\n"
-        let labels = comparison.rows.enumerated().map { index, row in label(row, index: index) }
+        let labels = comparison.rows.enumerated().map { index, row in label(row, index: index, keys: comparison.keys) }
         body += "<h2>Test accuracy</h2>\n"
         body += HTML.figure(Chart.groupedBars(
             title: "Many / medium / few-shot and top-1 accuracy per run", yLabel: "test accuracy (%)",
@@ -99,11 +99,15 @@ package enum ComparisonPage {
         return body
     }
 
-    /// A short legend label: the differing values, else the folder name.
-    static func label(_ row: RunComparison.Row, index: Int) -> String {
+    /// A short legend label: the run's values of the compared `keys` when it has them all (a sweep's
+    /// points: `0,rank`, `0,supcon`, `1,rank`, … alike), else the values that differ from the first
+    /// run, else its own overrides or its folder name.
+    static func label(_ row: RunComparison.Row, index: Int, keys: [String]) -> String {
+        let own = keys.filter { !$0.hasSuffix(".name") }.map { row.run.parameters[$0].map(RunComparison.text) }
+        if !own.isEmpty, own.allSatisfy({ $0 != nil }) { return String(own.compactMap { $0 }.joined(separator: ",").prefix(28)) }
         let values = row.differences.filter { !$0.key.hasSuffix(".name") }.map(\.value)
         if index > 0, !values.isEmpty { return String(values.joined(separator: ",").prefix(28)) }
-        let own = row.run.overrides.compactMap { $0.split(separator: "=", maxSplits: 1).last.map(String.init) }
-        return String((own.isEmpty ? row.run.name : own.joined(separator: ",")).prefix(28))
+        let overrides = row.run.overrides.compactMap { $0.split(separator: "=", maxSplits: 1).last.map(String.init) }
+        return String((overrides.isEmpty ? row.run.name : overrides.joined(separator: ",")).prefix(28))
     }
 }

@@ -80,12 +80,24 @@ struct SVGCanvas {
 
     /// A legend row at the top right of the plot area.
     mutating func legend(_ entries: [(name: String, color: String)]) {
-        var x = plotRight - 8
-        for entry in entries.reversed() {
-            let width = Double(entry.name.count) * 6.2 + 22
-            x -= width
-            rect(x: x, y: plotTop + 4, width: 12, height: 10, fill: entry.color)
-            text(entry.name, x: x + 16, y: plotTop + 13, anchor: "start", size: 10)
+        // Rows right-aligned in the plot area, in order; an entry that would run past its left edge
+        // starts the next row below (one long row used to be clipped at the figure's left).
+        let widths = entries.map { Double($0.name.count) * 6.2 + 22 }
+        let room = plotRight - 8 - plotLeft
+        var rows: [[Int]] = [[]], used = 0.0
+        for (index, width) in widths.enumerated() {
+            if !rows[rows.count - 1].isEmpty && used + width > room { rows.append([]); used = 0 }
+            rows[rows.count - 1].append(index)
+            used += width
+        }
+        for (row, members) in rows.enumerated() {
+            var x = plotRight - 8 - members.reduce(0) { $0 + widths[$1] }
+            let y = plotTop + 4 + Double(row) * 14
+            for index in members {
+                rect(x: x, y: y, width: 12, height: 10, fill: entries[index].color)
+                text(entries[index].name, x: x + 16, y: y + 9, anchor: "start", size: 10)
+                x += widths[index]
+            }
         }
     }
 

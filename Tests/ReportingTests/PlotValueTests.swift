@@ -75,4 +75,20 @@ final class PlotValueTests: XCTestCase {
         XCTAssertTrue(html.contains("Contrastive loss per epoch"))
         assertDrawable(html)
     }
+
+    /// A legend wider than the plot wraps into rows inside it: every entry drawn, none left of the
+    /// plot area (one right-aligned row used to push the first entries off the figure).
+    func testALongLegendWrapsInsideThePlot() throws {
+        var canvas = SVGCanvas(width: 420, height: 300)
+        let names = (0..<5).flatMap { seed in ["\(seed),rank", "\(seed),supcon"] }
+        canvas.legend(names.enumerated().map { (name: $1, color: SVGCanvas.palette[$0 % SVGCanvas.palette.count]) })
+        let svg = canvas.svg
+        for name in names { XCTAssertTrue(svg.contains(">\(name)</text>"), "legend entry \(name) missing") }
+        let xs = svg.components(separatedBy: " x=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }
+        XCTAssertEqual(xs.count, 2 * names.count)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(xs.min()), canvas.plotLeft, "an entry starts left of the plot area")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(xs.max()), canvas.plotRight)
+        let ys = Set(svg.components(separatedBy: "<rect").dropFirst().compactMap { $0.components(separatedBy: " y=\"").dropFirst().first.flatMap { Double($0.prefix { $0 != "\"" }) } })
+        XCTAssertGreaterThan(ys.count, 1, "ten entries do not fit one row of a 420-wide figure")
+    }
 }

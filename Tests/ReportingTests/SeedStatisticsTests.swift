@@ -127,4 +127,24 @@ final class SeedStatisticsTests: TemporaryFolderTestCase {
         XCTAssertTrue(page.contains("Missing or failed seeds"), page)
         XCTAssertTrue(page.contains("Over seeds"))
     }
+
+    /// A seeded sweep's page labels every run by its own values of the swept keys (`0,rank`,
+    /// `0,supcon`, `1,rank`), not by what differs from the first run (which gave `supcon`, `1`).
+    func testEveryRunIsLabelledByItsSweptValues() throws {
+        var runs: [RunRecord] = []
+        for seed in 0..<2 {
+            for variant in ["rank", "supcon"] {
+                let overrides = ["seed=\(seed)", "stages.loss.variant=\(variant)"]
+                runs.append(RunRecord(directory: try RunFolderFixture(in: root, name: "\(seed)-\(variant)",
+                                                                       parameters: ["seed": .int(seed), "stages.loss.variant": .string(variant)],
+                                                                       overrides: overrides, top1: 60 + Double(seed)).directory))
+            }
+        }
+        let comparison = RunComparison(runs)
+        XCTAssertEqual(comparison.keys, ["seed", "stages.loss.variant"])
+        XCTAssertEqual(comparison.rows.enumerated().map { ComparisonPage.label($1, index: $0, keys: comparison.keys) },
+                       ["0,rank", "0,supcon", "1,rank", "1,supcon"])
+        let page = ComparisonPage.html(comparison, groups: try SeedGroups(runs))
+        for label in ["0,rank", "0,supcon", "1,rank", "1,supcon"] { XCTAssertTrue(page.contains(">\(label)<"), "legend '\(label)' missing") }
+    }
 }
