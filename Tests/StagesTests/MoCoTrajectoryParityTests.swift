@@ -60,7 +60,7 @@ final class MoCoTrajectoryParityTests: XCTestCase {
         XCTAssertEqual(Double(encoder.keyMomentum), try meta("key_momentum"), "the key encoder's momentum")
 
         let model = MoCo(.resnet18, dimension: encoder.projectionDimension, queueSize: queueSize, momentum: Float(encoder.keyMomentum))
-        MoCoFormula.setState(model.encoderQuery)
+        GoldenFormula.setState(model.encoderQuery)
         for ((_, k), (_, q)) in zip(model.encoderKey.namedParameters, model.encoderQuery.namedParameters) { k.assign(q.value) }
         let queue0 = try fixture.array(named: "queue.initial")
         model.setQueue(Tensor(queue0.floats(), shape: queue0.shape))
@@ -176,7 +176,7 @@ final class MoCoTrajectoryParityTests: XCTestCase {
             let group = name.contains("running") ? "running" : name.hasPrefix("encoder_q.") ? "query" : "key"
             let final = array.floats(), directions = projections.count / 2
             for j in 0..<directions {
-                let r = MoCoFormula.uniform(200_000 + 64 * seed + j, final.count)
+                let r = GoldenFormula.uniform(200_000 + 64 * seed + j, final.count)
                 var p = 0.0
                 for i in 0..<final.count { p += (Double(final[i]) - Double(start[i])) * r[i] }
                 let exact = projections[j]
@@ -191,46 +191,6 @@ final class MoCoTrajectoryParityTests: XCTestCase {
             print("MoCo trajectory: \(what) after \(steps) steps, ‖Δ‖ / learned displacement (projected): ours \(ours), "
                   + "PyTorch float32 \(torch32) (exact: \(fixture.metadata["spread32_\(group)"] ?? "?")), its perturbed path \(perturbed) (exact)")
             XCTAssertLessThanOrEqual(ours, 2 * max(torch32, perturbed), "the \(what) after \(steps) steps, against the float64 path")
-        }
-    }
-}
-
-/// The closed formula scripts/goldens/resnet_imagenet_golden.py (and moco_trajectory_reference.py)
-/// set weights and directions from: a splitmix64 hash of (tensor index, element index) mapped to
-/// u in [-1, 1), scaled by the kind of entry, evaluated in Double and rounded to Float.
-private enum MoCoFormula {
-    static func uniform(_ t: Int, _ n: Int) -> [Double] {
-        (0..<n).map { i in
-            var x = UInt64(t) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) &* 0xBF58_476D_1CE4_E5B9 &+ 1
-            x ^= x >> 30
-            x = x &* 0xBF58_476D_1CE4_E5B9
-            x ^= x >> 27
-            x = x &* 0x94D0_49BB_1331_11EB
-            x ^= x >> 31
-            return Double(x >> 40) / Double(1 << 23) - 1
-        }
-    }
-
-    static func value(_ name: String, _ shape: [Int], _ t: Int) -> [Float] {
-        let u = uniform(t, shape.reduce(1, *))
-        if name.hasSuffix("weight") && shape.count >= 2 {
-            let fanIn = Double(shape.dropFirst().reduce(1, *))
-            let bound = shape.count == 4 ? (6 / fanIn).squareRoot() : 1 / fanIn.squareRoot()
-            return u.map { Float($0 * bound) }
-        }
-        if name.hasSuffix("weight") || name.hasSuffix("running_var") { return u.map { Float(1 + 0.25 * $0) } }
-        return u.map { Float(0.1 * $0) }
-    }
-
-    /// Every float entry of `module`'s state, t = its index in state order (PyTorch's `state_dict()`).
-    static func setState(_ module: any Module) {
-        for (t, entry) in module.state.enumerated() {
-            switch entry.item {
-            case .parameter(let p): p.assign(Tensor(value(entry.name, p.shape, t), shape: p.shape))
-            case .runningMean(let s): s.runningMean = Tensor(value(entry.name, s.runningMean.shape, t), shape: s.runningMean.shape)
-            case .runningVariance(let s): s.runningVariance = Tensor(value(entry.name, s.runningVariance.shape, t), shape: s.runningVariance.shape)
-            default: break
-            }
         }
     }
 }
