@@ -1,4 +1,5 @@
 import CCUDA
+import Dispatch
 import Engine
 
 // Transfers, copies, kernel launches and the sticky error: everything that queues work.
@@ -49,7 +50,17 @@ extension CUDABackend {
         }
         bind()
         record(api.memcpyDtoHAsync(base, Self.address(s), destination.count, stream), "cuMemcpyDtoHAsync")
-        record(api.streamSynchronize(stream), "cuStreamSynchronize")
+        waited { record(api.streamSynchronize(stream), "cuStreamSynchronize") }
+    }
+
+    /// Runs `body` (a wait for the stream) and adds its wall time to `hostWaitSeconds`.
+    func waited<T>(_ body: () -> T) -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            state.withLock { $0.waitSeconds += seconds }
+        }
+        return body()
     }
 
     /// A pinned host buffer of `size` bytes, reused from earlier uploads when one is free.
@@ -113,7 +124,7 @@ extension CUDABackend {
 
     package func synchronize() throws {
         bind()
-        let finished = api.streamSynchronize(stream)
+        let finished = waited { api.streamSynchronize(stream) }
         let error = state.withLock { s -> DeviceError? in
             if finished != 0 { note(&s, finished, "cuStreamSynchronize") }
             defer { s.pendingError = nil }

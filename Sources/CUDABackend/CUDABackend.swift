@@ -64,6 +64,8 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
         var pool = FreeLists()
         var allocatedBytes = 0
         var transfers = TransferCount()
+        /// Seconds the host spent blocked waiting for the stream (downloads and `synchronize`).
+        var waitSeconds = 0.0
         var pendingError: DeviceError?
         /// Pinned host buffers for background uploads, by size, free for reuse.
         var pinned: [Int: [UnsafeMutableRawPointer]] = [:]
@@ -84,6 +86,11 @@ package final class CUDABackend: Backend, DeviceKernels, @unchecked Sendable {
 
     /// The transfers so far.
     package var transfers: TransferCount { state.withLock { $0.transfers } }
+
+    /// Seconds the host has spent blocked on the device so far (in downloads and `synchronize`):
+    /// a step that spends nearly none of its time here is bound by the host issuing its work,
+    /// one that spends most of it here by the device.
+    package var hostWaitSeconds: Double { state.withLock { $0.waitSeconds } }
 
     package var name: String {
         let cudnn = cudnnVersion.map { ", cuDNN \($0 / 10000).\($0 / 100 % 100)" } ?? ""

@@ -28,8 +28,10 @@ func runMoCoStepBench(_ o: ModelBenchOptions, arch: ResNetImageNet.Architecture,
         last = trainStep(query: crops[0], key: crops[1], labels: classes.map(Int32.init), subclasses: subclasses.map(Int32.init), loss: kcl)
     }
     for _ in 0..<o.warmup { step() }
+    let waitedBefore = hostWaitSeconds(place)
     let seconds = timed { for _ in 0..<o.steps { step() } } / Double(o.steps)
+    let wait = hostWaitFields(place, since: waitedBefore, steps: o.steps, secondsPerStep: seconds)
     report([("bench", "step-moco"), ("device", place.backend.name), ("arch", arch.rawValue), ("batch", o.batch), ("size", o.size), ("queue", queue),
             ("threads", o.threads), ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
-            ("loss", Double(last)), ("loss_kind", "kcl")], json: o.json)
+            ("loss", Double(last)), ("loss_kind", "kcl")] + wait, json: o.json)
 }

@@ -132,7 +132,9 @@ func runStepBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) thr
     }
     for _ in 0..<o.warmup { _ = step(batch, rate: 0.1, objective: objective) }
     var last: Float = 0
+    let waitedBefore = hostWaitSeconds(place)
     let seconds = timed { for _ in 0..<o.steps { last = step(batch, rate: 0.1, objective: objective) } } / Double(o.steps)
+    let wait = hostWaitFields(place, since: waitedBefore, steps: o.steps, secondsPerStep: seconds)
     let exchange = job.map { measureExchange($0, parameters: model.parameterCount, projections: 2 * o.batch * 128, repeats: 20) }
     guard place.ranks.rank == 0 else { return }
     // Convolution flops only (they dominate; the head, normalisation and loss are not counted):
@@ -141,7 +143,7 @@ func runStepBench(_ o: ModelBenchOptions, configuration: BenchConfiguration) thr
     var fields: [(String, Any)] = [("bench", "step"), ("device", place.backend.name), ("batch", o.batch), ("views", 2 * o.batch), ("size", o.size), ("channels", o.channels),
                                    ("depth", o.depth), ("threads", o.threads), ("ranks", place.ranks.size),
                                    ("ms_per_step", seconds * 1000), ("images_per_s", Double(o.batch) / seconds),
-                                   ("gflops", gflop / seconds)]
+                                   ("gflops", gflop / seconds)] + wait
     fields += peakFields(place, gflops: gflop / seconds / Double(place.ranks.size), threads: o.threads)
     if let exchange {
         fields += [("allreduce_ms", exchange.allReduce * 1000), ("allreduce_bytes", 4 * model.parameterCount),
@@ -191,6 +193,20 @@ func benchPlace(_ o: ModelBenchOptions, communicator: MPICommunicator? = nil,
 func peakFields(_ place: ExecutionPlace, gflops: Double, threads: Int) -> [(String, Any)] {
     if let cuda = place.backend as? CUDABackend { return cudaPeakFields(cuda, gflops: gflops) }
     return place.isDevice ? [] : BenchMachine.peakFields(gflops: gflops, threads: threads)
+}
+
+/// The seconds a CUDA backend's host has waited on the device so far (0 elsewhere).
+func hostWaitSeconds(_ place: ExecutionPlace) -> Double {
+    (place.backend as? CUDABackend)?.hostWaitSeconds ?? 0
+}
+
+/// On CUDA: `host_wait_ms`, the host's time per step blocked on the device since `since`
+/// (`hostWaitSeconds`), and its share of the step — near 0 when the host issuing the work is what
+/// bounds the step, near 1 when the GPU is.
+func hostWaitFields(_ place: ExecutionPlace, since: Double, steps: Int, secondsPerStep: Double) -> [(String, Any)] {
+    guard place.backend is CUDABackend else { return [] }
+    let perStep = (hostWaitSeconds(place) - since) / Double(steps)
+    return [("host_wait_ms", perStep * 1000), ("host_wait_share", perStep / secondsPerStep)]
 }
 
 /// `peak_gflops` and `fraction_of_peak` against the GPU's peak for the step's arithmetic: the

@@ -61,6 +61,11 @@ pack() {
     done
   fi
   cp scripts/device/summarize.py "$bundle/"
+  # The head of Fashion-MNIST (3,000 training and 2,000 test images, at least 282 and 188 of every
+  # class): recipes/smoke.yaml keeps the first 150 and 100 of each class in file order, so it
+  # selects the same images from these files as from the whole set (the full files do not fit the
+  # 64 MiB beside the pack); also the source of sbcl-bench jpeg-augment's photos.
+  python3 scripts/device/fashion_mnist_head.py "${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}" "$bundle/fashion-mnist" 3000 2000
   tar -C .device -cf - sbcl-cuda | xz -6 -T2 > .device/sbcl-cuda.tar.xz
   rm -rf "$bundle"
   local size; size=$(stat -c %s .device/sbcl-cuda.tar.xz)
@@ -127,7 +132,7 @@ PY
   : > "$OUT/cuda_tests.log"
   for c in NVRTCCompileTests LibrarySearchTests FakeDriverTests ElementwiseParityTests ReductionAndGEMMParityTests \
            LayerParityTests RowParityTests TransferAndMemoryTests ClassifierOnDeviceTests EncoderStepOnDeviceTests \
-           ResNetStepParityTests MoCoStepOnDeviceTests; do
+           ResNetStepParityTests ContrastiveLossOnDeviceTests MoCoLossOnDeviceTests MoCoStepOnDeviceTests; do
     echo "=== $c" >> "$OUT/cuda_tests.log"
     [ $((SECONDS - started)) -lt 200 ] || { echo "CUDA tests $c: skipped, out of time" | tee -a "$OUT/cuda_tests.log"; continue; }
     local rc=0 status
@@ -165,7 +170,31 @@ PY
       2>>"$OUT/stderr.log" | tee -a "$OUT/anchor.jsonl" || echo "anchor $workload failed (stderr.log)"
   done
 
-  # 3. The CPU path past 2 cores: ours and PyTorch's at 1, 2, 4, 8, 16 threads (batch 256).
+  # 3. The smoke recipe end to end on the GPU, three seeds (its CPU seeds' spread is measured
+  #    elsewhere on the same files: docs/cuda.md), on the head of Fashion-MNIST packed with us.
+  if [ "$device" = cuda ]; then
+    local smoke=/tmp/sbcl-smoke
+    rm -rf "$smoke"
+    ( ours timeout 150 "$dir/bin/sbcl-run" run recipes/smoke.yaml "stages.data.root=$dir/fashion-mnist" --device cuda \
+        --seeds 3 --cache-dir "$smoke/cache" --runs-dir "$smoke/runs" --quiet > "$smoke.log" 2>&1 ) \
+      || echo "smoke on cuda failed (smoke.jsonl)"
+    { tail -20 "$smoke.log"
+      for m in "$smoke"/runs/*/*/metrics.json "$smoke"/runs/*/metrics.json; do
+        [ -f "$m" ] && echo "{\"run\": \"$(basename "$(dirname "$m")")\", \"metrics\": $(tr -d '\n' < "$m")}"
+      done; } > "$OUT/smoke.jsonl" 2>&1
+    grep -o '"top1"[^,]*' "$OUT/smoke.jsonl" | sed 's/^/smoke on cuda: /' || true
+  fi
+
+  # 4. The loaders on the GPU machine's cores: can they feed the steps above? CIFAR-size views
+  #    (synthetic 32×32, two views an image) and JPEG decoding + MoCo v2 at 224 px.
+  for threads in ${LOADER_THREADS:-1 4 16}; do
+    [ $((SECONDS - started)) -lt 440 ] || { echo "skipping the loaders at $threads threads: out of time"; continue; }
+    bench "loader-$threads" 40 loader --threads "$threads" --batch 1024 --size 32 --steps 4
+    bench "jpeg-augment-$threads" 60 jpeg-augment --threads "$threads" --images 256 --batch 64 --steps 4 \
+      --fashion-mnist "$dir/fashion-mnist"
+  done
+
+  # 5. The CPU path past 2 cores: ours and PyTorch's at 1, 2, 4, 8, 16 threads (batch 256).
   for threads in ${CPU_THREADS:-1 2 4 8 16}; do
     [ "$threads" = none ] && continue
     [ $((SECONDS - started)) -lt 420 ] || { echo "skipping the CPU run at $threads threads: out of time"; continue; }

@@ -40,12 +40,23 @@ for r in ours:
     elif r["label"].startswith("cpu-"):
         ref = torch_cpu.get(int(r["label"][4:]))
     ratio = ips / ref if ips and ref else None
-    rows.append((r["label"], o.get("batch"), ips, ref, ratio, o.get("gflops")))
+    rows.append((r["label"], o.get("batch"), ips or o.get("views_per_s"), ref, ratio, o.get("gflops"), o.get("host_wait_share")))
     r["ratio_to_reference"] = ratio
-print(f"{'run':26} {'batch':>6} {'ours img/s':>11} {'ref img/s':>10} {'ratio':>6} {'GFLOP/s':>9}")
-for label, batch, ips, ref, ratio, gflops in rows:
+# img/s: images (loader: views) per second; wait: the share of the step the host spent blocked on
+# the GPU (near 0: the host issuing the work bounds the step).
+print(f"{'run':30} {'batch':>6} {'ours img/s':>11} {'ref img/s':>10} {'ratio':>6} {'GFLOP/s':>9} {'wait':>5}")
+for label, batch, ips, ref, ratio, gflops, wait in rows:
     f = lambda v, p=1: "-" if v is None else f"{v:.{p}f}"
-    print(f"{label:26} {batch or '-':>6} {f(ips):>11} {f(ref):>10} {f(ratio, 2):>6} {f(gflops):>9}")
+    print(f"{label:30} {batch or '-':>6} {f(ips):>11} {f(ref):>10} {f(ratio, 2):>6} {f(gflops):>9} {f(wait, 2):>5}")
+smoke = []
+for l in lines("smoke.jsonl"):
+    try:
+        r = json.loads(l); smoke.append({"run": r["run"], "top1": r["metrics"].get("top1")})
+    except (ValueError, KeyError, AttributeError):
+        pass
+summary["smoke_cuda"] = smoke
+for r in smoke:
+    print(f"smoke on cuda {r['run']}: top-1 {r['top1']}")
 for name, r in anchor.items():
     print(f"anchor {name}: {r.get('images_per_s')} images/s, {r.get('step_ms')} ms/step on {r.get('gpu')}")
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
