@@ -60,7 +60,7 @@ pack() {
       mkdir -p "$bundle/ref/SBCL/$(dirname "$f")" && git --git-dir="$ref" show "HEAD:$f" > "$bundle/ref/SBCL/$f"
     done
   fi
-  cp scripts/device/summarize.py "$bundle/"
+  cp scripts/device/summarize.py scripts/device/precision_spread.py "$bundle/"
   # The head of Fashion-MNIST (3,000 training and 2,000 test images, at least 282 and 188 of every
   # class): recipes/smoke.yaml keeps the first 150 and 100 of each class in file order, so it
   # selects the same images from these files as from the whole set (the full files do not fit the
@@ -165,6 +165,14 @@ PY
   fi
 
   local anchors=$dir/anchors
+  # TF32's (and bf16 autocast's) change of one step's gradients against float32: ours beside PyTorch's.
+  if [ "$device" = cuda ]; then
+    SBCL_CUDA_PRECISION=float32 ours timeout 60 "$bench" step --device cuda --batch 256 --dump-gradients /tmp/sbcl-g32.safetensors \
+      2>>"$OUT/stderr.log" && SBCL_CUDA_PRECISION=tf32-convolutions ours timeout 60 "$bench" step --device cuda --batch 256 \
+      --dump-gradients /tmp/sbcl-gtf32.safetensors 2>>"$OUT/stderr.log" \
+      && SBCL_REF=$dir/ref/SBCL timeout 90 "$python" "$dir/precision_spread.py" /tmp/sbcl-g32.safetensors /tmp/sbcl-gtf32.safetensors 256 \
+        2>>"$OUT/stderr.log" | tee "$OUT/precision.json" || echo "precision spread failed (stderr.log)"
+  fi
   for workload in cifar infer moco; do
     SBCL_REF=$dir/ref/SBCL STEPS=20 WARMUP=5 timeout 100 "$python" "$anchors/torch_gpu_steps.py" "$workload" \
       2>>"$OUT/stderr.log" | tee -a "$OUT/anchor.jsonl" || echo "anchor $workload failed (stderr.log)"
