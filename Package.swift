@@ -41,7 +41,7 @@ let package = Package(
         // The CUDA driver, NVRTC, cuBLAS and cuDNN, loaded at run time with dlopen (see its header).
         .target(name: "CCUDA", linkerSettings: [.linkedLibrary("dl")]),
         // The device kernels' text (one dialect for OpenCL and, after a prelude, NVRTC).
-        .target(name: "DeviceKernelSource"),
+        .target(name: "DeviceKernelSource", dependencies: ["Engine"]),
 
         // Tensors, backends, autodiff, layers, optimisers, models, tensor file formats.
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: numericSettings),

@@ -1,4 +1,5 @@
 import CCUDA
+import DeviceKernelSource
 import Engine
 
 // The three convolutions through cuDNN (CuDNNConvolutions picks and keeps the algorithms), with

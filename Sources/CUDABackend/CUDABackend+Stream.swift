@@ -1,21 +1,12 @@
 import CCUDA
 import Dispatch
+import DeviceKernelSource
 import Engine
 
 // Transfers, copies, kernel launches and the sticky error: everything that queues work.
 
 extension CUDABackend {
-    /// An argument of a kernel launch (as `OpenCLBackend`'s, so the launch lists read the same).
-    enum Argument {
-        case buffer(TensorStorage)
-        case int(Int)
-        case float(Float)
-        /// A struct passed by value (its bytes).
-        case bytes([Int32])
-        /// `count` bytes of shared memory: the launch's dynamic shared memory; the kernel's
-        /// placeholder pointer argument gets a null pointer.
-        case local(Int)
-    }
+    typealias Argument = KernelArgument
 
     package func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
         guard byteCount > 0, !hasPendingError, let s = source.deviceBuffer.handle, let d = destination.deviceBuffer.handle else { return }
@@ -150,7 +141,7 @@ extension CUDABackend {
     /// Launches `kernel` over `global` threads in blocks of `local` (OpenCL's global and local
     /// work sizes: `global` is a multiple of `local`), with the `.local` arguments' bytes as
     /// dynamic shared memory.
-    func launch(_ kernel: String, global: Int, local: Int, _ arguments: [Argument]) {
+    package func launch(_ kernel: String, global: Int, local: Int, _ arguments: [KernelArgument]) {
         guard global > 0 else { return }
         timed(kernel, items: global) { enqueue(kernel, blocks: (global + local - 1) / local, threads: local, arguments) }
     }

@@ -1,4 +1,5 @@
 import CCUDA
+import DeviceKernelSource
 import Engine
 import Synchronization
 
@@ -17,7 +18,7 @@ final class CuDNNConvolutions: @unchecked Sendable {
     // plan table is behind its lock.
 
     /// The three convolutions of a layer.
-    enum Direction: String, CaseIterable, Sendable { case forward, backwardData = "backward-data", backwardFilter = "backward-filter" }
+    typealias Direction = ConvolutionDirection
 
     /// One measured choice.
     struct Choice: Sendable {

@@ -1,19 +1,12 @@
 import COpenCL
+import DeviceKernelSource
 import Engine
 
 // Transfers, copies, kernel launches and the sticky error: everything that enqueues work.
 
 extension OpenCLBackend {
     /// An argument of a kernel launch.
-    enum Argument {
-        case buffer(TensorStorage)
-        case int(Int)
-        case float(Float)
-        /// A struct passed by value (its bytes).
-        case bytes([Int32])
-        /// `count` bytes of local memory.
-        case local(Int)
-    }
+    typealias Argument = KernelArgument
 
     package func copy(from source: TensorStorage, to destination: TensorStorage, byteCount: Int) {
         guard byteCount > 0, !hasPendingError, let s = source.deviceBuffer.handle, let d = destination.deviceBuffer.handle else { return }
@@ -125,13 +118,13 @@ extension OpenCLBackend {
         }
     }
 
-    /// Enqueues `kernel` over `global` work items in groups of `local` (nil: the driver's choice).
-    func launch(_ kernel: String, global: Int, local: Int?, _ arguments: [Argument]) {
+    /// Enqueues `kernel` over `global` work items in groups of `local`.
+    package func launch(_ kernel: String, global: Int, local: Int, _ arguments: [KernelArgument]) {
         guard global > 0 else { return }
         timed(kernel) { enqueue(kernel, global: global, local: local, arguments) }
     }
 
-    private func enqueue(_ kernel: String, global: Int, local: Int?, _ arguments: [Argument]) {
+    private func enqueue(_ kernel: String, global: Int, local: Int, _ arguments: [Argument]) {
         let handle = kernels[kernel]!
         state.withLock { s in
             guard s.pendingError == nil else { return }
@@ -156,10 +149,8 @@ extension OpenCLBackend {
                 }
                 guard status == 0 else { note(&s, status, "clSetKernelArg(\(kernel), \(index))"); return }
             }
-            var globalSize = global, localSize = local ?? 0
-            let status = local == nil
-                ? api.enqueueNDRangeKernel(queue, handle, 1, nil, &globalSize, nil, 0, nil, nil)
-                : api.enqueueNDRangeKernel(queue, handle, 1, nil, &globalSize, &localSize, 0, nil, nil)
+            var globalSize = global, localSize = local
+            let status = api.enqueueNDRangeKernel(queue, handle, 1, nil, &globalSize, &localSize, 0, nil, nil)
             if status != 0 { note(&s, status, "clEnqueueNDRangeKernel(\(kernel))") }
         }
     }

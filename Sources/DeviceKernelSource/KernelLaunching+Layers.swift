@@ -1,14 +1,10 @@
-import DeviceKernelSource
 import Engine
 
-// The network layers on OpenCL: convolutions lowered to CLBlast's sgemm around im2col/col2im,
-// batch norm, the option-A shortcut, L2 normalisation and SGD (kernels in KernelSource+Layers).
-//
-// Convolutions: explicit im2col + one sgemm was measured against nothing yet on a GPU; on PoCL it
-// is the only option that reuses a tuned GEMM. The col buffer (N·Ho·Wo × Cin·k², pooled) is the
-// price; an implicit-GEMM kernel would avoid it (docs/opencl.md, what is left).
+// The network layers on both GPU backends (`KernelLaunching`): convolutions through the backend's
+// library (cuDNN on CUDA) or lowered to its GEMM around im2col/col2im, batch norm, the option-A
+// shortcut, max pooling, L2 normalisation and SGD (kernels in KernelSource+Layers).
 
-extension OpenCLBackend {
+extension KernelLaunching {
     /// The geometry as the kernels' ConvGeometry struct.
     private static func words(_ g: Conv2DGeometry) -> [Int32] {
         [g.batch, g.inputHeight, g.inputWidth, g.inputChannels, g.outputChannels, g.kernelHeight, g.kernelWidth,
@@ -24,38 +20,41 @@ extension OpenCLBackend {
         let (rows, cols) = Self.lowered(g)
         let col = allocate(byteCount: rows * cols * 4)
         let items = rows * g.inputChannels
-        launch("sbcl_im2col", global: Self.groups(items, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(input), .buffer(col), .int(items), .bytes(Self.words(g))])
+        launchElementwise("sbcl_im2col", count: items,
+                          [.buffer(input), .buffer(col), .int(items), .bytes(Self.words(g))])
         return col
     }
 
     package func conv2dForward(_ g: Conv2DGeometry, input: TensorStorage, weight: TensorStorage, into output: TensorStorage) {
+        if libraryConvolution(.forward, g, input: input, weight: weight, output: output) { return }
         let (rows, cols) = Self.lowered(g)
         let col = im2col(g, input)
         // output [rows, Cout] = col [rows, K] · Wᵀ (W is [Cout, K] in OIHW order, K = ci·k² + ky·k + kx).
-        gemm(transposeA: false, transposeB: true, m: rows, n: g.outputChannels, k: cols, alpha: 1,
-             a: col, lda: cols, b: weight, ldb: cols, beta: 0, c: output, ldc: g.outputChannels)
+        convolutionGEMM(transposeA: false, transposeB: true, m: rows, n: g.outputChannels, k: cols,
+                        a: col, lda: cols, b: weight, ldb: cols, c: output, ldc: g.outputChannels)
     }
 
     package func conv2dBackwardData(_ g: Conv2DGeometry, outputGradient: TensorStorage, weight: TensorStorage,
                                    into inputGradient: TensorStorage) {
+        if libraryConvolution(.backwardData, g, input: inputGradient, weight: weight, output: outputGradient) { return }
         let (rows, cols) = Self.lowered(g)
         let col = allocate(byteCount: rows * cols * 4)
         // dcol [rows, K] = dY [rows, Cout] · W [Cout, K], then gathered back onto the input.
-        gemm(transposeA: false, transposeB: false, m: rows, n: cols, k: g.outputChannels, alpha: 1,
-             a: outputGradient, lda: g.outputChannels, b: weight, ldb: cols, beta: 0, c: col, ldc: cols)
+        convolutionGEMM(transposeA: false, transposeB: false, m: rows, n: cols, k: g.outputChannels,
+                        a: outputGradient, lda: g.outputChannels, b: weight, ldb: cols, c: col, ldc: cols)
         let total = g.batch * g.inputHeight * g.inputWidth * g.inputChannels
-        launch("sbcl_col2im", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(col), .buffer(inputGradient), .int(total), .bytes(Self.words(g))])
+        launchElementwise("sbcl_col2im", count: total,
+                          [.buffer(col), .buffer(inputGradient), .int(total), .bytes(Self.words(g))])
     }
 
     package func conv2dBackwardWeight(_ g: Conv2DGeometry, input: TensorStorage, outputGradient: TensorStorage,
                                      into weightGradient: TensorStorage) {
+        if libraryConvolution(.backwardFilter, g, input: input, weight: weightGradient, output: outputGradient) { return }
         let (rows, cols) = Self.lowered(g)
         let col = im2col(g, input)
         // dW [Cout, K] = dYᵀ [Cout, rows] · col [rows, K].
-        gemm(transposeA: true, transposeB: false, m: g.outputChannels, n: cols, k: rows, alpha: 1,
-             a: outputGradient, lda: g.outputChannels, b: col, ldb: cols, beta: 0, c: weightGradient, ldc: cols)
+        convolutionGEMM(transposeA: true, transposeB: false, m: g.outputChannels, n: cols, k: rows,
+                        a: outputGradient, lda: g.outputChannels, b: col, ldb: cols, c: weightGradient, ldc: cols)
     }
 
     package func batchNormStatistics(_ input: TensorStorage, rows: Int, channels: Int, runningMean: TensorStorage,
@@ -93,9 +92,9 @@ extension OpenCLBackend {
     package func batchNormNormalize(_ input: TensorStorage, rows: Int, channels: Int, mean: TensorStorage, inverseStd: TensorStorage,
                                    gamma: TensorStorage, beta: TensorStorage, relu: Bool, into output: TensorStorage) {
         let total = rows * channels
-        launch("sbcl_bn_normalize", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(input), .int(total), .int(channels), .buffer(mean), .buffer(inverseStd), .buffer(gamma),
-                .buffer(beta), .int(relu ? 1 : 0), .buffer(output)])
+        launchElementwise("sbcl_bn_normalize", count: total,
+                          [.buffer(input), .int(total), .int(channels), .buffer(mean), .buffer(inverseStd), .buffer(gamma),
+                          .buffer(beta), .int(relu ? 1 : 0), .buffer(output)])
     }
 
     package func batchNormBackward(training: Bool, input: TensorStorage, outputGradient: TensorStorage, rows: Int, channels: Int,
@@ -106,40 +105,40 @@ extension OpenCLBackend {
                       inverseStd: inverseStd, gamma: gamma, beta: beta, relu: relu, runningMean: mean, runningVariance: mean,
                       momentum: 0, epsilon: 0, gammaGradient: gammaGradient, betaGradient: betaGradient)
         let total = rows * channels
-        launch("sbcl_bn_backward_input", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(input), .buffer(outputGradient), .int(total), .int(channels), .int(rows), .buffer(mean),
-                .buffer(inverseStd), .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .int(training ? 1 : 0),
-                .buffer(gammaGradient), .buffer(betaGradient), .buffer(inputGradient)])
+        launchElementwise("sbcl_bn_backward_input", count: total,
+                          [.buffer(input), .buffer(outputGradient), .int(total), .int(channels), .int(rows), .buffer(mean),
+                          .buffer(inverseStd), .buffer(gamma), .buffer(beta), .int(relu ? 1 : 0), .int(training ? 1 : 0),
+                          .buffer(gammaGradient), .buffer(betaGradient), .buffer(inputGradient)])
     }
 
     package func shortcutA(_ input: TensorStorage, batch: Int, height: Int, width: Int, channels: Int, padding: Int,
                           into output: TensorStorage) {
         let total = batch * ((height + 1) / 2) * ((width + 1) / 2) * (channels + 2 * padding)
-        launch("sbcl_shortcut_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(input), .buffer(output), .int(total), .int(height), .int(width), .int(channels), .int(padding)])
+        launchElementwise("sbcl_shortcut_forward", count: total,
+                          [.buffer(input), .buffer(output), .int(total), .int(height), .int(width), .int(channels), .int(padding)])
     }
 
     package func shortcutABackward(_ outputGradient: TensorStorage, batch: Int, height: Int, width: Int, channels: Int,
                                   padding: Int, into inputGradient: TensorStorage) {
         let total = batch * height * width * channels
-        launch("sbcl_shortcut_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(outputGradient), .buffer(inputGradient), .int(total), .int(height), .int(width), .int(channels),
-                .int(padding)])
+        launchElementwise("sbcl_shortcut_backward", count: total,
+                          [.buffer(outputGradient), .buffer(inputGradient), .int(total), .int(height), .int(width), .int(channels),
+                          .int(padding)])
     }
 
     package func maxPool2d(_ geometry: MaxPool2DGeometry, input: TensorStorage, into output: TensorStorage, indices: TensorStorage) {
         let g = geometry, total = g.outputCount
-        launch("sbcl_maxpool_forward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(input), .buffer(output), .buffer(indices), .int(total), .int(g.height), .int(g.width), .int(g.channels),
-                .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
+        launchElementwise("sbcl_maxpool_forward", count: total,
+                          [.buffer(input), .buffer(output), .buffer(indices), .int(total), .int(g.height), .int(g.width), .int(g.channels),
+                          .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
     }
 
     package func maxPool2dBackward(_ geometry: MaxPool2DGeometry, outputGradient: TensorStorage, indices: TensorStorage,
                                   into inputGradient: TensorStorage) {
         let g = geometry, total = g.inputCount
-        launch("sbcl_maxpool_backward", global: Self.groups(total, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(outputGradient), .buffer(indices), .buffer(inputGradient), .int(total), .int(g.height), .int(g.width),
-                .int(g.channels), .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
+        launchElementwise("sbcl_maxpool_backward", count: total,
+                          [.buffer(outputGradient), .buffer(indices), .buffer(inputGradient), .int(total), .int(g.height), .int(g.width),
+                          .int(g.channels), .int(g.outputHeight), .int(g.outputWidth), .int(g.kernelSize), .int(g.stride), .int(g.padding)])
     }
 
     package func l2Normalize(_ input: TensorStorage, rows: Int, cols: Int, epsilon: Float, into output: TensorStorage,
@@ -159,8 +158,8 @@ extension OpenCLBackend {
 
     package func sgdStep(parameter: TensorStorage, gradient: TensorStorage, buffer: TensorStorage, count: Int, learningRate: Float,
                         momentum: Float, weightDecay: Float, dampening: Float, nesterov: Bool, firstStep: Bool) {
-        launch("sbcl_sgd", global: Self.groups(count, of: Self.elementwiseGroup), local: Self.elementwiseGroup,
-               [.buffer(parameter), .buffer(gradient), .buffer(buffer), .int(count), .float(learningRate), .float(momentum),
-                .float(weightDecay), .float(dampening), .int(nesterov ? 1 : 0), .int(firstStep ? 1 : 0)])
+        launchElementwise("sbcl_sgd", count: count,
+                          [.buffer(parameter), .buffer(gradient), .buffer(buffer), .int(count), .float(learningRate), .float(momentum),
+                          .float(weightDecay), .float(dampening), .int(nesterov ? 1 : 0), .int(firstStep ? 1 : 0)])
     }
 }
