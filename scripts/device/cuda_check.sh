@@ -60,7 +60,7 @@ pack() {
       mkdir -p "$bundle/ref/SBCL/$(dirname "$f")" && git --git-dir="$ref" show "HEAD:$f" > "$bundle/ref/SBCL/$f"
     done
   fi
-  cp scripts/device/summarize.py scripts/device/precision_spread.py "$bundle/"
+  cp scripts/device/summarize.py scripts/device/precision_spread.py scripts/device/torch_moco_profile.py "$bundle/"
   # The head of Fashion-MNIST (3,000 training and 2,000 test images, at least 282 and 188 of every
   # class): recipes/smoke.yaml keeps the first 150 and 100 of each class in file order, so it
   # selects the same images from these files as from the whole set (the full files do not fit the
@@ -177,6 +177,11 @@ PY
     SBCL_REF=$dir/ref/SBCL STEPS=20 WARMUP=5 timeout 100 "$python" "$anchors/torch_gpu_steps.py" "$workload" \
       2>>"$OUT/stderr.log" | tee -a "$OUT/anchor.jsonl" || echo "anchor $workload failed (stderr.log)"
   done
+  # Where the authors' MoCo step spends its GPU time (beside our cuda-moco-profile in stderr.log).
+  if [ "$device" = cuda ]; then
+    SBCL_REF=$dir/ref/SBCL timeout 90 "$python" "$dir/torch_moco_profile.py" 2>>"$OUT/stderr.log" \
+      | tee -a "$OUT/anchor.jsonl" || echo "torch MoCo profile failed (stderr.log)"
+  fi
 
   # 3. The smoke recipe end to end on the GPU, three seeds (its CPU seeds' spread is measured
   #    elsewhere on the same files: docs/cuda.md), on the head of Fashion-MNIST packed with us.

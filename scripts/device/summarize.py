@@ -58,5 +58,8 @@ summary["smoke_cuda"] = smoke
 for r in smoke:
     print(f"smoke on cuda {r['run']}: top-1 {r['top1']}")
 for name, r in anchor.items():
-    print(f"anchor {name}: {r.get('images_per_s')} images/s, {r.get('step_ms')} ms/step on {r.get('gpu')}")
+    if "ms_per_step_by_kind" in r:
+        print(f"anchor {name}: {r['kernels_per_step']} kernels/step, ms/step by kind {r['ms_per_step_by_kind']}")
+    else:
+        print(f"anchor {name}: {r.get('images_per_s')} images/s, {r.get('step_ms')} ms/step on {r.get('gpu')}")
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
