@@ -3,6 +3,8 @@ extension KernelSource {
     /// one term of every anchor's loss and its d/ds_ij, one work-group per anchor. Same dialect and
     /// macros as `text`; placed after `rows`, whose `SBCL_ROW_REDUCE` it uses.
     package static let contrastiveLoss = #"""
+
+/* The first-stage contrastive loss (the empty line above ends `rows`' last line). */
 #ifdef SBCL_PRELUDE
 #define SBCL_INT_AS_FLOAT(x) __int_as_float(x)
 #else

@@ -11,13 +11,13 @@ public enum ContrastiveLossOnDevice {
                                                                ("ccl", .sbclCCLDefault)]
 
     /// L2-normalised view-major projections [2B, D] on the CPU, and B images' targets: classes
-    /// repeat, each class has up to three subclasses (ids unique across classes), and each class
-    /// its own temperature.
+    /// repeat, each class has two subclasses (three from B = 60; ids unique across classes) that
+    /// repeat too, and each class has its own temperature.
     public static func problem(batch: Int, dimension: Int, seed: UInt32) -> (Tensor, ContrastiveTargets) {
         var random = TestRandom(seed: seed)
-        let classes = Swift.max(2, Swift.min(7, batch / 3))
+        let classes = Swift.max(2, Swift.min(7, batch / 3)), perClass = batch >= 60 ? 3 : 2
         let labels = (0..<batch).map { Int32($0 % classes) }
-        let subclasses = (0..<batch).map { Int32(($0 % classes) * 3 + ($0 / classes) % 3) }
+        let subclasses = (0..<batch).map { Int32(($0 % classes) * perClass + ($0 / classes) % perClass) }
         let temperatures = (0..<classes).map { 0.08 + 0.03 * Float($0) }
         let z = withoutGradients { random.tensor([2 * batch, dimension]).l2Normalized() }
         return (z, ContrastiveTargets(labels: labels, subclasses: subclasses, classTemperatures: temperatures))
