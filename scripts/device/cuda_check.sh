@@ -127,7 +127,7 @@ PY
   : > "$OUT/cuda_tests.log"
   for c in NVRTCCompileTests LibrarySearchTests FakeDriverTests ElementwiseParityTests ReductionAndGEMMParityTests \
            LayerParityTests RowParityTests TransferAndMemoryTests ClassifierOnDeviceTests EncoderStepOnDeviceTests \
-           ResNetStepParityTests MoCoStepOnDeviceTests; do
+           ResNetStepParityTests MoCoStepOnDeviceTests ContrastiveLossOnDeviceTests; do
     echo "=== $c" >> "$OUT/cuda_tests.log"
     [ $((SECONDS - started)) -lt 200 ] || { echo "CUDA tests $c: skipped, out of time" | tee -a "$OUT/cuda_tests.log"; continue; }
     local rc=0 status
