@@ -100,8 +100,8 @@ extension OpenCLBackend {
         if let error { throw error }
     }
 
-    /// Every primitive op runs here: a device kernel, or for the contrastive loss the documented
-    /// host fallback (docs/opencl.md has the table).
+    /// Every primitive op runs here: a device kernel, or for the MoCo loss the documented host
+    /// fallback (docs/opencl.md has the table).
     package func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,
@@ -110,7 +110,7 @@ extension OpenCLBackend {
              .max, .softmax, .logSoftmax, .crossEntropy, .concat, .slice:
             return true
         case .contrastiveLoss:
-            // The documented host fallback (Ops+ContrastiveLoss.swift): z down, loss and gradient up.
+            // On the device (OpenCLBackend+ContrastiveLoss.swift): only the anchors go up.
             return true
         case .mocoLoss:
             // The same host fallback (Ops+MoCoLoss.swift): logits down, loss and gradient up.

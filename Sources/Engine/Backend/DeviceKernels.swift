@@ -96,6 +96,19 @@ public protocol DeviceKernels: Backend {
     /// `sourceStart` of an axis of `sourceAxis` to index `destinationStart` of one of `destinationAxis`.
     func copyBlocks(_ source: TensorStorage, sourceAxis: Int, sourceStart: Int, into destination: TensorStorage,
                     destinationAxis: Int, destinationStart: Int, outer: Int, count: Int, inner: Int)
+
+    // The first-stage contrastive loss
+
+    /// One term of a first-stage contrastive loss over its `n` = 2·`batch` anchors (as the host's
+    /// `ContrastiveLoss` row pass): for each anchor i, from row i of `similarity` (S = Z·Zᵀ, n × n),
+    /// `scale`·loss_i with loss_i = −w·(mean_{P(i)} logit − log Σ_{D(i)} exp logit) and
+    /// logit_j = (s_ij − max_j s_ij)/t into `rowLoss[i]`, and its
+    /// `scale`·d loss_i / d s_ij = `scale`·(w/t)·(softmax_D(j) − [j∈P(i)]/|P(i)|) into row i of
+    /// `coefficients` (n × n); both written when `accumulate` is false, added otherwise (the next
+    /// term). `anchors` holds `batch` × 3 Int32, per image: label, subclass, and the bit pattern of
+    /// its class temperature (read for `.anchorClass`); anchor i is image i mod `batch`.
+    func contrastiveRows(similarity: TensorStorage, anchors: TensorStorage, n: Int, batch: Int, term: ContrastiveTerm,
+                         scale: Float, accumulate: Bool, rowLoss: TensorStorage, coefficients: TensorStorage)
 }
 
 /// Element-wise functions of one Float32 tensor that a device kernel implements.

@@ -29,7 +29,7 @@ public enum ContrastiveLossKind: Equatable, Sendable {
     }
 
     /// The terms summed per anchor: each a softmax cross-entropy over a set of anchors.
-    var terms: [ContrastiveTerm] {
+    public var terms: [ContrastiveTerm] {
         switch self {
         case let .supCon(t, base):
             return [ContrastiveTerm(weight: t / base, temperature: .global(t), positives: .sameClass, denominator: .allOthers)]
@@ -45,15 +45,17 @@ public enum ContrastiveLossKind: Equatable, Sendable {
 }
 
 /// One term −w · mean_{p∈P(i)} [ s_ip/t − log Σ_{a∈D(i)} exp(s_ia/t) ] of an anchor's loss.
-struct ContrastiveTerm: Equatable {
-    enum Temperature: Equatable {
+public struct ContrastiveTerm: Equatable, Sendable {
+    /// The term's temperature t.
+    public enum Temperature: Equatable, Sendable {
+        /// One t for every anchor.
         case global(Float)
         /// τ_{y_i}: the anchor's class temperature.
         case anchorClass
     }
 
     /// Which anchors j are positives P(i) of anchor i (never i itself).
-    enum Positives: Equatable {
+    public enum Positives: Equatable, Sendable {
         /// y_j = y_i.
         case sameClass
         /// sub(j) = sub(i): S(i).
@@ -63,15 +65,19 @@ struct ContrastiveTerm: Equatable {
     }
 
     /// Which anchors form the softmax denominator D(i).
-    enum Denominator: Equatable {
+    public enum Denominator: Equatable, Sendable {
         /// A(i): every anchor but i.
         case allOthers
         /// N(i): v(i) and every anchor of another subclass.
         case otherViewOrOtherSubclass
     }
 
-    var weight: Float
-    var temperature: Temperature
-    var positives: Positives
-    var denominator: Denominator
+    /// w, the term's factor in the anchor's loss.
+    public var weight: Float
+    /// t.
+    public var temperature: Temperature
+    /// P(i).
+    public var positives: Positives
+    /// D(i).
+    public var denominator: Denominator
 }
