@@ -125,7 +125,7 @@ extension CUDABackend {
     }
 
     /// Every primitive op runs here: a device kernel (the contrastive loss's row pass in
-    /// CUDABackend+ContrastiveLoss.swift), or for the MoCo loss the engine's documented host
+    /// KernelLaunching+ContrastiveLoss.swift), or for the MoCo loss the engine's documented host
     /// fallback (as on OpenCL; docs/cuda.md).
     package func supports(_ op: PrimitiveOp) -> Bool {
         switch op {

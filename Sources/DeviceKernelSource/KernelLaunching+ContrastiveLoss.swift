@@ -1,8 +1,8 @@
 import Engine
 
-// The first-stage contrastive loss's row pass (KernelSource+ContrastiveLoss).
+// The first-stage contrastive loss's row pass (KernelSource+ContrastiveLoss), on both GPU backends.
 
-extension CUDABackend {
+extension KernelLaunching {
     package func contrastiveRows(similarity: TensorStorage, anchors: TensorStorage, n: Int, batch: Int, term: ContrastiveTerm,
                                  scale: Float, accumulate: Bool, rowLoss: TensorStorage, coefficients: TensorStorage) {
         guard n > 0 else { return }
@@ -16,7 +16,7 @@ extension CUDABackend {
 
     /// The kernel's codes for a term's rules (sbcl_contrastive_positive, sbcl_contrastive_denominator)
     /// and its temperature (0: the anchor's class temperature, read from the anchors).
-    static func kernelCodes(_ term: ContrastiveTerm) -> (positives: Int, denominator: Int, temperature: Float) {
+    private static func kernelCodes(_ term: ContrastiveTerm) -> (positives: Int, denominator: Int, temperature: Float) {
         let positives: Int
         switch term.positives {
         case .sameClass: positives = 0

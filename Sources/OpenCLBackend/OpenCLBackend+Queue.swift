@@ -110,7 +110,7 @@ extension OpenCLBackend {
              .max, .softmax, .logSoftmax, .crossEntropy, .concat, .slice:
             return true
         case .contrastiveLoss:
-            // On the device (OpenCLBackend+ContrastiveLoss.swift): only the anchors go up.
+            // On the device (KernelLaunching+ContrastiveLoss.swift): only the anchors go up.
             return true
         case .mocoLoss:
             // The same host fallback (Ops+MoCoLoss.swift): logits down, loss and gradient up.
