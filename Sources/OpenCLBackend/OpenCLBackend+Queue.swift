@@ -120,7 +120,7 @@ extension OpenCLBackend {
             // The documented host fallback (Ops+ContrastiveLoss.swift): z down, loss and gradient up.
             return true
         case .mocoLoss:
-            // The same host fallback (Ops+MoCoLoss.swift): logits down, loss and gradient up.
+            // On the device (OpenCLBackend+MoCoLoss.swift): one upload of the per-query data.
             return true
         }
     }
