@@ -122,8 +122,8 @@ extension CUDABackend {
         if let error { throw error }
     }
 
-    /// Every primitive op runs here: a device kernel, or for the contrastive and MoCo losses the
-    /// engine's documented host fallback (as on OpenCL; docs/cuda.md).
+    /// Every primitive op runs here: a device kernel (the MoCo loss's in CUDABackend+MoCoLoss.swift),
+    /// or for the contrastive losses the engine's documented host fallback (as on OpenCL; docs/cuda.md).
     package func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,

@@ -118,4 +118,42 @@ public enum MoCoLossOnDevice {
             XCTAssertFalse(gradient.storage.isHost, file: file, line: line)
         }
     }
+
+    /// One MoCo v2 ResNet-50 step per kind on the device (crops already there): the loss, its
+    /// backward and SGD make one upload (the loss's packed per-query data) and no download — the
+    /// host fallback made one download (the logits) and two uploads (the loss and its gradient);
+    /// reading the loss is one download. The forward's own transfers are printed beside them.
+    public static func checkStepTransfers(on device: any Backend, transfers: () throws -> (uploads: Int, downloads: Int),
+                                          file: StaticString = #filePath, line: UInt = #line) throws {
+        var random = TestRandom(seed: 64)
+        let model = MoCo(.resnet50, queueSize: 64, seed: 5)
+        model.move(to: device)
+        let optimizer = SGD(parameters: model.queryParameters, learningRate: 0.03, momentum: 0.9, weightDecay: 1e-4)
+        let query = random.tensor([4, 32, 32, 3]).moved(to: device), key = random.tensor([4, 32, 32, 3]).moved(to: device)
+        let labels: [Int32] = [0, 0, 1, 1], subclasses: [Int32] = [0, 1, 2, 3]
+        for kind in [MoCoLossKind.kclDefault, .rankDefault] {
+            try device.synchronize()
+            let start = try transfers()
+            let output = model.forward(query: query, key: key, subclassLabels: subclasses.map(Int.init),
+                                       classLabels: labels.map(Int.init), training: true)
+            let targets = MoCoTargets(labels: labels, subclasses: subclasses, queueLabels: output.queueClass.map(Int32.init),
+                                      queueSubclasses: output.queueSubclass.map(Int32.init))
+            let forwarded = try transfers()
+            let value = Tensor.mocoLoss(output.logits, MoCoLoss(kind, maxThreads: 2), targets)
+            optimizer.step(value.gradients())
+            let stepped = try transfers()
+            let loss = value.item
+            try device.synchronize()
+            let read = try transfers()
+            print("MoCo ResNet-50 step, \(kind), on \(device.name): forward \(forwarded.uploads - start.uploads) upload(s) "
+                  + "\(forwarded.downloads - start.downloads) download(s); loss + backward + SGD \(stepped.uploads - forwarded.uploads) "
+                  + "upload(s) \(stepped.downloads - forwarded.downloads) download(s); reading the loss "
+                  + "\(read.downloads - stepped.downloads) download(s)")
+            XCTAssertEqual(stepped.uploads - forwarded.uploads, 1, "\(kind): uploads in loss + backward + SGD", file: file, line: line)
+            XCTAssertEqual(stepped.downloads - forwarded.downloads, 0, "\(kind): downloads in loss + backward + SGD",
+                           file: file, line: line)
+            XCTAssertEqual(read.downloads - stepped.downloads, 1, "\(kind): reading the loss", file: file, line: line)
+            XCTAssertTrue(loss.isFinite, "\(kind): loss \(loss)", file: file, line: line)
+        }
+    }
 }
