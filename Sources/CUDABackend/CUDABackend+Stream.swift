@@ -124,9 +124,8 @@ extension CUDABackend {
         if let error { throw error }
     }
 
-    /// Every primitive op runs here: a device kernel (the contrastive loss's row pass in
-    /// KernelLaunching+ContrastiveLoss.swift), or for the MoCo loss the engine's documented host
-    /// fallback (as on OpenCL; docs/cuda.md).
+    /// Every primitive op runs here: a device kernel (the losses' row passes in
+    /// KernelLaunching+ContrastiveLoss.swift and KernelLaunching+MoCoLoss.swift).
     package func supports(_ op: PrimitiveOp) -> Bool {
         switch op {
         case .add, .subtract, .multiply, .divide, .negate, .exp, .log, .sqrt, .relu, .scale, .addScalar, .powScalar,

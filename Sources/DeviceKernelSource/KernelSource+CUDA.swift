@@ -1,9 +1,9 @@
 extension KernelSource {
     /// The kernels as the OpenCL backend compiles them: the parts in order.
-    package static var openCLSource: String { text + layers + rows + contrastiveLoss }
+    package static var openCLSource: String { text + layers + rows + contrastiveLoss + mocoLoss }
 
     /// The kernels as NVRTC compiles them: `cudaPrelude`, then the same parts.
-    package static var cudaSource: String { cudaPrelude + text + layers + rows + contrastiveLoss }
+    package static var cudaSource: String { cudaPrelude + text + layers + rows + contrastiveLoss + mocoLoss }
 
     /// NVRTC's options besides the target: no contraction into FMA (the OpenCL text's
     /// `FP_CONTRACT OFF`), IEEE division and square root, denormals kept (the CPU's semantics);

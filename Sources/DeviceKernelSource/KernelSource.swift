@@ -15,7 +15,7 @@
 /// The element-wise op (`UnaryKernel`, `BinaryKernel`) is passed as an int code (the backends'
 /// `+Kernels` files) so each family is one kernel.
 package enum KernelSource {
-    /// Every kernel of `text`, `layers`, `rows` and `contrastiveLoss`, created once per backend.
+    /// Every kernel of `text`, `layers`, `rows`, `contrastiveLoss` and `mocoLoss`, created once per backend.
     package static let kernelNames = ["sbcl_map", "sbcl_zip", "sbcl_sum", "sbcl_fill", "sbcl_int_to_float",
                               "sbcl_im2col", "sbcl_col2im", "sbcl_bn_partial_sums", "sbcl_bn_finish", "sbcl_bn_normalize",
                               "sbcl_bn_backward_input", "sbcl_oihw_to_ohwi", "sbcl_ohwi_to_oihw", "sbcl_shortcut_forward",
@@ -23,6 +23,7 @@ package enum KernelSource {
                               "sbcl_softmax", "sbcl_softmax_backward", "sbcl_cross_entropy_terms",
                               "sbcl_cross_entropy_backward", "sbcl_max_axis", "sbcl_max_axis_backward", "sbcl_copy_blocks",
                               "sbcl_contrastive_rows"]
+        + mocoLossKernelNames
 
     package static let text = #"""
 #ifndef SBCL_PRELUDE

@@ -113,7 +113,7 @@ extension OpenCLBackend {
             // On the device (KernelLaunching+ContrastiveLoss.swift): only the anchors go up.
             return true
         case .mocoLoss:
-            // The same host fallback (Ops+MoCoLoss.swift): logits down, loss and gradient up.
+            // On the device (KernelLaunching+MoCoLoss.swift): one upload of the per-query data.
             return true
         }
     }

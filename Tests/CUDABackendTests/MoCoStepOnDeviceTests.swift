@@ -21,4 +21,9 @@ final class MoCoStepOnDeviceTests: XCTestCase {
             }
         }
     }
+
+    func testTheLossBackwardAndUpdateOfAMoCoStepMakeOneUploadAndNoDownload() throws {
+        let device = try DeviceUnderTest.backend()
+        try MoCoLossOnDevice.checkStepTransfers(on: device) { (device.transfers.uploads, device.transfers.downloads) }
+    }
 }

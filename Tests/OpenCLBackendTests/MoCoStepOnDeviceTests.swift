@@ -16,4 +16,9 @@ final class MoCoStepOnDeviceTests: XCTestCase {
             XCTAssertTrue(figure.holds(), "\(what): \(figure)")
         }
     }
+
+    func testTheLossBackwardAndUpdateOfAMoCoStepMakeOneUploadAndNoDownload() throws {
+        let device = try DeviceUnderTest.backend()
+        try MoCoLossOnDevice.checkStepTransfers(on: device) { (device.transfers.uploads, device.transfers.downloads) }
+    }
 }

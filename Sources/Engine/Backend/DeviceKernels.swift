@@ -109,6 +109,19 @@ public protocol DeviceKernels: Backend {
     /// its class temperature (read for `.anchorClass`); anchor i is image i mod `batch`.
     func contrastiveRows(similarity: TensorStorage, anchors: TensorStorage, n: Int, batch: Int, term: ContrastiveTerm,
                          scale: Float, accumulate: Bool, rowLoss: TensorStorage, coefficients: TensorStorage)
+
+    // The MoCo loss (`Tensor.mocoLoss`): its row pass on the device, no host round trip.
+
+    /// The row pass of `MoCoLoss` (`MoCoLossRows`) for `kind` over logits [rows, columns] (column 0
+    /// q·k, columns 1…K q·queue, K = columns − 1): `rowLoss[i]` (`rows` floats) gets query i's loss
+    /// before the mean over queries, and `gradient` (same shape as the logits, when given) gets
+    /// d mean loss / d logits. `targets` is one Int32 buffer, the host's data in one upload:
+    /// for each query i its class label, subclass id (0 for KCL) and KCL's count of sampled
+    /// positives (3 · rows); then KCL's sampled queue indices, `draws` slots per query (rows ·
+    /// draws, the first `count` used; none for rank and ccl); then, for rank and ccl only, the
+    /// queue's K class labels and K subclass ids (−1 an empty slot).
+    func mocoLossRows(_ logits: TensorStorage, rows: Int, columns: Int, kind: MoCoLossKind, targets: TensorStorage,
+                      rowLoss: TensorStorage, gradient: TensorStorage?)
 }
 
 /// Element-wise functions of one Float32 tensor that a device kernel implements.

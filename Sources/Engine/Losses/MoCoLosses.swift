@@ -43,8 +43,11 @@ public final class MoCoLoss {
 
     private var rowLoss: [Double] = []
     private var scratch: [Float] = []
-    private var sampled: [Int32] = []
-    private var sampledCount: [Int32] = []
+    /// KCL's sampled queue indices of the last `prepare`, B × draws, `sampledCount[i]` of them from
+    /// `i · draws` on (deduplicated, in draw order).
+    private(set) var sampled: [Int32] = []
+    /// How many of query i's draws are distinct queue entries.
+    private(set) var sampledCount: [Int32] = []
 
     /// Creates a loss of `kind`; `seed` seeds KCL's generator.
     public init(_ kind: MoCoLossKind, seed: UInt32 = 0, maxThreads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -78,19 +81,9 @@ public final class MoCoLoss {
     /// of `targets.uniforms`, or of `generator` when those are nil.
     public func evaluate(logits: UnsafeBufferPointer<Float>, targets: MoCoTargets, gradient: UnsafeMutableBufferPointer<Float>?) -> Float {
         let batch = targets.labels.count, queue = targets.queueLabels.count, n = queue + 1
-        precondition(batch > 0, "MoCoLoss(\(kind)): empty batch")
-        precondition(logits.count == batch * n,
-                     "MoCoLoss(\(kind)): logits have \(logits.count) values, not B × (1 + K) = \(batch) × \(n)")
         precondition(gradient == nil || gradient!.count == logits.count,
                      "MoCoLoss(\(kind)): gradient has \(gradient!.count) values for \(logits.count) logits")
-        precondition(targets.labels.allSatisfy { $0 >= 0 }, "MoCoLoss(\(kind)): a query's class label is negative")
-        if kind.usesSubclasses {
-            precondition(targets.subclasses.count == batch && targets.queueSubclasses.count == queue,
-                         "MoCoLoss(\(kind)): \(targets.subclasses.count) subclasses for \(batch) queries and "
-                         + "\(targets.queueSubclasses.count) for a queue of \(queue)")
-            precondition(targets.subclasses.allSatisfy { $0 >= 0 }, "MoCoLoss(\(kind)): a query's subclass id is negative")
-        }
-        if case let .kcl(draws, _) = kind { sampleKCL(targets: targets, draws: draws, queue: queue) }
+        prepare(targets: targets, logitCount: logits.count)
         if rowLoss.count != batch { rowLoss = [Double](repeating: 0, count: batch) }
         let chunks = min(maxThreads, batch, max(1, batch * n / 32768))
         if scratch.count < chunks * n { scratch = [Float](repeating: 0, count: chunks * n) }
@@ -126,6 +119,24 @@ public final class MoCoLoss {
         var total = 0.0
         for l in rowLoss { total += l }
         return Float(total / Double(batch))
+    }
+
+    /// What the CPU row pass and a device's (`Tensor.mocoLoss`) both do first: checks the targets
+    /// against `logitCount` logits (B × (1 + K)) and, for KCL, samples the positives into
+    /// `sampled`/`sampledCount`, consuming the uniforms as `evaluate` documents.
+    func prepare(targets: MoCoTargets, logitCount: Int) {
+        let batch = targets.labels.count, queue = targets.queueLabels.count
+        precondition(batch > 0, "MoCoLoss(\(kind)): empty batch")
+        precondition(logitCount == batch * (queue + 1),
+                     "MoCoLoss(\(kind)): logits have \(logitCount) values, not B × (1 + K) = \(batch) × \(queue + 1)")
+        precondition(targets.labels.allSatisfy { $0 >= 0 }, "MoCoLoss(\(kind)): a query's class label is negative")
+        if kind.usesSubclasses {
+            precondition(targets.subclasses.count == batch && targets.queueSubclasses.count == queue,
+                         "MoCoLoss(\(kind)): \(targets.subclasses.count) subclasses for \(batch) queries and "
+                         + "\(targets.queueSubclasses.count) for a queue of \(queue)")
+            precondition(targets.subclasses.allSatisfy { $0 >= 0 }, "MoCoLoss(\(kind)): a query's subclass id is negative")
+        }
+        if case let .kcl(draws, _) = kind { sampleKCL(targets: targets, draws: draws, queue: queue) }
     }
 
     /// KCL's positives from the queue: for each draw d and query i, the ⌊u·n_i⌋-th (in column

@@ -25,8 +25,11 @@ extension ExecutionPlace {
                           loss: (Tensor) -> Tensor) -> (value: Float, gradients: Gradients?) {
         guard ranks.size > 1 else {
             let value = loss(local)
+            // The backward is queued before the loss is read (on a GPU the host issues it while the
+            // device runs the forward); a non-finite loss discards it.
+            let gradients = value.gradients()
             let scalar = value.item
-            return (scalar, scalar.isFinite ? value.gradients() : nil)
+            return (scalar, scalar.isFinite ? gradients : nil)
         }
         let width = local.shape[1]
         let global = Tensor(gatherRows(local.scalars, width: width, blocks: blocks, batchSize: batchSize),

@@ -46,9 +46,13 @@ public struct MoCoStep {
                                   queueSubclasses: uses ? output.queueSubclass.map(Int32.init) : [], uniforms: uniforms)
         let value = Tensor.mocoLoss(output.logits, loss, targets)
         guard let communicator = place.communicator, place.ranks.size > 1 else {
+            // The backward is queued before the loss is read, so that on a GPU the host issues it
+            // while the device still runs the forward (reading the loss first would make the host
+            // wait for the forward, then the device for the backward's launches).
+            let gradients = value.gradients()
             let scalar = value.item
             guard scalar.isFinite else { return scalar }
-            optimizer.step(value.gradients())
+            optimizer.step(gradients)
             return scalar
         }
         let share = Float(labels.count) / Float(globalBatch ?? labels.count * place.ranks.size)
