@@ -154,7 +154,9 @@ PY
   if [ "$device" = cuda ]; then
     step cuda-float32 120 --device cuda --batch 1024 --steps 20 --warmup 3
     SBCL_CUDA_PRECISION=tf32-convolutions step cuda-tf32-convolutions 90 --device cuda --batch 1024 --steps 20 --warmup 3
-    SBCL_CUDA_CONVOLUTIONS=im2col step cuda-im2col-float32 90 --device cuda --batch 1024 --steps 10 --warmup 2
+    if [ -n "${IM2COL:-}" ]; then  # IM2COL=1: the convolutions through im2col + cuBLAS too, for comparison
+      SBCL_CUDA_CONVOLUTIONS=im2col step cuda-im2col-float32 90 --device cuda --batch 1024 --steps 10 --warmup 2
+    fi
     SBCL_CUDA_PRECISION=tf32-convolutions SBCL_CUDA_PROFILE=1 step cuda-profile-tf32-convolutions 90 --device cuda \
       --batch 1024 --steps 3 --warmup 1
     bench cuda-infer-float32 60 infer --device cuda --batch 1024 --steps 20 --warmup 3
