@@ -13,20 +13,25 @@ package final class MPICommunicator: Communicator, RankCoordinator, @unchecked S
     // @unchecked: no mutable state; MPI calls come from the initialising thread only.
     package let rank: Int
     package let size: Int
+    /// This rank's index on its machine, as the executable read it from the launcher
+    /// (`OMPI_COMM_WORLD_LOCAL_RANK`, `SLURM_LOCALID`); 0 when unknown.
+    package let localRank: Int
 
     /// How often a rank waiting in `shareFromFirstRank` polls (it sleeps in between).
     static let pollMicroseconds: Int32 = 2000
 
-    private init(rank: Int, size: Int) {
+    private init(rank: Int, size: Int, localRank: Int) {
         self.rank = rank
         self.size = size
+        self.localRank = localRank
     }
 
-    /// Loads Open MPI (`library`, else `libmpi.so.40`) and joins the job that `job` describes.
+    /// Loads Open MPI (`library`, else `libmpi.so.40`) and joins the job that `job` describes;
+    /// `localRank` is this rank's index on its machine, which the executable read from the launcher.
     ///
     /// - Throws: `RunError` with a sentence a user can act on when the library cannot be loaded, MPI
     ///   does not start, or it sees a different number of ranks than the launcher announced.
-    package static func start(_ job: Launcher.Job, library: String?) throws -> MPICommunicator {
+    package static func start(_ job: Launcher.Job, library: String?, localRank: Int = 0) throws -> MPICommunicator {
         let path = library.flatMap { $0.isEmpty ? nil : $0 } ?? "libmpi.so.40"
         var error = [CChar](repeating: 0, count: 512)
         guard sbcl_mpi_load(path, &error, error.count) == 0 else {
@@ -35,7 +40,7 @@ package final class MPICommunicator: Communicator, RankCoordinator, @unchecked S
                            + "install openmpi-bin and libopenmpi3 (scripts/setup.sh test does), or set SBCL_MPI_LIBRARY to libmpi.so.40's path")
         }
         guard sbcl_mpi_init() == 0 else { throw RunError("MPI_Init failed under \(job.name)") }
-        let communicator = MPICommunicator(rank: Int(sbcl_mpi_rank()), size: Int(sbcl_mpi_size()))
+        let communicator = MPICommunicator(rank: Int(sbcl_mpi_rank()), size: Int(sbcl_mpi_size()), localRank: localRank)
         if let expected = job.size, expected != communicator.size {
             throw RunError("\(job.name) started \(expected) ranks but MPI sees \(communicator.size); "
                            + (job.name == "srun" ? "run srun with --mpi=pmix so the ranks join one MPI job" : "check the launcher"))

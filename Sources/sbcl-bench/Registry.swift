@@ -31,6 +31,8 @@ struct BenchConfiguration {
     let openCLLibrary: String?, openCLProfiling: Bool
     /// `SBCL_MPI_LIBRARY`.
     let mpiLibrary: String?
+    /// `OMPI_COMM_WORLD_LOCAL_RANK`, else `SLURM_LOCALID`, else 0: this rank's index on its machine.
+    let localRank: Int
 
     init(environment: [String: String]) throws {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -39,11 +41,12 @@ struct BenchConfiguration {
         openCLLibrary = value("SBCL_OPENCL_LIBRARY")
         openCLProfiling = value("SBCL_OPENCL_PROFILE") == "1"
         mpiLibrary = value("SBCL_MPI_LIBRARY")
+        localRank = (value("OMPI_COMM_WORLD_LOCAL_RANK") ?? value("SLURM_LOCALID")).flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil } ?? 0
     }
 
     /// Joins the launcher's job (mpirun, srun) when the environment says there is one.
     func joinRankJob() throws -> MPICommunicator? {
-        try Launcher.detect(environment).map { try MPICommunicator.start($0, library: mpiLibrary) }
+        try Launcher.detect(environment).map { try MPICommunicator.start($0, library: mpiLibrary, localRank: localRank) }
     }
 }
 
@@ -89,6 +92,8 @@ enum Bench {
             // The GPU backend is a module of its own; `step --device opencl` opens it.
             OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
             CUDABackend.register(environment: configuration.environment)
+            let environment = configuration.environment
+            DeviceSelection.registerCUDACount { try CUDADevice.all(configuration: CUDALibraryConfiguration(environment: environment)).count }
             try command.run(configuration)
             return 0
         } catch let error as BenchError {

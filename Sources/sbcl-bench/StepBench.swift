@@ -174,17 +174,24 @@ func measureExchange(_ communicator: MPICommunicator, parameters: Int, projectio
     return (allReduce, allGather)
 }
 
-/// `--device`'s place for a bench, made the engine's (threads): a GPU's on one process, else the
-/// CPU's, with `communicator`'s ranks under mpirun (`--device` other than cpu refuses ranks).
+/// `--device`'s place for a bench, made the engine's (threads), with `communicator`'s ranks under
+/// mpirun: on a device each rank takes its local GPU (`cuda`; `cuda:N` as given; OpenCL's ranks
+/// share the device), and rank 0 says which to stderr. What `sbcl-run` refuses across ranks on a
+/// device (`--sync-batchnorm`) is refused here too.
 func benchPlace(_ o: ModelBenchOptions, communicator: MPICommunicator? = nil,
                 synchronizesBatchNorm: Bool = false) throws -> ExecutionPlace {
-    let choice = try DeviceSelection.select(o.device)
-    if let note = choice.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-    let onDevice = !(choice.backend === CPUBackend.shared)
-    if onDevice && communicator != nil { throw BenchError.usage("--device \(o.device) runs on one process only") }
-    let place = onDevice ? ExecutionPlace.single(on: choice.backend, threads: o.threads)
-        : ExecutionPlace.cpu(threads: o.threads, communicator: communicator, synchronizesBatchNorm: synchronizesBatchNorm)
+    let choice = try DeviceSelection.select(o.device, localRank: communicator?.localRank ?? 0)
+    if let note = choice.note, (communicator?.rank ?? 0) == 0 { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+    let place = try ExecutionPlace.shared(on: choice.backend, device: o.device, threads: o.threads, communicator: communicator,
+                                          synchronizesBatchNorm: synchronizesBatchNorm)
     place.activate()
+    if place.isDevice && place.ranks.size > 1 {
+        let devices = place.rankDevices((choice.ordinal.map { "cuda:\($0) " } ?? "") + choice.backend.name)
+        if place.ranks.rank == 0 {
+            let text = devices.enumerated().map { "rank \($0.offset): \($0.element)" }.joined(separator: "; ")
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
     return place
 }
 

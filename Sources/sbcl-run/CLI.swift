@@ -83,6 +83,8 @@ enum CLI {
         ImageLimits.process = configuration.imageLimits
         OpenCLBackend.register(library: configuration.openCLLibrary, profiling: configuration.openCLProfiling)
         CUDABackend.register(environment: configuration.environment)
+        let environment = configuration.environment
+        DeviceSelection.registerCUDACount { try CUDADevice.all(configuration: CUDALibraryConfiguration(environment: environment)).count }
     }
 
     /// The recipe source (file or embedded default) and the override arguments.

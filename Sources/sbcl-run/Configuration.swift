@@ -28,6 +28,9 @@ struct Configuration {
     let openCLProfiling: Bool
     /// `SBCL_MPI_LIBRARY`: another Open MPI library than `libmpi.so.40`.
     let mpiLibrary: String?
+    /// `OMPI_COMM_WORLD_LOCAL_RANK`, else `SLURM_LOCALID`, else 0: this rank's index on its machine
+    /// (a data-parallel rank on `cuda` takes the GPU of this index modulo their number).
+    let localRank: Int
     /// `SBCL_TEST_STAGES=1`: register the test stage kinds.
     let testStages: Bool
     /// `SBCL_TEST_RUN_LOG`, `SBCL_TEST_HANG_AT_STEP`: what tests ask of the test kinds.
@@ -57,6 +60,7 @@ struct Configuration {
         openCLLibrary = value("SBCL_OPENCL_LIBRARY")
         openCLProfiling = value("SBCL_OPENCL_PROFILE") == "1"
         mpiLibrary = value("SBCL_MPI_LIBRARY")
+        localRank = (value("OMPI_COMM_WORLD_LOCAL_RANK") ?? value("SLURM_LOCALID")).flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil } ?? 0
         testStages = value("SBCL_TEST_STAGES") == "1"
         testHooks = TestStageKinds.Hooks(runLog: value("SBCL_TEST_RUN_LOG"), hangAtStep: value("SBCL_TEST_HANG_AT_STEP").flatMap { Int($0) })
         stopAfterEpoch = value(EncoderStage.stopAfterEpochVariable).flatMap { Int($0) }

@@ -13,7 +13,7 @@ enum RankJob {
     static func join(_ configuration: Configuration) throws -> MPICommunicator? {
         if let current { return current }
         guard let job = Launcher.detect(configuration.environment) else { return nil }
-        current = try MPICommunicator.start(job, library: configuration.mpiLibrary)
+        current = try MPICommunicator.start(job, library: configuration.mpiLibrary, localRank: configuration.localRank)
         return current
     }
 

@@ -80,7 +80,7 @@ struct RunCommand: CLICommand {
         try CLI.refuseUnrunnable(plan, cache: cache, memoryLimit: configuration.memoryLimit)
         // Ranks other than 0 write nothing and print nothing but errors (rank 0 logs the run).
         let quiet = output.quiet || RankJob.isFollower
-        let device = try Self.prepareDevice(place.device ?? plan.recipe.device, threads: threads, quiet: quiet)
+        let device = try Self.prepareDevice(place.device ?? plan.recipe.device, threads: threads, quiet: quiet, localRank: job?.localRank ?? 0)
         let executor = Executor(registry: registry, cache: cache,
                                 options: ExecutorOptions(runsDirectory: runs, device: device, threads: threads,
                                                          engineVersion: Self.engineVersion, echo: !quiet,
@@ -166,13 +166,14 @@ struct RunCommand: CLICommand {
     }
 
     /// Checks the device before any work (a missing GPU fails at once, in one sentence), says
-    /// when `auto` falls back to the CPU, and sets the engine's thread count.
+    /// when `auto` falls back to the CPU, and sets the engine's thread count. A data-parallel rank
+    /// checks its local GPU (`localRank`, as the stages will take it).
     ///
     /// Returns the device the stages are to use: `auto` resolved to `cpu` or `opencl`, so the
     /// run log and each manifest name the device that ran, not the request.
     @discardableResult
-    static func prepareDevice(_ device: String, threads: Int, quiet: Bool) throws -> String {
-        let choice = try DeviceSelection.select(device)
+    static func prepareDevice(_ device: String, threads: Int, quiet: Bool, localRank: Int = 0) throws -> String {
+        let choice = try DeviceSelection.select(device, localRank: localRank)
         if let note = choice.note, !quiet { ExitStatus.printError(note) }
         CPUThreads.set(threads)
         guard device.lowercased() == "auto" else { return device }

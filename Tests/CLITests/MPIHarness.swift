@@ -48,12 +48,13 @@ extension CLIHarness {
         return try collect(process, out, err)
     }
 
-    /// Runs `binary arguments` (no launcher) to completion in the working folder.
-    func runProcess(_ binary: URL, _ arguments: [String]) throws -> CLIResult {
+    /// Runs `binary arguments` (no launcher) to completion in the working folder, with `extra` added to its environment.
+    func runProcess(_ binary: URL, _ arguments: [String], environment extra: [String: String] = [:]) throws -> CLIResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = folder
+        if !extra.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new } }
         let (_, out, err) = try launch(process, tag: UUID().uuidString)
         process.waitUntilExit()
         return try collect(process, out, err)

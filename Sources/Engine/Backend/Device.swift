@@ -54,6 +54,8 @@ public enum DeviceSelection {
     public struct Choice {
         public let backend: any Backend
         public let note: String?
+        /// The CUDA GPU's index, when the backend is CUDA's.
+        public var ordinal: Int? = nil
     }
 
     /// Opens a registered device kind's backend: `cpuDevice` asks for a CPU device of that kind
@@ -64,8 +66,12 @@ public enum DeviceSelection {
     /// `DeviceError.unavailable`.
     public typealias CUDAOpener = @Sendable (_ ordinal: Int) throws -> any Backend
 
+    /// Counts the CUDA GPUs the driver lists. Throws when there is no driver.
+    public typealias CUDACounter = @Sendable () throws -> Int
+
     private static let openers = Mutex<[DeviceKind: Opener]>([:])
     private static let cudaOpener = Mutex<CUDAOpener?>(nil)
+    private static let cudaCounter = Mutex<CUDACounter?>(nil)
 
     /// Makes `kind` selectable through `opener` (the executables call this at start).
     public static func register(_ kind: DeviceKind, opener: @escaping Opener) {
@@ -77,19 +83,30 @@ public enum DeviceSelection {
         cudaOpener.withLock { $0 = opener }
     }
 
+    /// Lets `cuda` and `auto` pick a data-parallel rank's local GPU (`select(_:localRank:)`):
+    /// `counter` counts the GPUs (the executables call this at start, with the CUDA backend).
+    public static func registerCUDACount(_ counter: @escaping CUDACounter) {
+        cudaCounter.withLock { $0 = counter }
+    }
+
     /// Resolves a device name. A GPU throws when its backend is not registered or cannot open a
     /// device; `auto` tries a CUDA GPU, then an OpenCL GPU, and takes the CPU otherwise, saying
     /// why in `note`.
-    public static func select(_ name: String) throws -> Choice {
+    ///
+    /// `localRank` is a data-parallel rank's index on its machine: `cuda` and CUDA under `auto`
+    /// take the GPU of index `localRank` modulo the GPUs' number (each rank its own GPU); an
+    /// explicit `cuda:N` is kept, and OpenCL's ranks share the device they name.
+    public static func select(_ name: String, localRank: Int = 0) throws -> Choice {
         let lowered = name.lowercased()
         switch lowered {
         case "cpu":
             return Choice(backend: CPUBackend.shared, note: nil)
         case "cuda", "gpu":
-            return Choice(backend: try openCUDA(ordinal: 0, name: "cuda"), note: nil)
+            let ordinal = localOrdinal(localRank)
+            return Choice(backend: try openCUDA(ordinal: ordinal, name: ordinal == 0 ? "cuda" : "cuda:\(ordinal)"), note: nil, ordinal: ordinal)
         case _ where lowered.hasPrefix("cuda:"):
             guard let ordinal = Int(lowered.dropFirst(5)), ordinal >= 0 else { throw DeviceError.unknownDevice(name) }
-            return Choice(backend: try openCUDA(ordinal: ordinal, name: lowered), note: nil)
+            return Choice(backend: try openCUDA(ordinal: ordinal, name: lowered), note: nil, ordinal: ordinal)
         case "opencl", "opencl:gpu":
             return Choice(backend: try open(.opencl, name: "opencl", cpuDevice: false), note: nil)
         case "opencl:cpu":
@@ -97,7 +114,8 @@ public enum DeviceSelection {
         case "auto":
             // CUDA first, then an OpenCL GPU; the note gives OpenCL's reason first, then CUDA's.
             var reasons: [(order: Int, text: String)] = []
-            let attempts: [(Int, () throws -> any Backend)] = [(1, { try openCUDA(ordinal: 0, name: "cuda") }),
+            let ordinal = localOrdinal(localRank)
+            let attempts: [(Int, () throws -> any Backend)] = [(1, { try openCUDA(ordinal: ordinal, name: ordinal == 0 ? "cuda" : "cuda:\(ordinal)") }),
                                                                  (0, { try open(.opencl, name: "opencl", cpuDevice: false) })]
             for (order, attempt) in attempts {
                 do {
@@ -106,7 +124,7 @@ public enum DeviceSelection {
                         reasons.append((order, "\(backend.name) found, but its backend has no kernel yet for \(missing)"))
                         continue
                     }
-                    return Choice(backend: backend, note: "device auto: using \(backend.name)")
+                    return Choice(backend: backend, note: "device auto: using \(backend.name)", ordinal: order == 1 ? ordinal : nil)
                 } catch let error as DeviceError {
                     guard case .unavailable(_, let reason) = error else { throw error }
                     reasons.append((order, reason))
@@ -123,6 +141,14 @@ public enum DeviceSelection {
     public static func missingOps(_ backend: any Backend) -> String? {
         let missing = PrimitiveOp.allCases.filter { !backend.supports($0) }
         return missing.isEmpty ? nil : missing.map(\.rawValue).joined(separator: ", ")
+    }
+
+    /// The CUDA GPU a rank of local index `localRank` takes: `localRank` modulo the GPUs the
+    /// driver lists (`localRank` itself when they cannot be counted; opening it then says why).
+    static func localOrdinal(_ localRank: Int) -> Int {
+        guard localRank > 0 else { return 0 }
+        guard let counter = cudaCounter.withLock({ $0 }), let count = try? counter(), count > 0 else { return localRank }
+        return localRank % count
     }
 
     private static func open(_ kind: DeviceKind, name: String, cpuDevice: Bool) throws -> any Backend {

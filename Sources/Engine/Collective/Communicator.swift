@@ -8,6 +8,9 @@ public protocol Communicator: AnyObject {
     var rank: Int { get }
     /// The number of ranks.
     var size: Int { get }
+    /// This process's index among the ranks on its own machine (the launcher's local rank; 0 when
+    /// it does not say): a rank on a GPU takes the GPU of this index modulo their number.
+    var localRank: Int { get }
     /// Sums `values` element-wise over all ranks, in place.
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>)
     /// Rank r's `counts[r]` bytes, concatenated in rank order into `output` (Σ counts bytes);
@@ -18,6 +21,9 @@ public protocol Communicator: AnyObject {
 }
 
 extension Communicator {
+    /// 0: a communicator that knows no machine layout.
+    public var localRank: Int { 0 }
+
     /// Every rank's `local` values concatenated in rank order; rank r passes `counts[r]` values.
     public func allGather<T: BitwiseCopyable>(_ local: [T], counts: [Int]) -> [T] {
         precondition(counts.count == size && counts[rank] == local.count,

@@ -12,6 +12,12 @@ import PipelineDSL
 /// their sum is the single-process gradient (DataParallel's `reduce_add` onto device 0). A mean
 /// would divide it by N; DDP averages only because there each rank's loss is a mean over its own
 /// slice. On one rank every function here is the identity and costs nothing.
+///
+/// On a device the exchanges are staged through the host (docs/cuda.md, "Several ranks"): the local
+/// outputs come down, are gathered, and the global batch goes up so the loss runs on the device;
+/// this rank's rows of its gradient go up as the backward's seed; all gradients and the running
+/// statistics come down into one flat buffer, one all-reduce sums it, and the sums go up. The sums
+/// are the CPU's: the same buffer in the same order, whatever backend the tensors live on.
 extension ExecutionPlace {
     /// The loss `loss` of the global batch's outputs, and the gradients of this rank's part of it.
     ///
@@ -32,13 +38,15 @@ extension ExecutionPlace {
             return (scalar, scalar.isFinite ? gradients : nil)
         }
         let width = local.shape[1]
+        // On a device: one download of the local rows, one upload of the global batch.
         let global = Tensor(gatherRows(local.scalars, width: width, blocks: blocks, batchSize: batchSize),
-                            shape: [blocks * batchSize, width]).trackingGradients()
+                            shape: [blocks * batchSize, width], on: backend).trackingGradients()
         let value = loss(global)
         let scalar = value.item
         guard scalar.isFinite, let dGlobal = value.gradients()[global] else { return (scalar, nil) }
+        // One download of the global gradient, one upload of this rank's rows as the seed.
         let own = ownRows(dGlobal.scalars, width: width, blocks: blocks, batchSize: batchSize)
-        return (scalar, local.gradients(seed: Tensor(own, shape: local.shape)))
+        return (scalar, local.gradients(seed: Tensor(own, shape: local.shape, on: local.backend)))
     }
 
     /// Every rank's rows `[blocks · b_r, width]` gathered into the global batch's order
@@ -78,6 +86,8 @@ extension ExecutionPlace {
     /// running mean and variance become rank 0's — DataParallel keeps device 0's, as only its
     /// replica updates the module's buffers — so that every rank holds the same state. (Rank 0
     /// packs its statistics, the others zeros: x + 0 = x exactly, so one reduction does both.)
+    /// On a device each gradient and statistic comes down into the one buffer and its sum goes up
+    /// to where the gradient lived.
     public func synchronize(_ gradients: Gradients, parameters: [(name: String, parameter: Engine.Parameter)],
                             statistics: [BatchNormStatistics] = []) -> Gradients {
         guard let communicator, ranks.size > 1 else { return gradients }
@@ -94,13 +104,13 @@ extension ExecutionPlace {
         var summed = gradients
         var offset = 0
         for (parameter, gradient) in present {
-            summed[parameter.value] = Tensor(Array(packed[offset..<(offset + gradient.count)]), shape: gradient.shape)
+            summed[parameter.value] = Tensor(Array(packed[offset..<(offset + gradient.count)]), shape: gradient.shape, on: gradient.backend)
             offset += gradient.count
         }
         for item in statistics {
             let c = item.runningMean.count
-            item.runningMean = Tensor(Array(packed[offset..<(offset + c)]), shape: [c])
-            item.runningVariance = Tensor(Array(packed[(offset + c)..<(offset + 2 * c)]), shape: [c])
+            item.runningMean = Tensor(Array(packed[offset..<(offset + c)]), shape: [c], on: item.runningMean.backend)
+            item.runningVariance = Tensor(Array(packed[(offset + c)..<(offset + 2 * c)]), shape: [c], on: item.runningVariance.backend)
             offset += 2 * c
         }
         return summed

@@ -58,25 +58,63 @@ public struct ExecutionPlace {
     /// The place `context` asks for (its device, thread count and the ranks of a data-parallel
     /// job), made current: the engine's thread count is set. A device this build cannot use
     /// throws `DeviceError`.
-    public static func enter(_ context: RunContext, synchronizesBatchNorm: Bool = false) throws -> ExecutionPlace {
-        let choice = try DeviceSelection.select(context.device)
-        // A device backend that lacks some op would stop at a precondition mid-step; refuse it
-        // here in a sentence instead (docs/opencl.md lists the ops covered so far).
-        if let missing = DeviceSelection.missingOps(choice.backend) {
-            throw DeviceError.unavailable(device: context.device,
-                                          reason: "\(choice.backend.name) has no kernel yet for \(missing), which training needs")
-        }
+    ///
+    /// Under several ranks `cuda` (and CUDA under `auto`) is the rank's local GPU: the one of
+    /// index `localRank` modulo their number (`cuda:N` is kept as given; OpenCL's ranks share the
+    /// device they name), and the log lists every rank's device. What is not staged through the
+    /// host across ranks on a device is refused here in a sentence: `sync_batchnorm`, and
+    /// `acrossRanksOnDevice`, the caller's reason it cannot (nil when it can).
+    public static func enter(_ context: RunContext, synchronizesBatchNorm: Bool = false,
+                             acrossRanksOnDevice refusal: String? = nil) throws -> ExecutionPlace {
         let communicator = context.coordinator as? any Communicator
         let ranks = communicator.map { RankGroup(rank: $0.rank, size: $0.size) } ?? .single
-        if ranks.size > 1 && !(choice.backend === CPUBackend.shared) {
-            throw DeviceError.unavailable(device: context.device, reason: "data-parallel ranks run on the CPU only so far (the "
-                                          + "gradient sums and batch-norm sync exchange host arrays)")
-        }
-        let place = ExecutionPlace(backend: choice.backend, threads: max(1, context.threads), ranks: ranks,
-                                   communicator: ranks.size > 1 ? communicator : nil, synchronizesBatchNorm: synchronizesBatchNorm)
+        let choice = try DeviceSelection.select(context.device, localRank: ranks.size > 1 ? communicator?.localRank ?? 0 : 0)
+        let place = try shared(on: choice.backend, device: context.device, threads: max(1, context.threads), communicator: communicator,
+                               synchronizesBatchNorm: synchronizesBatchNorm, acrossRanksOnDevice: refusal)
         place.activate()
-        if place.isDevice { context.log("on \(choice.backend.name)") }
+        if place.isDevice {
+            let label = (choice.ordinal.map { "cuda:\($0) " } ?? "") + choice.backend.name
+            context.log(ranks.size > 1 ? "ranks on \(place.rankDevices(label).enumerated().map { "\($0.offset): \($0.element)" }.joined(separator: ", ")) "
+                                         + "(exchanges staged through the host)" : "on \(choice.backend.name)")
+        }
         return place
+    }
+
+    /// A place on `backend` (the device `device` named) shared by `communicator`'s ranks, with
+    /// `enter`'s refusals: a backend that lacks an op, and on a device across ranks
+    /// `sync_batchnorm` and `acrossRanksOnDevice` (benchmarks; `enter` for stages).
+    public static func shared(on backend: any Backend, device: String, threads: Int, communicator: (any Communicator)?,
+                              synchronizesBatchNorm: Bool = false, acrossRanksOnDevice refusal: String? = nil) throws -> ExecutionPlace {
+        // A device backend that lacks some op would stop at a precondition mid-step; refuse it
+        // here in a sentence instead (docs/opencl.md lists the ops covered so far).
+        if let missing = DeviceSelection.missingOps(backend) {
+            throw DeviceError.unavailable(device: device, reason: "\(backend.name) has no kernel yet for \(missing), which training needs")
+        }
+        let ranks = communicator.map { RankGroup(rank: $0.rank, size: $0.size) } ?? .single
+        if ranks.size > 1 && !(backend === CPUBackend.shared) {
+            if synchronizesBatchNorm {
+                throw DeviceError.unavailable(device: device, reason: "sync_batchnorm across \(ranks.size) ranks runs on the CPU only "
+                                              + "so far (its per-layer sums exchange host arrays inside the forward pass); set sync_batchnorm: false "
+                                              + "(per-rank batch norm) to train on the device")
+            }
+            if let refusal { throw DeviceError.unavailable(device: device, reason: refusal) }
+        }
+        return ExecutionPlace(backend: backend, threads: threads, ranks: ranks, communicator: ranks.size > 1 ? communicator : nil,
+                              synchronizesBatchNorm: synchronizesBatchNorm)
+    }
+
+    /// Every rank's `label` (its device), in rank order: two collectives (this rank's alone on one process).
+    public func rankDevices(_ label: String) -> [String] {
+        let name = Array(label.utf8)
+        guard let communicator, ranks.size > 1 else { return [label] }
+        let counts = communicator.allGather([name.count]).map { $0[0] }
+        let all = communicator.allGather(name, counts: counts)
+        var names: [String] = [], offset = 0
+        for count in counts {
+            names.append(String(decoding: all[offset..<(offset + count)], as: UTF8.self))
+            offset += count
+        }
+        return names
     }
 
     /// Makes this place's thread count the engine's.

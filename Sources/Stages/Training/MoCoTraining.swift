@@ -54,7 +54,8 @@ final class MoCoTraining {
         checkpointEvery = settings.checkpointEvery
         clusterBatchSize = settings.clusterBatchSize
         baseRate = Float(settings.learningRate)
-        place = try ExecutionPlace.enter(context)
+        place = try ExecutionPlace.enter(context, acrossRanksOnDevice: "the MoCo encoder across ranks runs on the CPU only so far (its key "
+                                         + "gather and cross-rank shuffle exchange host arrays)")
         guard !place.isDevice else {
             throw RunError("stage '\(context.stageName)': MoCo encoders (\(architecture.rawValue)) train on the CPU for now; run with --device cpu")
         }
