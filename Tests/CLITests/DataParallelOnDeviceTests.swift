@@ -37,11 +37,13 @@ final class DataParallelOnDeviceTests: XCTestCase {
         throw XCTSkip("no OpenCL CPU device (PoCL): \(result.stderr)")
     }
 
-    /// One step's summed gradients of a ResNet-20 on a global batch of 8 images of 16×16, written
-    /// by `sbcl-bench step --dump-gradients` on `ranks` processes.
+    /// One step's summed gradients of a ResNet-20 on a global batch of 16 images of 16×16, written
+    /// by `sbcl-bench step --dump-gradients` on `ranks` processes. (Not fewer images: batch norm
+    /// over 4 images per rank amplifies the kernels' rounding to 1e-2 in the first layers'
+    /// gradients, on one process as on two.)
     private func stepGradients(ranks: Int, device: String, extra: [String] = []) throws -> (SafeTensorsFile, CLIResult) {
         let file = cli.folder.appendingPathComponent("gradients-\(ranks)-\(device.replacingOccurrences(of: ":", with: "-")).safetensors")
-        let arguments = ["step", "--batch", "8", "--size", "16", "--depth", "20", "--threads", "1", "--device", device,
+        let arguments = ["step", "--batch", "16", "--size", "16", "--depth", "20", "--threads", "1", "--device", device,
                          "--dump-gradients", file.path] + extra
         let bench = try CLIHarness.sibling("sbcl-bench")
         let result = ranks == 1 ? try cli.runProcess(bench, arguments, environment: driverCache)
@@ -69,26 +71,28 @@ final class DataParallelOnDeviceTests: XCTestCase {
         XCTAssertEqual(device.metadata["ranks"], "2")
         XCTAssertEqual(run.stderr.components(separatedBy: ": opencl (").count, 3, "rank 0 names both ranks' device: \(run.stderr)")
         let (cpu, _) = try stepGradients(ranks: 2, device: "cpu")
-        // The same computation (per-rank batch norm on 4 images × 2 views each, the gathered
-        // global loss, the summed gradients) on another backend: equal up to the kernels' rounding.
+        // The same computation (per-rank batch norm on 8 images × 2 views each, the gathered
+        // global loss, the summed gradients) on another backend: equal up to the kernels' rounding
+        // (measured 5.2e-6, as one device process against one CPU process, 4.1e-6).
         let gap = try largestRelativeDifference(cpu, device)
         let loss = (Double(cpu.metadata["loss"] ?? "") ?? .nan, Double(device.metadata["loss"] ?? "") ?? .nan)
         XCTAssertEqual(loss.1, loss.0, accuracy: 1e-5 * abs(loss.0), "the global loss")
-        XCTAssertLessThanOrEqual(gap, 1e-4, "2 device ranks against 2 CPU ranks")
+        XCTAssertLessThanOrEqual(gap, 2e-5, "2 device ranks against 2 CPU ranks")
         // One device process on the same global batch normalises over all 8 images per view, a
         // different computation (per-rank batch norm is DataParallel's): reported, not equal.
         let (single, _) = try stepGradients(ranks: 1, device: "opencl:cpu")
         let (singleCPU, _) = try stepGradients(ranks: 1, device: "cpu")
         let singleGap = try largestRelativeDifference(singleCPU, single)
-        XCTAssertLessThanOrEqual(singleGap, 1e-4, "1 device process against 1 CPU process")
+        XCTAssertLessThanOrEqual(singleGap, 2e-5, "1 device process against 1 CPU process")
+        let twoAgainstOne = try largestRelativeDifference(single, device)
+        XCTAssertGreaterThan(twoAgainstOne, 1e-2, "per-rank batch norm on the device ranks (the test tells the computations apart)")
         print(String(format: "gradients: 2 opencl:cpu ranks vs 2 CPU ranks %.2e (loss %@ vs %@); 1 process opencl:cpu vs CPU %.2e; "
-                     + "2 ranks vs 1 process on opencl:cpu %.2e (per-rank batch norm)", gap, "\(loss.1)", "\(loss.0)", singleGap,
-                     try largestRelativeDifference(single, device)))
+                     + "2 ranks vs 1 process on opencl:cpu %.2e (per-rank batch norm)", gap, "\(loss.1)", "\(loss.0)", singleGap, twoAgainstOne))
     }
 
     func testWhatIsNotStagedThroughTheHostIsRefusedInASentence() throws {
         let bench = try CLIHarness.sibling("sbcl-bench")
-        let refused = try cli.runMPI(ranks: 2, ["step", "--batch", "8", "--size", "16", "--depth", "20", "--threads", "1",
+        let refused = try cli.runMPI(ranks: 2, ["step", "--batch", "16", "--size", "16", "--depth", "20", "--threads", "1",
                                                 "--device", "opencl:cpu", "--sync-batchnorm", "--steps", "1", "--warmup", "1"],
                                      binary: bench, environment: driverCache)
         try requireDevice(refused)

@@ -121,6 +121,9 @@ extension ExecutionPlace {
     /// ranks — would otherwise grow silently).
     public func verifyIdentical(_ module: any Module, optimizer: SGD, after epoch: Int, stage: String) throws {
         guard let communicator, ranks.size > 1 else { return }
+        // On a device the live momentum is on the device; the host copy is only as fresh as the
+        // last checkpoint, which rank 0 alone writes.
+        if isDevice { optimizer.downloadMomentumBuffers() }
         let digest = StateDigest.of(module, optimizer: optimizer)
         let all = communicator.allGather([digest])
         if let other = all.firstIndex(where: { $0 != all[0] }) {
