@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import Foundation
 import PipelineDSL
 import Reporting
@@ -170,19 +170,53 @@ final class DataParallelOnDeviceTests: XCTestCase {
         XCTAssertEqual(cpu.result.status, 0, cpu.result.stderr)
         let cpuLosses = try XCTUnwrap(cpu.record).epochs(of: "encoder").compactMap { $0.values["loss"]?.doubleValue }
         XCTAssertEqual(losses.first ?? .nan, cpuLosses.first ?? .nan, accuracy: 1e-3 * abs(cpuLosses.first ?? 1), "epoch 1: 2 device ranks as 2 CPU ranks")
-        // One device rank normalises over the whole batch: the losses and accuracy are close, not equal.
+        // One device rank normalises over the whole batch: the losses and accuracy are close, not
+        // equal. Measured: 2 ranks 3.422, 5.508, top-1 17; 1 rank 3.410, 5.449, top-1 20; one
+        // process over seeds 0–4 spreads over 3.29–3.45, 5.36–5.69 and top-1 10–21.
         let one = try tinyRun(ranks: 1, device: "opencl:cpu")
         XCTAssertEqual(one.result.status, 0, one.result.stderr)
         let oneRecord = try XCTUnwrap(one.record)
         let oneLosses = oneRecord.epochs(of: "encoder").compactMap { $0.values["loss"]?.doubleValue }
         let oneTop1 = try XCTUnwrap(oneRecord.metric("top1"))
-        XCTAssertEqual(losses[0], oneLosses.first ?? .nan, accuracy: 0.05 * abs(oneLosses.first ?? 1), "epoch 1 loss, 2 ranks against 1")
-        XCTAssertEqual(top1, oneTop1, accuracy: 15, "top-1, 2 ranks against 1")
+        XCTAssertEqual(oneLosses.count, 2)
+        for (epoch, (two, one)) in zip(losses, oneLosses).enumerated() {
+            XCTAssertEqual(two, one, accuracy: 0.05 * abs(one), "epoch \(epoch + 1) loss, 2 ranks against 1")
+        }
+        XCTAssertEqual(top1, oneTop1, accuracy: 12, "top-1, 2 ranks against 1")
         print(String(format: "tiny recipe on opencl:cpu: 2 ranks losses %@ top-1 %.1f (%.0f s); 2 CPU ranks losses %@ top-1 %.1f; 1 rank losses %@ top-1 %.1f",
                      "\(losses)", top1, seconds, "\(cpuLosses)", cpu.record?.metric("top1") ?? -1, "\(oneLosses)", oneTop1))
         // sync_batchnorm across device ranks is refused at the encoder's start, in a sentence.
         let synchronised = try tinyRun(ranks: 2, device: "opencl:cpu", overrides: ["stages.encoder.sync_batchnorm=true"])
         XCTAssertNotEqual(synchronised.result.status, 0)
         XCTAssertTrue(synchronised.result.stderr.contains("sync_batchnorm across 2 ranks runs on the CPU only so far"), synchronised.result.stderr)
+    }
+}
+
+/// The local-GPU rule, through `DeviceSelection.select` with a stand-in CUDA registry (this test
+/// process opens no device otherwise): `cuda` and `auto` take local rank modulo the GPUs' number,
+/// `cuda:N` is kept.
+final class LocalGPURuleTests: XCTestCase {
+    /// The ordinal the CUDA opener was asked for when `name` is selected by local rank `localRank`.
+    private func openedOrdinal(_ name: String, localRank: Int) -> Int? {
+        do {
+            _ = try DeviceSelection.select(name, localRank: localRank)
+        } catch DeviceError.unavailable(_, let reason) where reason.hasPrefix("stand-in GPU ") {
+            return Int(reason.dropFirst("stand-in GPU ".count))
+        } catch {
+            return nil
+        }
+        return nil
+    }
+
+    func testARankTakesItsLocalGPUModuloTheirNumber() {
+        DeviceSelection.registerCUDA { ordinal in throw DeviceError.unavailable(device: "cuda", reason: "stand-in GPU \(ordinal)") }
+        DeviceSelection.registerCUDACount { 4 }
+        XCTAssertEqual((0..<10).map { openedOrdinal("cuda", localRank: $0) }, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
+        XCTAssertEqual(openedOrdinal("cuda:2", localRank: 5), 2, "an explicit GPU is kept")
+        // auto tries the same GPU first, then falls back (to the CPU here), saying why.
+        XCTAssertTrue((try? DeviceSelection.select("auto", localRank: 6))?.note?.contains("stand-in GPU 2") == true)
+        // GPUs that cannot be counted: the local rank itself (opening it then says why).
+        DeviceSelection.registerCUDACount { throw DeviceError.unavailable(device: "cuda", reason: "no driver") }
+        XCTAssertEqual(openedOrdinal("cuda", localRank: 3), 3)
     }
 }
