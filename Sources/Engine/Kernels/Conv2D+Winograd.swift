@@ -35,6 +35,12 @@ extension Conv2D {
     /// short to pay for the transforms (the stem's 1–3 input channels).
     static let winogradMinimumChannels = 16
 
+    /// Fewest output pixels per image for which `auto` picks Winograd: at 2×2 and 1×1 outputs (a
+    /// ResNet's last stages on 32-pixel crops) one 4×4 tile per image yields 4 or 1 outputs, and the
+    /// transforms and the 16 partial products per channel pair cost more than the direct kernels
+    /// (`sbcl-bench step --moco --arch resnet18 --size 32`, docs/performance.md).
+    static let winogradMinimumOutputPixels = 16
+
     /// True when `g` is a convolution the Winograd kernels compute: 3×3, stride 1, padding ≤ 2 on each side.
     static func winogradApplies(_ g: Conv2DGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
@@ -48,7 +54,9 @@ extension Conv2D {
         switch kernels.algorithm {
         case .direct: return false
         case .winograd: return true
-        case .auto: return min(g.inputChannels, g.outputChannels) >= winogradMinimumChannels
+        case .auto:
+            return min(g.inputChannels, g.outputChannels) >= winogradMinimumChannels
+                && g.outputHeight * g.outputWidth >= winogradMinimumOutputPixels
         }
     }
 
