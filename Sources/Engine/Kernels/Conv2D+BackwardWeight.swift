@@ -82,7 +82,7 @@ extension Conv2D {
             }
         }
         sumPartials(workspace, chunks: chunks, outputChannels: cout, inputChannels: cin, taps: taps, stride: coPad,
-                    into: weightGradient, accumulate: accumulate)
+                    into: weightGradient, accumulate: accumulate, pool: pool)
     }
 
     /// The portable tiles (4 input channels × 8 output channels) over a whole image.

@@ -178,19 +178,29 @@ extension Conv2D {
         }
     }
 
-    /// Adds the chunks' partial weight gradients `[kh][kw][i][o]` (rows `stride` floats apart) in
-    /// chunk order — the same bits on any number of threads, the chunks being fixed — and writes
-    /// them transposed to OIHW.
+    /// dW[o][i][t] = Σ_c partial_c[(t·C_in + i)·stride + o] over the `chunks` partial sums, added
+    /// in chunk order (the same bits on any number of threads), into `dw` (added to it when
+    /// `accumulate`). Rows of the partials (one tap and input channel, `stride` outputs) are summed
+    /// in parallel and read in memory order: at small images the partials outweigh the images'
+    /// work (ResNet-18 at 32 px: 16 chunks × 9 × 512 × 512 floats in layer 4), and the earlier
+    /// single-threaded walk across rows took half a MoCo step.
     static func sumPartials(_ workspace: KernelWorkspace, chunks: Int, outputChannels cout: Int, inputChannels cin: Int,
-                            taps: Int, stride: Int, into dw: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        for o in 0..<cout {
-            for i in 0..<cin {
-                for t in 0..<taps {
-                    let index = (t * cin + i) * stride + o
-                    var sum: Float = chunks > 0 ? workspace.partial(0)[index] : 0
-                    for c in 1..<max(chunks, 1) { sum += workspace.partial(c)[index] }
+                            taps: Int, stride: Int, into dw: UnsafeMutablePointer<Float>, accumulate: Bool,
+                            pool: ThreadPool = .shared) {
+        let parts = (0..<max(chunks, 1)).map { workspace.partial($0) }
+        pool.parallelFor(count: taps * cin) { rows in
+            let sum = UnsafeMutablePointer<Float>.allocate(capacity: max(cout, 1))
+            defer { sum.deallocate() }
+            for row in rows {
+                let t = row / cin, i = row % cin, base = row * stride
+                if chunks > 0 { sum.update(from: parts[0] + base, count: cout) } else { sum.initialize(repeating: 0, count: cout) }
+                for c in 1..<max(chunks, 1) {
+                    let part = parts[c] + base
+                    for o in 0..<cout { sum[o] += part[o] }
+                }
+                for o in 0..<cout {
                     let target = (o * cin + i) * taps + t
-                    dw[target] = accumulate ? dw[target] + sum : sum
+                    dw[target] = accumulate ? dw[target] + sum[o] : sum[o]
                 }
             }
         }

@@ -35,6 +35,12 @@ extension Conv2D {
     /// short to pay for the transforms (the stem's 1–3 input channels).
     static let winogradMinimumChannels = 16
 
+    /// Fewest output pixels per image for which `auto` picks Winograd: at 2×2 and 1×1 outputs (a
+    /// ResNet's last stages on 32-pixel crops) one 4×4 tile per image yields 4 or 1 outputs, and the
+    /// transforms and the 16 partial products per channel pair cost more than the direct kernels
+    /// (`sbcl-bench step --moco --arch resnet18 --size 32`, docs/performance.md).
+    static let winogradMinimumOutputPixels = 16
+
     /// True when `g` is a convolution the Winograd kernels compute: 3×3, stride 1, padding ≤ 2 on each side.
     static func winogradApplies(_ g: Conv2DGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
@@ -48,7 +54,9 @@ extension Conv2D {
         switch kernels.algorithm {
         case .direct: return false
         case .winograd: return true
-        case .auto: return min(g.inputChannels, g.outputChannels) >= winogradMinimumChannels
+        case .auto:
+            return min(g.inputChannels, g.outputChannels) >= winogradMinimumChannels
+                && g.outputHeight * g.outputWidth >= winogradMinimumOutputPixels
         }
     }
 
@@ -204,28 +212,41 @@ extension Conv2D {
         // dW[o][i][a][c] = Σ_{p,q} G[p][a] · dU[p][q][i][o] · G[q][c], with G's rows
         // (1, 0, 0), (½, ½, ½), (½, −½, ½), (0, 0, 1).
         let gm: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        var du = [Double](repeating: 0, count: 16)
         // The 3×3 ← 4×4 map as 9 × 16 coefficients.
-        var coefficients = [Double](repeating: 0, count: 9 * 16)
+        var coefficients = [Double](repeating: 0, count: 9 * 16) // read by the threads below, written only here
         for a in 0..<3 {
             for c in 0..<3 {
                 for p in 0..<4 { for q in 0..<4 { coefficients[(3 * a + c) * 16 + 4 * p + q] = gm[p][a] * gm[q][c] } }
             }
         }
-        for i in 0..<cin {
-            for o in 0..<cout {
-                for xi in 0..<16 {
-                    let index = (xi * cin + i) * paddedOutputs + o
-                    var sum: Float = chunks > 0 ? workspace.partial(0)[index] : 0
-                    for c in 1..<max(chunks, 1) { sum += workspace.partial(c)[index] }
-                    du[xi] = Double(sum)
+        // dU = Σ_c partial_c, added in chunk order into partial 0 (the same bits on any number of
+        // threads), rows in parallel and in memory order; then Gᵀ dU G per (i, o), in parallel over i.
+        // (At small images the partials outweigh the images' work: a single-threaded walk across
+        // them took half a ResNet-18 MoCo step at 32 px.)
+        let parts = (0..<max(chunks, 1)).map { workspace.partial($0) }
+        if chunks > 1 {
+            pool.parallelFor(count: 16 * cin) { rows in
+                for row in rows {
+                    let total = parts[0] + row * paddedOutputs
+                    for c in 1..<chunks {
+                        let part = parts[c] + row * paddedOutputs
+                        for o in 0..<cout { total[o] += part[o] }
+                    }
                 }
-                let target = dw + (o * cin + i) * 9
-                for a in 0..<3 {
-                    for c in 0..<3 {
-                        var value = 0.0
-                        for xi in 0..<16 { value += coefficients[(3 * a + c) * 16 + xi] * du[xi] }
-                        target[3 * a + c] = accumulate ? target[3 * a + c] + Float(value) : Float(value)
+            }
+        }
+        pool.parallelFor(count: cin) { inputs in
+            var du = [Double](repeating: 0, count: 16)
+            for i in inputs {
+                for o in 0..<cout {
+                    for xi in 0..<16 { du[xi] = chunks > 0 ? Double(parts[0][(xi * cin + i) * paddedOutputs + o]) : 0 }
+                    let target = dw + (o * cin + i) * 9
+                    for a in 0..<3 {
+                        for c in 0..<3 {
+                            var value = 0.0
+                            for xi in 0..<16 { value += coefficients[(3 * a + c) * 16 + xi] * du[xi] }
+                            target[3 * a + c] = accumulate ? target[3 * a + c] + Float(value) : Float(value)
+                        }
                     }
                 }
             }
