@@ -185,6 +185,19 @@ PY
       | tee -a "$OUT/anchor.jsonl" || echo "torch MoCo profile failed (stderr.log)"
   fi
 
+  # Two data-parallel ranks on the one GPU (both take local GPU 0), staged through the host, against
+  # two CPU ranks: one step's gradients (docs/cuda.md, "Several ranks"). Only where mpirun exists.
+  if [ "$device" = cuda ] && command -v mpirun > /dev/null; then
+    for d in cuda cpu; do
+      ours timeout 90 mpirun --allow-run-as-root --oversubscribe -np 2 -x LD_LIBRARY_PATH -x SBCL_CUDA_LIBRARY_PATH "$bench" step \
+        --device "$d" --depth 20 --size 16 --batch 16 --threads 2 --dump-gradients "/tmp/sbcl-ranks-$d.safetensors" \
+        >> "$OUT/stderr.log" 2>&1 || echo "two ranks on $d failed (stderr.log)"
+    done
+    "$python" -c 'import sys, numpy as np; from safetensors.numpy import load_file; a, b = (load_file(f) for f in sys.argv[1:3]); import json; print(json.dumps({"two_ranks_cuda_vs_cpu_worst_relative_gradient": max(float(np.linalg.norm(a[k].astype(np.float64) - b[k]) / max(np.linalg.norm(b[k]), 1e-30)) for k in b)}))' \
+      /tmp/sbcl-ranks-cuda.safetensors /tmp/sbcl-ranks-cpu.safetensors 2>>"$OUT/stderr.log" | tee -a "$OUT/precision.json" \
+      || echo "two-rank comparison failed (stderr.log)"
+  fi
+
   # 3. The smoke recipe end to end on the GPU, three seeds (its CPU seeds' spread is measured
   #    elsewhere on the same files: docs/cuda.md), on the head of Fashion-MNIST packed with us.
   if [ "$device" = cuda ]; then
