@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runs the built sbcl-run binary as a user would (exit codes, messages, kill/resume, races).
-        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine", "Datasets", "Stages", "ModelExport"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["sbcl-run", "Reporting", "Engine", "Datasets", "Stages", "ModelExport", "TestSupport"], path: "Tests/CLITests"),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "PipelineDSL"], resources: [.copy("Fixtures")]),
         // Sweep folders and Slurm job arrays, against a fake sbatch/squeue/sacct on a PATH of their own.
         .testTarget(name: "LaunchersTests", dependencies: ["Launchers", "PipelineDSL"]),

@@ -2,6 +2,7 @@
 import Foundation
 import PipelineDSL
 import Reporting
+import TestSupport
 import XCTest
 
 /// Data-parallel ranks on a device (docs/opencl.md, "Several ranks"), as real processes under
@@ -53,19 +54,6 @@ final class DataParallelOnDeviceTests: XCTestCase {
         return (try SafeTensors.read(contentsOf: file), result)
     }
 
-    /// The largest ‖a − b‖ / ‖a‖ over the tensors of two gradient files.
-    private func largestRelativeDifference(_ a: SafeTensorsFile, _ b: SafeTensorsFile) throws -> Double {
-        XCTAssertEqual(a.names, b.names)
-        var worst = 0.0
-        for name in a.names {
-            let x = try a.array(named: name).floats(), y = try b.array(named: name).floats()
-            let difference = zip(x, y).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
-            let norm = x.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            worst = max(worst, difference / max(norm, 1e-30))
-        }
-        return worst
-    }
-
     func testTwoDeviceRanksSumTheGradientsTwoCPURanksSum() throws {
         let (device, run) = try stepGradients(ranks: 2, device: "opencl:cpu")
         XCTAssertEqual(device.metadata["ranks"], "2")
@@ -115,19 +103,7 @@ final class DataParallelOnDeviceTests: XCTestCase {
         XCTAssertFalse(moco.stderr.contains("Fatal error"), "refused, not trapped: \(moco.stderr)")
     }
 
-    private let recipe = """
-        name: tiny
-        seed: 0
-        stages:
-          data: {kind: dataset, source: fashion_mnist, per_class_limit: 24, test_per_class_limit: 10}
-          lt: {kind: imbalance, inputs: [data], factor: 0.5}
-          views: {kind: augmentation}
-          clusters: {kind: clustering, warmup_epochs: 1, every: 1}
-          loss: {kind: contrastive_loss}
-          encoder: {kind: encoder, inputs: [lt, views, clusters, loss], depth: 20, epochs: 2, batch_size: 16, checkpoint_every: 1}
-          classifier: {kind: classifier, inputs: [encoder, lt], augment: false, epochs: 4, milestones: [2, 3]}
-          evaluation: {kind: evaluation, inputs: [classifier, encoder, lt]}
-        """
+    private let recipe = TinyRecipe.text(batchSize: 16)
 
     /// Runs the tiny recipe on `ranks` processes on `device` in a fresh cache; returns the run's
     /// record and stderr.

@@ -29,19 +29,6 @@ final class DataParallelTests: XCTestCase {
         return try SafeTensors.read(contentsOf: file)
     }
 
-    /// The largest ‖a − b‖ / ‖a‖ over the tensors of two gradient files.
-    private func largestRelativeDifference(_ a: SafeTensorsFile, _ b: SafeTensorsFile) throws -> Double {
-        XCTAssertEqual(a.names, b.names)
-        var worst = 0.0
-        for name in a.names {
-            let x = try a.array(named: name).floats(), y = try b.array(named: name).floats()
-            let difference = zip(x, y).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
-            let norm = x.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            worst = max(worst, difference / max(norm, 1e-30))
-        }
-        return worst
-    }
-
     func testSyncBatchNormOnTwoRanksGivesOneProcessGradients() throws {
         let single = try stepGradients(ranks: 1)
         let synchronised = try stepGradients(ranks: 2, extra: ["--sync-batchnorm"])

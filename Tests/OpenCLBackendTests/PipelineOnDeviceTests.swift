@@ -11,19 +11,7 @@ import XCTest
 /// the CPU. A tiny version of `recipes/smoke.yaml`, so that PoCL on two cores runs it in about a
 /// minute.
 final class PipelineOnDeviceTests: XCTestCase {
-    private let recipe = """
-        name: tiny
-        seed: 0
-        stages:
-          data: {kind: dataset, source: fashion_mnist, per_class_limit: 24, test_per_class_limit: 10}
-          lt: {kind: imbalance, inputs: [data], factor: 0.5}
-          views: {kind: augmentation}
-          clusters: {kind: clustering, warmup_epochs: 1, every: 1}
-          loss: {kind: contrastive_loss}
-          encoder: {kind: encoder, inputs: [lt, views, clusters, loss], depth: 20, epochs: 2, batch_size: 32, checkpoint_every: 1}
-          classifier: {kind: classifier, inputs: [encoder, lt], augment: false, epochs: 4, milestones: [2, 3]}
-          evaluation: {kind: evaluation, inputs: [classifier, encoder, lt]}
-        """
+    private let recipe = TinyRecipe.text(batchSize: 32)
 
     /// Runs the recipe on `device` in a fresh cache; returns the metrics and the run folder's
     /// encoder epoch losses and log.
