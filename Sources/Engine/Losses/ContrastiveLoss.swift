@@ -187,14 +187,7 @@ public final class ContrastiveLoss {
             let sub = kind.usesSubclasses ? subclasses[b] : 0
             anchorSubclass[b] = sub
             anchorSubclass[b + batch] = sub
-            var t: Float = 1
-            if kind.usesClassTemperatures {
-                let c = Int(labels[b])
-                precondition(c >= 0 && c < classTemperatures.count,
-                             "ContrastiveLoss(\(kind)): label \(c) has no class temperature (\(classTemperatures.count) given)")
-                t = classTemperatures[c]
-                precondition(t > 0, "ContrastiveLoss(\(kind)): class temperature \(t) of class \(c) is not positive")
-            }
+            let t = kind.anchorTemperature(label: labels[b], classTemperatures: classTemperatures)
             anchorTemperature[b] = t
             anchorTemperature[b + batch] = t
         }

@@ -81,3 +81,18 @@ public struct ContrastiveTerm: Equatable, Sendable {
     /// D(i).
     public var denominator: Denominator
 }
+
+extension ContrastiveLossKind {
+    /// The temperature of an anchor of class `label`: its class's τ_c when the loss reads class
+    /// temperatures (checked: present and positive), else 1 (unused). The host loss and the
+    /// device loss's anchors both take it from here.
+    func anchorTemperature(label: Int32, classTemperatures: [Float]) -> Float {
+        guard usesClassTemperatures else { return 1 }
+        let c = Int(label)
+        precondition(c >= 0 && c < classTemperatures.count,
+                     "ContrastiveLoss(\(self)): label \(c) has no class temperature (\(classTemperatures.count) given)")
+        let t = classTemperatures[c]
+        precondition(t > 0, "ContrastiveLoss(\(self)): class temperature \(t) of class \(c) is not positive")
+        return t
+    }
+}

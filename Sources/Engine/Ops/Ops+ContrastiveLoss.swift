@@ -72,7 +72,7 @@ extension Tensor {
     }
 
     /// Per image: label, subclass (0 when the loss reads none) and the bit pattern of the class
-    /// temperature (1 when the loss reads none), as the host loss prepares its anchors.
+    /// temperature (`ContrastiveLossKind.anchorTemperature`, as the host loss's anchors).
     private static func packedAnchors(_ kind: ContrastiveLossKind, _ targets: ContrastiveTargets) -> [Int32] {
         let batch = targets.labels.count
         if kind.usesSubclasses {
@@ -82,14 +82,7 @@ extension Tensor {
         var packed = [Int32](repeating: 0, count: 3 * batch)
         for b in 0..<batch {
             let label = targets.labels[b]
-            var t: Float = 1
-            if kind.usesClassTemperatures {
-                let c = Int(label), temperatures = targets.classTemperatures
-                precondition(c >= 0 && c < temperatures.count,
-                             "ContrastiveLoss(\(kind)): label \(c) has no class temperature (\(temperatures.count) given)")
-                t = temperatures[c]
-                precondition(t > 0, "ContrastiveLoss(\(kind)): class temperature \(t) of class \(c) is not positive")
-            }
+            let t = kind.anchorTemperature(label: label, classTemperatures: targets.classTemperatures)
             packed[3 * b] = label
             packed[3 * b + 1] = kind.usesSubclasses ? targets.subclasses[b] : 0
             packed[3 * b + 2] = Int32(bitPattern: t.bitPattern)

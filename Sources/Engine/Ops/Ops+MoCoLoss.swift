@@ -75,8 +75,7 @@ extension Tensor {
     }
 }
 
-/// The scalar arguments of the device kernel for a `MoCoLossKind` (the backends' `+MoCoLoss`
-/// files): the kind as a code (0 KCL, 1 ccl, 2 rank), KCL's draws (0 otherwise), τ, τ_c (τ where
+/// The scalar arguments of the device kernel for a `MoCoLossKind` (KernelLaunching+MoCoLoss.swift): the kind as a code (0 KCL, 1 ccl, 2 rank), KCL's draws (0 otherwise), τ, τ_c (τ where
 /// unused) and γ (0 for KCL).
 package struct MoCoLossKernelArguments {
     package var kind: Int, draws: Int, temperature: Float, classTemperature: Float, gamma: Float
