@@ -4,19 +4,11 @@ import Engine
 // query row.
 
 extension KernelLaunching {
-    /// The work-group width of `sbcl_moco_loss_rows`: a power of two up to 512 and the device's limit,
-    /// no wider than the row (rows are 1 + K long, 65,537 for ImageNet-LT, and there are only B).
-    func mocoRowWidth(_ columns: Int) -> Int {
-        let limit = Swift.min(512, maximumGroupSize)
-        var width = 1
-        while width * 2 <= limit && width < columns { width *= 2 }
-        return width
-    }
-
     package func mocoLossRows(_ logits: TensorStorage, rows: Int, columns: Int, kind: MoCoLossKind, targets: TensorStorage,
                              rowLoss: TensorStorage, gradient: TensorStorage?) {
         guard rows > 0, columns > 0 else { return }
-        let width = mocoRowWidth(columns)
+        // Up to 512 wide, not the usual 256: rows are 1 + K long (65,537 for ImageNet-LT) and only B.
+        let width = rowWidth(columns, cap: 512)
         let code = MoCoLossKernelArguments(kind)
         launch("sbcl_moco_loss_rows", global: rows * width, local: width,
                [.buffer(logits), .buffer(targets), .buffer(rowLoss), .buffer(gradient ?? rowLoss), .int(rows), .int(columns),

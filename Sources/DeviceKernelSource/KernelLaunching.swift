@@ -49,10 +49,11 @@ extension KernelLaunching {
         launch(kernel, global: Self.groups(count, of: Self.elementwiseGroup), local: Self.elementwiseGroup, arguments)
     }
 
-    /// A power-of-two work-group width for a row reduction over `count` values (at most 256).
-    package func rowWidth(_ count: Int) -> Int {
+    /// A power-of-two work-group width for a row reduction over `count` values (at most `cap` and
+    /// the device's limit).
+    package func rowWidth(_ count: Int, cap: Int = 256) -> Int {
         var width = 1
-        while width < Swift.min(count, 256, maximumGroupSize) { width *= 2 }
+        while width < Swift.min(count, cap, maximumGroupSize) { width *= 2 }
         return width > maximumGroupSize ? width / 2 : width
     }
 
