@@ -109,6 +109,6 @@ let package = Package(
         // Sweep folders and Slurm job arrays, against a fake sbatch/squeue/sacct on a PATH of their own.
         .testTarget(name: "LaunchersTests", dependencies: ["Launchers", "PipelineDSL"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "PipelineDSL", "Engine", "Datasets", "TestSupport"],
-                    resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+                    resources: [.copy("Fixtures"), .copy("linear_stage")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -24,6 +24,10 @@ public enum LearningRateSchedule: Equatable, Sendable {
     /// A constant rate.
     case constant(Float)
 
+    /// `value` as the shortest decimal that rounds to it, in Double: what Python holds for a rate
+    /// or factor written in a recipe or on a command line.
+    static func decimal(_ value: Float) -> Double { Double("\(value)") ?? Double(value) }
+
     /// The rate for step `step` (0-based) of epoch `epoch` (1-based) with `stepsPerEpoch` steps.
     public func rate(epoch: Int, step: Int, stepsPerEpoch: Int) -> Float {
         switch self {
@@ -45,8 +49,12 @@ public enum LearningRateSchedule: Equatable, Sendable {
             return Float(cosine(k, floorPower: 4))
         case let .warmupMultiStep(base, warmupEpochs, milestones, factor):
             if epoch <= warmupEpochs { return base * Float(epoch) / Float(Swift.max(warmupEpochs, 1)) }
-            let passed = milestones.filter { epoch > $0 }.count
-            return base * Foundation.pow(factor, Float(passed))
+            // In Double from the values as the recipe spells them (0.1, not Float(0.1) widened),
+            // ×factor milestone by milestone as the references' `lr *= 0.1`; rounded to Float once
+            // (in Float, 10 · 0.1² came out one ulp above the reference's Float(0.1)).
+            var rate = Self.decimal(base)
+            for milestone in milestones where epoch > milestone { rate *= Self.decimal(factor) }
+            return Float(rate)
         case let .warmupCosine(base, epochs, warmupEpochs):
             if epoch <= warmupEpochs { return base * Float(epoch) / Float(Swift.max(warmupEpochs, 1)) }
             let t = Float(epoch - warmupEpochs) / Float(Swift.max(epochs - warmupEpochs, 1))
