@@ -1,3 +1,4 @@
+import Datasets
 import Engine
 import Foundation
 import PipelineDSL
@@ -14,7 +15,9 @@ import XCTest
 /// schedule, `ClassifierStep`, SGD) on features from `FrozenEncoder.features` with the batch
 /// statistics the configuration asks for, under the settings recipes/imagenet_lt.yaml resolves
 /// to (epochs, batch and milestones scaled to the replay), and the evaluation's path: the
-/// artifact written and read back, its re-estimated statistics adopted by a fresh encoder.
+/// artifact written and read back, its re-estimated statistics adopted by a fresh encoder. Beside
+/// the fed draws, ours' own class-aware stream under these settings is checked for the
+/// reference's structure (visits of 4 images of one class, classes visited equally often).
 /// Figures from scripts/fidelity/linear_stage_reference.py.
 ///
 /// Three rules: `cb` (linear head N(0, 0.01), cross-entropy, class-aware draws); `ldam` (the
@@ -63,8 +66,8 @@ final class LinearStageParityTests: XCTestCase {
         var configuration = try Self.recipeSettings()
         XCTAssertEqual(configuration.batchSize, 2048)
         XCTAssertEqual(Double(configuration.learningRate) * Double(batchSize) / 2048, try meta("lr"), "the reference's --lr 10, scaled to the batch")
-        XCTAssertEqual(Double(configuration.momentum), try meta("momentum"))
-        XCTAssertEqual(Double(configuration.weightDecay), try meta("weight_decay"))
+        XCTAssertEqual(configuration.momentum, Float(try meta("momentum")))
+        XCTAssertEqual(configuration.weightDecay, Float(try meta("weight_decay")))
         XCTAssertEqual(configuration.epochLength, .dataset)
         XCTAssertEqual(configuration.backboneBatchNorm, .train)
         XCTAssertEqual(configuration.warmupEpochs, 0)
@@ -104,6 +107,26 @@ final class LinearStageParityTests: XCTestCase {
         let loss64 = try fixture.array(named: "\(rule).loss64").doubles(), loss32 = try fixture.array(named: "\(rule).loss32").doubles()
         let steps = loss64.count, perEpoch = steps / epochs
         XCTAssertEqual(configuration.stepsPerEpoch(trainingImages: labels.count), perEpoch, "int(len(train_dataset) / batch_size)")
+
+        if rule == "cb" {
+            // The class-aware stream ours draws under these settings has the structure of the
+            // reference's recorded one (which ours is fed): visits of 4 images of one class
+            // (ClassAwareSampler's num_samples_cls), every class visited about equally often.
+            XCTAssertEqual(configuration.samplerKind, .classAware)
+            XCTAssertEqual(configuration.perVisit, 4)
+            let sampler = Sampler(kind: configuration.samplerKind, labels: labels, classCount: classCount, seed: 0,
+                                  perVisit: configuration.perVisit,
+                                  epochLength: configuration.samplerEpochLength(trainingImages: labels.count))
+            let ours = (0..<epochs).flatMap { sampler.order(epoch: $0) }
+            XCTAssertEqual(ours.count, rows.count, "floor(N / B) batches an epoch")
+            for (name, images) in [("reference", rows.map { $0 / baseViews }), ("ours", ours)] {
+                let visits = stride(from: 0, to: images.count, by: 4).map { Set(images[$0..<($0 + 4)].map { labels[$0] }) }
+                XCTAssertTrue(visits.allSatisfy { $0.count == 1 }, "\(name): 4 images of one class a visit")
+                var perClass = [Int](repeating: 0, count: classCount)
+                for visit in visits { if let c = visit.first { perClass[Int(c)] += 1 } }
+                XCTAssertLessThanOrEqual(perClass.max()! - perClass.min()!, 2, "\(name): visits per class \(perClass)")
+            }
+        }
 
         // The frozen encoder and the head, from the same weights.
         let backbone = ResNetImageNet(.resnet18, classCount: classCount, seed: 0)
