@@ -104,7 +104,7 @@ final class LinearStageParityTests: XCTestCase {
         let train = try fixture.array(named: "train"), tints = try fixture.array(named: "train.tint").floats()
         let rows = try fixture.array(named: "\(rule).rows").int64s().map(Int.init)
         let rates = try fixture.array(named: "\(rule).lr").doubles()
-        let loss64 = try fixture.array(named: "\(rule).loss64").doubles(), loss32 = try fixture.array(named: "\(rule).loss32").doubles()
+        let loss64 = try fixture.array(named: "\(rule).loss64").doubles()
         let steps = loss64.count, perEpoch = steps / epochs
         XCTAssertEqual(configuration.stepsPerEpoch(trainingImages: labels.count), perEpoch, "int(len(train_dataset) / batch_size)")
 
@@ -191,7 +191,6 @@ final class LinearStageParityTests: XCTestCase {
               + "PyTorch float32 \(firstFigure.float32)")
         XCTAssertLessThanOrEqual(abs(relative[0]), max(1e-6, 3 * firstFigure.float32), "the first step's loss (before any update)")
         XCTAssertLessThanOrEqual(rss, lossFigure.bound, "the step losses")
-        _ = loss32
 
         // The final classifier against float64's, relative to what it learned.
         var weights = (rule == "cb" ? trainer.head.fc!.weight : trainer.head.cosineWeight!).value.scalars
