@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import Foundation
 
 /// An in-process communicator: `size` ranks on threads of one test process, for tests that run
@@ -8,8 +8,10 @@ import Foundation
 /// collective, where it waits and hands the baton on; the last rank to arrive completes the
 /// collective and runs on. Turns are needed because the engine's gradient mode and thread pool
 /// belong to the process: two ranks computing at once would record into each other's graphs.
-/// Since every rank makes the same calls in the same order (the protocol's rule), the ranks are
-/// at the same point of their programs at each hand-over.
+/// A rank that waits keeps its gradient mode (`GradMode.isEnabled`) and gets it back when it
+/// resumes, since the rank that ran meanwhile may have left the process in another one (a
+/// collective inside `withoutGradients`, the next one outside). The engine's other process-wide
+/// scopes (`BatchNormGroups`, `BatchNormSync`) are not carried: the ranks must use the same ones.
 ///
 /// Results are the same bits on every rank: a sum is formed once, adding the ranks' values in
 /// rank order, and every rank copies it; gathers and broadcasts are copies.
@@ -30,10 +32,12 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         let hub = Hub(size: ranks)
         let results = Results<R>(count: ranks)
         let finished = DispatchSemaphore(value: 0)
+        let mode = GradMode.isEnabled
         for r in 0..<ranks {
             let communicator = ThreadCommunicator(rank: r, hub: hub)
             let thread = Thread {
                 hub.condition.lock()
+                GradMode.isEnabled = mode  // the caller's, whatever the rank before this one left
                 let value = body(communicator)
                 hub.condition.unlock()
                 results.set(r, value)
@@ -48,6 +52,8 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
 
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {
         let sum = hub.exchange(rank: rank, Array(UnsafeRawBufferPointer(values))) { parts in
+            precondition(parts.allSatisfy { $0.count == values.count * 4 },
+                         "ThreadCommunicator.allReduceSum: the ranks pass \(parts.map { $0.count / 4 }) values")
             var total = [Float](repeating: 0, count: values.count)
             for part in parts {
                 part.withUnsafeBytes { bytes in
@@ -56,6 +62,7 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             }
             return total.withUnsafeBytes { Array($0) }
         }
+        precondition(sum.count == values.count * 4, "ThreadCommunicator.allReduceSum: rank \(rank) passes \(values.count) values, the sum has \(sum.count / 4)")
         sum.withUnsafeBytes { UnsafeMutableRawBufferPointer(values).copyMemory(from: $0) }
     }
 
@@ -66,6 +73,7 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             precondition(parts.map(\.count) == counts, "ThreadCommunicator.allGather: the ranks' counts disagree")
             return parts.flatMap { $0 }
         }
+        precondition(all.count == output.count, "ThreadCommunicator.allGather: the ranks' counts disagree")
         all.withUnsafeBytes { output.copyMemory(from: $0) }
     }
 
@@ -103,7 +111,9 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                 generation += 1
                 condition.broadcast()
             } else {
+                let mode = GradMode.isEnabled
                 while generation == mine { condition.wait() }
+                GradMode.isEnabled = mode
             }
             return result
         }
