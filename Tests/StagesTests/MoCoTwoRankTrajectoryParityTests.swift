@@ -42,8 +42,11 @@ final class MoCoTwoRankTrajectoryParityTests: XCTestCase {
         XCTAssertEqual(runs[0].0.losses.map(\.bitPattern), runs[1].0.losses.map(\.bitPattern), "both ranks' step losses, bit for bit")
         XCTAssertEqual(runs[0].1, runs[1].1, "both ranks' weights, running statistics and momentum buffers, bit for bit")
         XCTAssertEqual(models[0].queue.scalars, models[1].queue.scalars, "both ranks' queues")
-        for (name, z) in runs[0].0.projections {
-            XCTAssertEqual(z, runs[1].0.projections[name], "\(name): both ranks' re-clustering projections")
+        for (name, z) in runs[0].0.projections.sorted(by: { $0.key < $1.key }) {
+            let other = runs[1].0.projections[name] ?? []
+            let largest = zip(z, other).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertTrue(z.count == other.count && largest == 0,
+                          "\(name): the ranks' re-clustering projections differ (largest difference \(largest))")
         }
         print("MoCo trajectory, 2 ranks: rank 1's own running statistics against rank 0's in the reference after the last step "
               + "(DDP broadcasts them at the next forward): \(reference.figures.metadata["rank1_running_vs_rank0"] ?? "?") of their norm")

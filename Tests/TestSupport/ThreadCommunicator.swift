@@ -47,6 +47,7 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             thread.start()
         }
         for _ in 0..<ranks { finished.wait() }
+        GradMode.isEnabled = mode
         return results.values.map { $0! }
     }
 

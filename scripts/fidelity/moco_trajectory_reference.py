@@ -51,8 +51,30 @@ Writes Tests/StagesTests/Fixtures/moco_trajectory/steps.safetensors:
   (root-sum-square of the relative step-loss deviations) and first (the first step's). The test's
   bounds are twice the larger of the golden's and `scaled_*`.
 
+With --ranks 2 (for Tests/StagesTests/MoCoTwoRankTrajectoryParityTests.swift): the same trajectory on
+2 ranks — two processes (torch.multiprocessing.spawn, gloo, world size 2, CPU), each with moco.MoCo
+under DistributedDataParallel as main.py wraps it (broadcast_buffers on), so `_batch_shuffle_ddp`,
+`_batch_unshuffle_ddp`, `concat_all_gather`, DDP's averaged gradients and its broadcast of rank 0's
+buffers run as written; the SGD over the DDP model's parameters. The same views, batches, KCL draws
+and schedule, regenerated and asserted equal to steps.safetensors (which must exist; it is read,
+not written). Rank r takes the contiguous half r of each global batch of 16 (Swift's `rankSlice`;
+main.py's DistributedSampler deals an epoch's permutation out strided instead, an equally random
+split of the same 16 images), its queries' columns of the draw-major [6, 16] KCL draws, and the
+key permutation of each step drawn once from np.random.RandomState(SHUFFLE_SEED) and fed to
+torch.randperm (rank 0's is broadcast). main.cluster() runs on every rank over the whole data, as
+main.py does; main.py leaves each rank's numpy unseeded (each rank's k-means starts elsewhere), here
+both ranks seed it alike (the first seed whose k-means refills no empty cluster on either rank) and
+their subclasses are asserted equal, as ours shares one clustering between the ranks. Runs float32,
+float64 and the float32 path with scaled inputs (SKIP_ALTERNATIVES drops it). Writes
+Tests/StagesTests/Fixtures/moco_trajectory/ranks2.safetensors: shuffle [S, B] i64 and the figures
+listed above (lr, loss, loss64, rank, cluster<e>.features/.features64/.seed/.subclasses, queue32,
+queue64, queue_l, queue_t, queue_ptr, end.*, endseed.*; metadata: ranks, the spreads, scaled_*,
+rank1_running_vs_rank0 = ‖rank 1's own running statistics − rank 0's‖ / ‖rank 0's‖ after the last
+step), from rank 0's model; the ranks' weights and queues are asserted equal. THREADS is per rank
+(default 1), MASTER_PORT + 1 the group's port. About 16 minutes on 2 busy cores.
+
 Usage: SBCL_REF=<checkout of JackHck/SBCL> PYTHONPATH=<torchvision> /work/venv-torch/bin/python \
-           scripts/fidelity/moco_trajectory_reference.py
+           scripts/fidelity/moco_trajectory_reference.py [--ranks 2]
 Env: EPOCHS (8) BATCH (16) K (64) LR (0.06) STEP (2) M (12) MOMENTUM (0.999); OUT (another folder);
 THREADS (2); SKIP_ALTERNATIVES=1 (no extra float32 replays: the test then lacks its scaled_* figures).
 About 10 minutes on 2 busy cores. torchvision is used for `resnet18` only (its pure-Python models
