@@ -28,7 +28,7 @@ public final class GradNode {
 /// Whether ops record the graph. Training runs with it on; inference, k-means embedding and
 /// evaluation turn it off with `withoutGradients`. The flag belongs to the training thread.
 public enum GradMode {
-    nonisolated(unsafe) public private(set) static var isEnabled = true
+    nonisolated(unsafe) public internal(set) static var isEnabled = true
 
     /// Runs `body` with graph recording off.
     public static func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
