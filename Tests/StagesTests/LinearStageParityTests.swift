@@ -38,14 +38,7 @@ final class LinearStageParityTests: XCTestCase {
 
     /// The classifier settings of recipes/imagenet_lt.yaml (planned without its data).
     private static func recipeSettings() throws -> ClassifierConfiguration {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("recipes/imagenet_lt.yaml")
-        var registry = StageRegistry()
-        Stages.registerAll(in: &registry)
-        let recipe = try Planner.recipe(data: Data(contentsOf: url), file: url.path,
-                                        overrides: [try Override.parse("stages.data.root=/nonexistent/ImageNet_LT")], registry: registry)
-        let plan = try Planner.plan(recipe, registry: registry)
-        return ClassifierConfiguration(try XCTUnwrap(plan.stage(named: "classifier")).spec.parameters)
+        ClassifierConfiguration(try XCTUnwrap(try RecipeTests.imageNetLTPlanWithoutData().stage(named: "classifier")).spec.parameters)
     }
 
     func testClassAwareLinearStageFollowsTheReference() throws { try replay("cb") }

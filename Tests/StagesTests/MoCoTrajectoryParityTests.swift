@@ -62,17 +62,6 @@ struct MoCoTrajectoryReference {
     private let pixels: [UInt8], mean: [Float], std: [Float]
     private let height: Int, width: Int, channels: Int
 
-    /// recipes/imagenet_lt.yaml planned without its data (the data stage cannot run; the others' settings resolve).
-    private static func imageNetLTPlan() throws -> Plan {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("recipes/imagenet_lt.yaml")
-        var registry = StageRegistry()
-        Stages.registerAll(in: &registry)
-        let recipe = try Planner.recipe(data: Data(contentsOf: url), file: url.path,
-                                        overrides: [try Override.parse("stages.data.root=/nonexistent/ImageNet_LT")], registry: registry)
-        return try Planner.plan(recipe, registry: registry)
-    }
-
     private static func fixture(_ name: String) throws -> SafeTensorsFile {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/moco_trajectory/" + name, withExtension: "safetensors"), name)
         return try SafeTensors.read(contentsOf: url)
@@ -92,7 +81,7 @@ struct MoCoTrajectoryReference {
 
         // The settings recipes/imagenet_lt.yaml gives (the reference's command line), at the
         // fixture's scale: epochs, batch, queue, rate and re-clustering period from the fixture.
-        let plan = try Self.imageNetLTPlan()
+        let plan = try RecipeTests.imageNetLTPlanWithoutData()
         func parameters(_ stage: String) throws -> ResolvedParameters { try XCTUnwrap(plan.stage(named: stage), stage).spec.parameters }
         encoder = EncoderStage.Settings(try parameters("encoder"))
         let warmup = epochs / 2  // main.py: pretrain_epochs = epochs // 2; the recipe: half its epochs

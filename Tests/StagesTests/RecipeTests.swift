@@ -9,6 +9,17 @@ final class RecipeTests: XCTestCase {
     static let recipesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("recipes")
 
+    /// recipes/imagenet_lt.yaml planned without its data (the data stage cannot run; the others'
+    /// settings resolve): what the ImageNet-LT replays take their settings from.
+    static func imageNetLTPlanWithoutData() throws -> Plan {
+        var registry = StageRegistry()
+        Stages.registerAll(in: &registry)
+        let url = recipesFolder.appendingPathComponent("imagenet_lt.yaml")
+        let recipe = try Planner.recipe(data: Data(contentsOf: url), file: url.path,
+                                        overrides: [try Override.parse("stages.data.root=/nonexistent/ImageNet_LT")], registry: registry)
+        return try Planner.plan(recipe, registry: registry)
+    }
+
     private var registry: StageRegistry {
         var registry = StageRegistry()
         Stages.registerAll(in: &registry)

@@ -69,7 +69,6 @@ Env: EPOCHS (4) BATCH (16) LR (10 · BATCH / 2048) SWITCH (2) THREADS (2) OUT (a
 import gzip
 import importlib
 import inspect
-import math
 import os
 import random
 import sys
@@ -124,30 +123,8 @@ OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__fi
 os.makedirs(OUT, exist_ok=True)
 
 
-def formula(t, n):
-    """u in [-1, 1) for element i < n of tensor t (scripts/goldens/resnet_imagenet_golden.py)."""
-    with np.errstate(over="ignore"):
-        i = np.arange(n, dtype=np.uint64)
-        x = np.uint64(t) * np.uint64(0x9E3779B97F4A7C15) + i * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(40)).astype(np.float64) / float(1 << 23) - 1.0
-
-
-def formula_value(name, shape, t):
-    n = int(np.prod(shape)) if len(shape) else 1
-    u = formula(t, n)
-    if name.endswith("weight") and len(shape) >= 2:
-        fan_in = int(np.prod(shape[1:]))
-        u = u * (math.sqrt(6.0 / fan_in) if len(shape) == 4 else 1.0 / math.sqrt(fan_in))
-    elif name.endswith("weight") or name.endswith("running_var"):
-        u = 1.0 + 0.25 * u
-    else:
-        u = 0.1 * u
-    return torch.from_numpy(u.reshape(shape)).float()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "goldens"))
+from closed_formula import formula, formula_value  # noqa: E402
 
 
 # The data.

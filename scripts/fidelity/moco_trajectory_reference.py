@@ -127,30 +127,8 @@ OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__fi
 os.makedirs(OUT, exist_ok=True)
 
 
-def formula(t, n):
-    """u in [-1, 1) for element i < n of tensor t (scripts/goldens/resnet_imagenet_golden.py)."""
-    with np.errstate(over="ignore"):
-        i = np.arange(n, dtype=np.uint64)
-        x = np.uint64(t) * np.uint64(0x9E3779B97F4A7C15) + i * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(40)).astype(np.float64) / float(1 << 23) - 1.0
-
-
-def formula_value(name, shape, t):
-    n = int(np.prod(shape)) if len(shape) else 1
-    u = formula(t, n)
-    if name.endswith("weight") and len(shape) >= 2:
-        fan_in = int(np.prod(shape[1:]))
-        u = u * (math.sqrt(6.0 / fan_in) if len(shape) == 4 else 1.0 / math.sqrt(fan_in))
-    elif name.endswith("weight") or name.endswith("running_var"):
-        u = 1.0 + 0.25 * u
-    else:
-        u = 0.1 * u
-    return torch.from_numpy(u.reshape(shape)).float()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "goldens"))
+from closed_formula import formula, formula_value  # noqa: E402
 
 
 # The data: real Fashion-MNIST images, long-tailed over 5 classes, sorted by class, tinted.
@@ -404,6 +382,53 @@ def run_ddp(rank, dtype, script=None, scale=1.0):
     return rec, m, features, np.array(losses), np.array(lrs), np.array(ranks)
 
 
+def float32_figures(final, feats, losses, final64, feats64, loss64, ranks):
+    """The test's measures of a float32 run against the float64 one (exact spreads, not projected)."""
+    names = list(initial.keys())
+    out = {}
+    for g in ("query", "key", "running"):
+        num = sum(((final[k].double() - final64[k].double()) ** 2).sum().item() for k in names if group(k) == g)
+        den = sum(((final64[k].double() - initial[k].double()) ** 2).sum().item() for k in names if group(k) == g)
+        out[g] = (num / den) ** 0.5
+    out["queue"] = ((final["queue"].double() - final64["queue"].double()) ** 2).mean().sqrt().item()
+    for epoch in feats:
+        out[f"cluster{epoch - HALF}"] = float(np.sqrt(((feats[epoch].astype(np.float64) - feats64[epoch]) ** 2).mean()))
+    rel = (losses - loss64) / loss64
+    out["kcl"], out["rank"] = (float(np.sqrt((rel[ranks == h] ** 2).sum())) for h in (0, 1))
+    out["first"] = abs(float(rel[0]))
+    return out
+
+
+def end_point_projections(final32, final64):
+    """No weights are stored: per state entry, float64's displacement (final - initial) and the float32
+    run's projected on formula directions (`end.<name>`, `endseed.<name>`), and per group the float32
+    run's exact and projected distance from float64 over float64's displacement (the metadata's
+    `spread32_<group>`, `estimate32_<group>`)."""
+    tensors, num, den, pnum, pden = {}, {}, {}, {}, {}
+    for t, name in enumerate(initial.keys()):
+        g = group(name)
+        if g is None:
+            continue
+        w0, w32, w64 = initial[name].double().flatten(), final32[name].double().flatten(), final64[name].double().flatten()
+        num[g] = num.get(g, 0.0) + ((w32 - w64) ** 2).sum().item()
+        den[g] = den.get(g, 0.0) + ((w64 - w0) ** 2).sum().item()
+        directions = R if w0.numel() > 4096 else 8 * R  # more for the small tensors: the estimate's noise
+        proj = np.zeros((2, directions))
+        for j in range(directions):
+            r = torch.from_numpy(formula(200000 + 64 * t + j, w0.numel()))
+            proj[0, j] = ((w64 - w0) * r).sum().item()
+            proj[1, j] = ((w32 - w0) * r).sum().item()
+        pnum[g] = pnum.get(g, 0.0) + ((proj[1] - proj[0]) ** 2).sum()
+        pden[g] = pden.get(g, 0.0) + (proj[0] ** 2).sum()
+        tensors[f"end.{name}"] = torch.from_numpy(proj)
+        tensors[f"endseed.{name}"] = torch.tensor(t, dtype=torch.int64)
+    spreads = {}
+    for g in num:
+        spreads[f"spread32_{g}"] = repr(float((num[g] / den[g]) ** 0.5))
+        spreads[f"estimate32_{g}"] = repr(float((pnum[g] / pden[g]) ** 0.5))
+    return tensors, spreads
+
+
 def worker(rank, folder, port, threads):
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=2)
@@ -452,50 +477,15 @@ def main_ranks2():
     final32, final64 = fin["golden"], fin["exact"]
     feats32, feats64 = r0["golden"][1], r0["exact"][1]
     loss32, loss64, lrs, ranks, rec = r0["golden"][2], r0["exact"][2], r0["lrs"], r0["ranks"], r0["rec"]
-    names = list(initial.keys())
 
-    def figures(final, feats, losses):
-        out = {}
-        for g in ("query", "key", "running"):
-            num = sum(((final[k].double() - final64[k].double()) ** 2).sum().item() for k in names if group(k) == g)
-            den = sum(((final64[k].double() - initial[k].double()) ** 2).sum().item() for k in names if group(k) == g)
-            out[g] = (num / den) ** 0.5
-        out["queue"] = ((final["queue"].double() - final64["queue"].double()) ** 2).mean().sqrt().item()
-        for epoch in feats:
-            out[f"cluster{epoch - HALF}"] = float(np.sqrt(((feats[epoch].astype(np.float64) - feats64[epoch]) ** 2).mean()))
-        rel = (losses - loss64) / loss64
-        out["kcl"], out["rank"] = (float(np.sqrt((rel[ranks == h] ** 2).sum())) for h in (0, 1))
-        out["first"] = abs(float(rel[0]))
-        return out
-
-    tensors, num, den, pnum, pden = {}, {}, {}, {}, {}
-    for t, name in enumerate(names):
-        g = group(name)
-        if g is None:
-            continue
-        w0, w32, w64 = initial[name].double().flatten(), final32[name].double().flatten(), final64[name].double().flatten()
-        num[g] = num.get(g, 0.0) + ((w32 - w64) ** 2).sum().item()
-        den[g] = den.get(g, 0.0) + ((w64 - w0) ** 2).sum().item()
-        directions = R if w0.numel() > 4096 else 8 * R
-        proj = np.zeros((2, directions))
-        for j in range(directions):
-            r = torch.from_numpy(formula(200000 + 64 * t + j, w0.numel()))
-            proj[0, j] = ((w64 - w0) * r).sum().item()
-            proj[1, j] = ((w32 - w0) * r).sum().item()
-        pnum[g] = pnum.get(g, 0.0) + ((proj[1] - proj[0]) ** 2).sum()
-        pden[g] = pden.get(g, 0.0) + (proj[0] ** 2).sum()
-        tensors[f"end.{name}"] = torch.from_numpy(proj)
-        tensors[f"endseed.{name}"] = torch.tensor(t, dtype=torch.int64)
+    tensors, spreads = end_point_projections(final32, final64)
     meta = {"ranks": "2", "epochs": str(E), "batch": str(B), "queue_size": str(K), "lr": repr(LR), "step": str(STEP),
             "min_cluster_size": str(M), "key_momentum": repr(MOM), "directions": str(R), "torch": torch.__version__,
-            "shuffle_seed": str(SHUFFLE_SEED), "rank1_running_vs_rank0": repr(rank1_running)}
-    for g in num:
-        meta[f"spread32_{g}"] = repr(float((num[g] / den[g]) ** 0.5))
-        meta[f"estimate32_{g}"] = repr(float((pnum[g] / pden[g]) ** 0.5))
+            "shuffle_seed": str(SHUFFLE_SEED), "rank1_running_vs_rank0": repr(rank1_running), **spreads}
     if "scaled" in fin:
-        for key, value in figures(fin["scaled"], r0["scaled"][1], r0["scaled"][2]).items():
+        for key, value in float32_figures(fin["scaled"], r0["scaled"][1], r0["scaled"][2], final64, feats64, loss64, ranks).items():
             meta[f"scaled_{key}"] = repr(value)
-    golden = figures(final32, feats32, loss32)
+    golden = float32_figures(final32, feats32, loss32, final64, feats64, loss64, ranks)
     meta["queue_rms32"] = repr(golden["queue"])
     tensors.update({
         "shuffle": torch.from_numpy(shuffles()), "lr": torch.from_numpy(lrs.astype(np.float64)),
@@ -541,54 +531,14 @@ if __name__ == "__main__" and RANKS == 1:
             alternatives[label] = ({k: v.detach().clone() for k, v in ma.state_dict().items()}, fa, la)
 
 
-    names = list(initial.keys())
-
-
-    def float32_figures(final, feats, losses):
-        """The test's measures of a float32 run against the float64 one (exact spreads, not projected)."""
-        out = {}
-        for g in ("query", "key", "running"):
-            num = sum(((final[k].double() - final64[k].double()) ** 2).sum().item() for k in names if group(k) == g)
-            den = sum(((final64[k].double() - initial[k].double()) ** 2).sum().item() for k in names if group(k) == g)
-            out[g] = (num / den) ** 0.5
-        out["queue"] = ((final["queue"].double() - final64["queue"].double()) ** 2).mean().sqrt().item()
-        for epoch in feats:
-            out[f"cluster{epoch - HALF}"] = float(np.sqrt(((feats[epoch].astype(np.float64) - feats64[epoch]) ** 2).mean()))
-        rel = (losses - loss64) / loss64
-        out["kcl"], out["rank"] = (float(np.sqrt((rel[ranks == h] ** 2).sum())) for h in (0, 1))
-        out["first"] = abs(float(rel[0]))
-        return out
-
-
-    tensors = {}
-    num, den, pnum, pden = {}, {}, {}, {}
-    for t, name in enumerate(names):
-        g = group(name)
-        if g is None:
-            continue
-        w0, w32, w64 = initial[name].double().flatten(), final32[name].double().flatten(), final64[name].double().flatten()
-        num[g] = num.get(g, 0.0) + ((w32 - w64) ** 2).sum().item()
-        den[g] = den.get(g, 0.0) + ((w64 - w0) ** 2).sum().item()
-        directions = R if w0.numel() > 4096 else 8 * R  # more for the small tensors: the estimate's noise
-        proj = np.zeros((2, directions))
-        for j in range(directions):
-            r = torch.from_numpy(formula(200000 + 64 * t + j, w0.numel()))
-            proj[0, j] = ((w64 - w0) * r).sum().item()
-            proj[1, j] = ((w32 - w0) * r).sum().item()
-        pnum[g] = pnum.get(g, 0.0) + ((proj[1] - proj[0]) ** 2).sum()
-        pden[g] = pden.get(g, 0.0) + (proj[0] ** 2).sum()
-        tensors[f"end.{name}"] = torch.from_numpy(proj)
-        tensors[f"endseed.{name}"] = torch.tensor(t, dtype=torch.int64)
+    tensors, spreads = end_point_projections(final32, final64)
     meta = {"epochs": str(E), "batch": str(B), "queue_size": str(K), "lr": repr(LR), "step": str(STEP), "min_cluster_size": str(M),
             "key_momentum": repr(MOM), "directions": str(R), "base_views": str(BASE), "torch": torch.__version__,
-            "mean": ",".join(map(repr, MEAN)), "std": ",".join(map(repr, STD))}
-    for g in num:
-        meta[f"spread32_{g}"] = repr(float((num[g] / den[g]) ** 0.5))
-        meta[f"estimate32_{g}"] = repr(float((pnum[g] / pden[g]) ** 0.5))
+            "mean": ",".join(map(repr, MEAN)), "std": ",".join(map(repr, STD)), **spreads}
     for label, (fa, feats_a, la) in alternatives.items():
-        for key, value in float32_figures(fa, feats_a, la).items():
+        for key, value in float32_figures(fa, feats_a, la, final64, feats64, loss64, ranks).items():
             meta[f"{label}_{key}"] = repr(value)
-    golden_figures = float32_figures(final32, feats32, loss32)
+    golden_figures = float32_figures(final32, feats32, loss32, final64, feats64, loss64, ranks)
     q32, q64 = final32["queue"].double(), final64["queue"].double()
     meta["queue_rms32"] = repr(((q32 - q64) ** 2).mean().sqrt().item())
 

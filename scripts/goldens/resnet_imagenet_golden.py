@@ -21,7 +21,6 @@ Usage: SBCL_REF=/work/ref/SBCL /work/venv/bin/python scripts/goldens/resnet_imag
        the float64 golden, by the measures ResNetImageNetGoldenTests uses (what rounding alone gives).
 """
 import json
-import math
 import os
 import sys
 
@@ -37,30 +36,8 @@ FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file_
 M64 = (1 << 64) - 1
 
 
-def formula(t, n):
-    """u in [-1, 1) for element i < n of tensor t: splitmix64 of t*golden + i*c1 + 1, top 24 bits."""
-    with np.errstate(over="ignore"):
-        i = np.arange(n, dtype=np.uint64)
-        x = np.uint64(t) * np.uint64(0x9E3779B97F4A7C15) + i * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(40)).astype(np.float64) / float(1 << 23) - 1.0
-
-
-def value(name, shape, t):
-    n = int(np.prod(shape)) if len(shape) else 1
-    u = formula(t, n)
-    if name.endswith("weight") and len(shape) >= 2:
-        fan_in = int(np.prod(shape[1:]))
-        u = u * (math.sqrt(6.0 / fan_in) if len(shape) == 4 else 1.0 / math.sqrt(fan_in))
-    elif name.endswith("weight") or name.endswith("running_var"):
-        u = 1.0 + 0.25 * u
-    else:  # bias, running_mean
-        u = 0.1 * u
-    return torch.from_numpy(u.reshape(shape)).float()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from closed_formula import formula, formula_value as value  # noqa: E402
 
 
 def set_state(module, offset=0, parameters_only=False):
