@@ -66,4 +66,43 @@ final class DatasetStageImageFolderTests: XCTestCase {
         }
         XCTAssertTrue(harness.cache.list().isEmpty, "nothing half-written in the cache")
     }
+
+    /// `decode: full` turns the loader's DCT-reduced decoding off for images kept as files, through
+    /// the artifact (and an `imbalance` stage's subset of it); at its default the recipe's hash is
+    /// what it was before the key existed; on images held in memory it is a plan error.
+    func testDecodeFullReachesTheLoaderThroughTheArtifacts() throws {
+        func recipe(_ decode: String?) -> String {
+            """
+            name: folder
+            seed: 0
+            stages:
+              data:
+                kind: dataset
+                source: image_folder
+                root: \(root.path)
+                storage: files
+            \(decode.map { "    decode: \($0)" } ?? "")
+              lt:
+                kind: imbalance
+                inputs: [data]
+                factor: 0.5
+            """
+        }
+        let plain = try harness.plan(recipe(nil)), reduced = try harness.plan(recipe("reduced")), full = try harness.plan(recipe("full"))
+        XCTAssertEqual(plain.stage(named: "data")!.hash, reduced.stage(named: "data")!.hash, "reduced is the default: the hash stays")
+        XCTAssertNotEqual(plain.stage(named: "data")!.hash, full.stage(named: "data")!.hash)
+        _ = try harness.run(plain)
+        _ = try harness.run(full)
+        for (plan, scaling) in [(plain, true), (full, false)] {
+            for stage in ["data", "lt"] {
+                guard case let .files(list) = try DataArtifact.read(from: harness.files(plan, stage)).trainImages else {
+                    return XCTFail("\(stage): the images should stay files")
+                }
+                XCTAssertEqual(list.dctScaling, scaling, "\(stage) of the \(scaling ? "default" : "decode: full") recipe")
+                XCTAssertFalse(list.paths.isEmpty)
+            }
+        }
+        let errors = harness.diagnostics(recipe("full").replacingOccurrences(of: "storage: files", with: "storage: memory"))
+        XCTAssertTrue(errors.contains { $0.contains("decode: full applies to images kept as files") }, "\(errors)")
+    }
 }

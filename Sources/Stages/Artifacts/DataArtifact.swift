@@ -84,11 +84,19 @@ public struct DataArtifact: Sendable, Equatable {
         var trainClassCounts: [Int]
     }
 
-    /// A file list as stored: paths, labels, class names and where each image was listed.
+    /// A file list as stored: paths, labels, class names and where each image was listed, and
+    /// `dctScaling: false` when the loader must decode every JPEG at full size (`decode: full`;
+    /// absent, as in artifacts written before it existed, when reduced decoding is allowed).
     private struct FileListRecord: Codable {
         var paths: [String], labels: [Int32], classNames: [String], origins: [String]
-        init(_ list: ImageFileList) { (paths, labels, classNames, origins) = (list.paths, list.labels, list.classNames, list.origins) }
-        var list: ImageFileList { ImageFileList(paths: paths, labels: labels, classNames: classNames, origins: origins) }
+        var dctScaling: Bool?
+        init(_ list: ImageFileList) {
+            (paths, labels, classNames, origins) = (list.paths, list.labels, list.classNames, list.origins)
+            dctScaling = list.dctScaling ? nil : false
+        }
+        var list: ImageFileList {
+            ImageFileList(paths: paths, labels: labels, classNames: classNames, origins: origins, dctScaling: dctScaling ?? true)
+        }
     }
 
     /// Writes the artifact's files into `directory`.
