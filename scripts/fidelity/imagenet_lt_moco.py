@@ -91,6 +91,15 @@ SCHEDULES = {
 # <schedule>-faithful; `--plain` runs ours with our own rules (cells in <schedule>).
 OURS_FAITHFUL_OVERRIDES = ["stages.classifier.epoch_length=dataset", "stages.classifier.backbone_batch_norm=train"]
 FAITHFUL_MILESTONES = True
+# `--full-decode` adds stages.data.decode=full (every JPEG decoded at full size before the crop, as
+# torchvision's PIL loader does, instead of reduced in the DCT where the views allow it); its cells go
+# to <folder>-full-decode.
+FULL_DECODE = "stages.data.decode=full"
+
+
+def faithful():
+    """Whether ours runs with the reference's linear-stage rules (the overrides besides FULL_DECODE)."""
+    return bool(set(OURS_FAITHFUL_OVERRIDES) - {FULL_DECODE})
 
 
 def cpu_model():
@@ -165,7 +174,7 @@ def milestones(s):
 
 def ours_command(s, variant, seed, data):
     m = milestones(s)
-    if OURS_FAITHFUL_OVERRIDES and FAITHFUL_MILESTONES:
+    if faithful() and FAITHFUL_MILESTONES:
         # The reference's `epoch + 1 >= m` is our `epoch > m - 1` (a milestone of 1, a decay from the
         # first epoch, has no equivalent: ours starts at 1).
         m = [max(1, x - 1) for x in m]
@@ -250,7 +259,10 @@ def authors_cell(s, variant, seed, data, work):
 
 def folder_name(schedule, side="ours"):
     """The cells' folder: the authors' cells do not depend on our overrides and stay in <schedule>."""
-    return schedule + ("-faithful" if OURS_FAITHFUL_OVERRIDES and side == "ours" else "")
+    if side != "ours":
+        return schedule
+    return schedule + ("-faithful" if faithful() else "") \
+        + ("-full-decode" if FULL_DECODE in OURS_FAITHFUL_OVERRIDES else "")
 
 
 def run_cell(side, variant, seed, schedule, results):
@@ -402,10 +414,14 @@ def main():
     p.add_argument("--table-only", action="store_true")
     p.add_argument("--plain", action="store_true",
                    help="ours with our own linear-stage rules (no OURS_FAITHFUL_OVERRIDES; cells in <schedule>)")
+    p.add_argument("--full-decode", action="store_true",
+                   help=f"ours with {FULL_DECODE} (no DCT-reduced JPEG decoding; cells in <folder>-full-decode)")
     p.add_argument("--print-patch", action="store_true", help="print the authors' CPU patch (for sbcl) and exit")
     a = p.parse_args()
     if a.plain:
         OURS_FAITHFUL_OVERRIDES.clear()
+    if a.full_decode:
+        OURS_FAITHFUL_OVERRIDES.append(FULL_DECODE)
     variants = a.variants.split(",")
     if a.print_patch:
         s = SCHEDULES[a.schedule]
