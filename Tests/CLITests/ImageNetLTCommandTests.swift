@@ -70,4 +70,29 @@ final class ImageNetLTCommandTests: XCTestCase {
         XCTAssertEqual(odd.status, 1)
         XCTAssertTrue(odd.stderr.contains("does not split evenly over 2 ranks"), odd.stderr)
     }
+
+    /// `predict` on a trained ImageNet-LT run's own test split gives the run's evaluation top-1
+    /// exactly: the test views (Resize, CenterCrop) are decoded at full size on both sides, as
+    /// torchvision's PIL loader decodes, even where the images would allow a DCT-reduced decode
+    /// (the sample tree's 48 × 64 and 96 × 96 JPEGs at Resize(36): 6/8 and 3/8).
+    func testPredictOnTheTestSplitGivesTheRunsEvaluation() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            throw XCTSkip("real Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+        }
+        XCTAssertEqual(try cli.run(["sample-data", "imagenet_lt", "data/imagenet_lt_sample"], testStages: false).status, 0)
+        let run = try cli.run([recipe("imagenet_lt_smoke.yaml"), "stages.clusters.warmup_epochs=1", "stages.encoder.epochs=2",
+                               "stages.classifier.epochs=3", "stages.classifier.milestones=[2]", "--json", "-q"], testStages: false)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let reply = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let folder = try XCTUnwrap(reply["run"] as? String)
+        let top1 = try XCTUnwrap((reply["metrics"] as? [String: Any])?["top1"] as? Double)
+        let json = cli.folder.appendingPathComponent("predictions.json")
+        let split = cli.folder.appendingPathComponent("data/imagenet_lt_sample/test.txt")
+        let predicted = try cli.run(["predict", folder, split.path, "--json", "-o", json.path], testStages: false)
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(report["images"] as? Int), 50)
+        XCTAssertEqual(try XCTUnwrap(report["top1"] as? Double), top1, accuracy: 1e-9,
+                       "predict's accuracy on the run's test split must be the run's evaluation")
+    }
 }

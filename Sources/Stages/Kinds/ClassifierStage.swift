@@ -23,7 +23,8 @@ import PipelineDSL
 public enum ClassifierStage {
     /// The registered kind.
     public static let kind = StageKind(
-        name: "classifier", version: 1,
+        // Version 2: image files embedded through the fixed views are decoded at full size (FrozenEncoder.embed).
+        name: "classifier", version: 2,
         summary: "second stage: a classifier on the frozen encoder's features (ldam_drw, cb, ce)",
         settings: ClassifierConfiguration.self,
         inputs: [.one("encoder", of: "encoder"), InputSlot(name: "data", kinds: DataArtifact.kinds)],

@@ -42,7 +42,8 @@ public enum EvaluationStage {
 
     /// The registered kind.
     public static let kind = StageKind(
-        name: "evaluation", version: 1,
+        // Version 2: image files embedded through the fixed views are decoded at full size (FrozenEncoder.embed).
+        name: "evaluation", version: 2,
         summary: "top-1/top-5, per-class, many/medium/few accuracy and the confusion matrix on the test split",
         settings: Settings.self,
         inputs: [.one("classifier", of: "classifier"), .one("encoder", of: "encoder"),

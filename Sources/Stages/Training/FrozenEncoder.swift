@@ -134,8 +134,19 @@ public enum FrozenEncoder {
     }
 
     /// Features `[N, D]` of every image of `images` in order through `steps`, `batchSize` at a time.
+    ///
+    /// Image files are decoded at full size whatever their list allows (`dataset` stage's
+    /// `decode`): these fixed views (Resize, CenterCrop) are what the run is scored on and what
+    /// `predict` classifies, and as torchvision's PIL loader makes them; a DCT-reduced decode would
+    /// shift every one of them by another low-pass filter (about half a top-1 point in
+    /// docs/fidelity.md's end-to-end comparison).
     public func embed(_ images: any ImageSource, steps: [AugmentationStep], threads: Int, batchSize: Int = 256,
                       place: ExecutionPlace, progress: (Int, Int) -> Void = { _, _ in }) throws -> Tensor {
+        var images = images
+        if var list = images as? ImageFileList, list.dctScaling {
+            list.dctScaling = false
+            images = list
+        }
         let pipeline = try AugmentationPipeline(steps: steps)
         let sampler = Sampler(kind: .sequential, labels: images.labels, classCount: images.classCount, seed: 0)
         let loader = try BatchLoader(source: images, pipeline: pipeline, sampler: sampler, batchSize: batchSize, seed: 0, threads: threads)
