@@ -25,7 +25,10 @@ final class DatasetStageImageFolderTests: XCTestCase {
 
     override func tearDown() { harness.remove() }
 
-    private var recipe: String {
+    private var recipe: String { recipe(data: ["per_class_limit: 2"]) }
+
+    /// The image folder as the `data` stage, with `data` lines added to it and `more` stages after it.
+    private func recipe(data: [String], more: String = "") -> String {
         """
         name: folder
         seed: 0
@@ -34,7 +37,7 @@ final class DatasetStageImageFolderTests: XCTestCase {
             kind: dataset
             source: image_folder
             root: \(root.path)
-            per_class_limit: 2
+        \(data.map { "    " + $0 + "\n" }.joined())\(more)
         """
     }
 
@@ -72,21 +75,8 @@ final class DatasetStageImageFolderTests: XCTestCase {
     /// what it was before the key existed; on images held in memory it is a plan error.
     func testDecodeFullReachesTheLoaderThroughTheArtifacts() throws {
         func recipe(_ decode: String?) -> String {
-            """
-            name: folder
-            seed: 0
-            stages:
-              data:
-                kind: dataset
-                source: image_folder
-                root: \(root.path)
-                storage: files
-            \(decode.map { "    decode: \($0)" } ?? "")
-              lt:
-                kind: imbalance
-                inputs: [data]
-                factor: 0.5
-            """
+            self.recipe(data: ["storage: files"] + (decode.map { ["decode: \($0)"] } ?? []),
+                        more: "  lt:\n    kind: imbalance\n    inputs: [data]\n    factor: 0.5\n")
         }
         let plain = try harness.plan(recipe(nil)), reduced = try harness.plan(recipe("reduced")), full = try harness.plan(recipe("full"))
         XCTAssertEqual(plain.stage(named: "data")!.hash, reduced.stage(named: "data")!.hash, "reduced is the default: the hash stays")
