@@ -99,7 +99,7 @@ public enum DatasetStage {
             .choice("storage", \.storage, default: .auto,
                     doc: "memory: decode every image once into the artifact (they must share one size); files: keep imagenet_lt or image_folder images as files, decoded per step by the loader (any size; what torchvision ResNet encoders train on); auto: files for imagenet_lt, memory otherwise"),
             .choice("decode", \.decode, default: .reduced,
-                    doc: "images kept as files: reduced lets the loader decode a JPEG reduced by M/8 in the DCT when its views need fewer pixels (faster; each view differs from torchvision's by about 1 level of 255 on average); full decodes every image at full size before the crop, as torchvision's PIL loader does"),
+                    doc: "images kept as files, random training views (the encoder's, the re-clusterings', the linear stage's crops): reduced lets the loader decode a JPEG reduced by M/8 in the DCT when its crops need fewer pixels (faster; each view differs from torchvision's by about 1 level of 255 on average); full decodes every image at full size before the crop, as torchvision's PIL loader does. The evaluation and predict always decode at full size"),
         ]
 
         /// Whether the stage keeps its images as files (see `storage`).
