@@ -34,13 +34,13 @@ final class EvaluationDecodeTests: XCTestCase {
         let encoder = FrozenEncoder.torchvision(ResNetImageNet(.resnet18, classCount: 2, seed: 0))
         let place = ExecutionPlace.cpu(threads: 2)
         let allowed = try encoder.embed(list, steps: steps, threads: 2, batchSize: 4, place: place).scalars
+        let reducible = list
         list.dctScaling = false
         let full = try encoder.embed(list, steps: steps, threads: 2, batchSize: 4, place: place).scalars
         XCTAssertEqual(allowed, full, "evaluation views are decoded at full size")
 
         // What a reduced decode would have given: other features (so the check above can fail).
-        let loader = try BatchLoader(source: ImageFileList(paths: paths, labels: [0, 1, 0, 1], classNames: ["a", "b"], origins: list.origins),
-                                     pipeline: pipeline, sampler: Sampler(kind: .sequential, labels: [0, 1, 0, 1], classCount: 2, seed: 0),
+        let loader = try BatchLoader(source: reducible, pipeline: pipeline, sampler: Sampler(kind: .sequential, labels: [0, 1, 0, 1], classCount: 2, seed: 0),
                                      batchSize: 4, seed: 0, threads: 2)
         let reducedViews = try loader.batch(at: LoaderPosition(epoch: 0, step: 0))
         let reduced = encoder.features(place.input(reducedViews.images, shape: reducedViews.shape)).scalars
